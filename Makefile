@@ -1,0 +1,34 @@
+# Two commands matter: `make run` (set up, then run the bot, or its try-out mode with no token)
+# and `make test` (set up, then run the whole suite on SQLite and, when a server answers, PostgreSQL).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-postgres setup
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/campaign-bot run
+
+test: test-sqlite test-postgres
+
+test-sqlite: setup
+	@echo "== test suite on SQLite (the embedded default) =="
+	$(BIN)/pytest -q
+
+test-postgres: setup
+	@if $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 5432), 2)" 2>/dev/null; then \
+		echo "== test suite on PostgreSQL ($(TEST_POSTGRES_URL)) =="; \
+		TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -q; \
+	else \
+		echo "== PostgreSQL: no server answers on 127.0.0.1:5432, so the PostgreSQL run is skipped =="; \
+	fi

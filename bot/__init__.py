@@ -1,0 +1,1 @@
+"""The Telegram side of campaign-bot: handlers, scheduling, sending, and the command line."""

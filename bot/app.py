@@ -1,0 +1,116 @@
+"""Wiring, in one place: the Application, every handler in its order, start-up and shutdown.
+
+Order matters: membership updates and ignored kinds first, then the commands, then buttons,
+and the catch-alls for unknown commands and unexpected messages last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+
+from bot.handlers import fallbacks, membership, organisers, supporters
+from bot.handlers.common import Handler
+from bot.services import Services
+from bot.update_processor import PerChatUpdateProcessor
+from messages import render
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    name: str
+    callback: Handler
+    organisers_only: bool = False
+
+
+# The single table of commands: it registers the handlers, fills Telegram's command menu
+# and lets the unknown-command answer suggest the nearest real one.
+COMMANDS: tuple[Command, ...] = (
+    Command("start", supporters.start),
+    Command("help", supporters.help_command),
+    Command("lists", supporters.show_lists),
+    Command("subscribe", supporters.subscribe),
+    Command("unsubscribe", supporters.unsubscribe),
+    Command("mylists", supporters.my_lists),
+    Command("stop", supporters.stop),
+    Command("privacy", supporters.privacy),
+    Command("mydata", supporters.my_data),
+    Command("forget", supporters.forget),
+    Command("newlist", organisers.new_list, organisers_only=True),
+    Command("organiser", organisers.organiser_command, organisers_only=True),
+)
+
+
+def register_handlers(application: Application) -> None:
+    only_new_messages = filters.UpdateType.MESSAGE
+    application.add_handler(ChatMemberHandler(membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.group_migrated))
+    application.add_handler(
+        MessageHandler(filters.UpdateType.EDITED | filters.UpdateType.CHANNEL_POSTS, fallbacks.ignored)
+    )
+    for command in COMMANDS:
+        application.add_handler(CommandHandler(command.name, command.callback, filters=only_new_messages))
+    application.add_handler(CallbackQueryHandler(supporters.list_button_pressed, pattern=r"^(join|leave):\d+$"))
+    application.add_handler(CallbackQueryHandler(supporters.forget_answered, pattern=r"^forget:(yes|no)$"))
+    application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE & only_new_messages, fallbacks.text_expected))
+    application.add_handler(MessageHandler(filters.ALL, fallbacks.ignored))
+    application.add_handler(CallbackQueryHandler(fallbacks.stale_button))
+    application.add_error_handler(fallbacks.report_error)
+    application.bot_data["command_names"] = [command.name for command in COMMANDS]
+
+
+def command_menu() -> list[BotCommand]:
+    """The menu Telegram shows supporters, from `messages/command_menu.txt` (`name - description`)."""
+    menu = []
+    for line in render("command_menu.txt").splitlines():
+        name, _, description = line.partition(" - ")
+        menu.append(BotCommand(name.strip(), description.strip()))
+    return menu
+
+
+async def on_startup(application: Application) -> None:
+    """Schema up to date, command menu set; later features rebuild their schedules here."""
+    services: Services = application.bot_data["services"]
+    await services.db.upgrade()
+    await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
+
+
+async def on_shutdown(application: Application) -> None:
+    services: Services = application.bot_data["services"]
+    await services.db.dispose()
+
+
+def build_application(services: Services, *, token: str, api_url: str) -> Application:
+    defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api_url}/bot")
+        .base_file_url(f"{api_url}/file/bot")
+        .defaults(defaults)
+        .request(HTTPXRequest(connection_pool_size=32))
+        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
+        .post_init(on_startup)
+        .post_shutdown(on_shutdown)
+        .build()
+    )
+    application.bot_data["services"] = services
+    register_handlers(application)
+    return application

@@ -1,0 +1,157 @@
+"""The `campaign-bot` command: run the bot, try it locally, and manage the database."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.settings import Settings
+from messages import render
+from storage import subscriptions
+from storage.db import Database
+
+app = typer.Typer(help="campaign-bot: a Telegram bot for campaign groups.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+lists_app = typer.Typer(help="Mailing lists.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Subscribers, in and out as CSV.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(lists_app, name="lists")
+app.add_typer(subscribers_app, name="subscribers")
+
+
+def _fail(template: str, **context: object) -> typer.Exit:
+    typer.echo(render(template, **context), err=True)
+    return typer.Exit(code=1)
+
+
+async def _with_database(settings: Settings, work):
+    db = Database.from_url(settings.database_url)
+    try:
+        await db.upgrade()
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def run() -> None:
+    """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
+    from bot.running import run_bot
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = Settings()
+    if settings.telegram_bot_token is None:
+        typer.echo(render("cli_no_token.txt"))
+        try_out()
+        return
+    problem = run_bot(settings)
+    if problem is not None:
+        raise _fail("cli_run_failed.txt", problem=problem)
+
+
+@app.command("try")
+def try_out() -> None:
+    """Chat with the real bot in this terminal, against a local Bot API server. No token needed."""
+    from bot.try_mode import run_try_mode
+
+    asyncio.run(run_try_mode(Settings(), stdin=sys.stdin))
+
+
+@app.command("local-api")
+def local_api(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8081,
+    delay: Annotated[float, typer.Option(help="Seconds to wait before each answer.")] = 0.0,
+    limits: Annotated[bool, typer.Option(help="Answer 429 beyond Telegram's flood limits.")] = False,
+    history: Annotated[bool, typer.Option(help="Keep every message (off for million-message benchmarks).")] = True,
+    token: Annotated[str | None, typer.Option(help="Accept only this token (others get 401).")] = None,
+) -> None:
+    """Serve the project's own Bot API server on loopback (tests, benchmarks, experiments)."""
+    from bot.local_api import Limits, serve_forever
+
+    asyncio.run(serve_forever(host="127.0.0.1", port=port, token=token, reply_delay=delay,
+                              limits=Limits() if limits else None, keep_history=history))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the schema to the newest migration."""
+    settings = Settings()
+
+    async def done(_db: Database) -> None:
+        return None
+
+    asyncio.run(_with_database(settings, done))
+    typer.echo(render("cli_db_upgraded.txt"))
+
+
+@lists_app.command("create")
+def lists_create(
+    slug: str,
+    title: Annotated[str, typer.Option(help="The list's name as supporters see it.")],
+    description: Annotated[str, typer.Option(help="One line on what the list is for.")] = "",
+) -> None:
+    """Create a public mailing list."""
+
+    async def create(db: Database):
+        async with db.transaction() as session:
+            return await subscriptions.create_list(session, slug=slug, title=title, description=description)
+
+    try:
+        mailing_list = asyncio.run(_with_database(Settings(), create))
+    except subscriptions.InvalidListError as problem:
+        raise _fail("cli_list_invalid.txt", problem=str(problem)) from None
+    typer.echo(render("cli_list_created.txt", mailing_list=mailing_list))
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    list_slug: Annotated[str, typer.Option("--list", help="The list to add them to.")],
+) -> None:
+    """Add chat ids from a CSV file (one a row) to a list. Any bad row and nothing is added."""
+    try:
+        chat_ids = subscriptions.parse_subscriber_csv(csv_file.read_text(encoding="utf-8-sig"))
+    except subscriptions.SubscriberImportError as error:
+        raise _fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
+
+    async def add(db: Database):
+        async with db.transaction() as session:
+            mailing_list = await subscriptions.get_list_by_slug(session, slug=list_slug)
+            if mailing_list is None:
+                return None
+            return await subscriptions.import_subscribers(session, chat_ids=chat_ids, mailing_list=mailing_list)
+
+    joined = asyncio.run(_with_database(Settings(), add))
+    if joined is None:
+        raise _fail("cli_no_such_list.txt", slug=list_slug)
+    typer.echo(render("cli_imported.txt", joined=joined, rows=len(chat_ids), slug=list_slug))
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    list_slug: Annotated[str | None, typer.Option("--list", help="Only this list.")] = None,
+) -> None:
+    """Write every active subscription as CSV (chat_id,list) to standard output."""
+
+    async def rows(db: Database):
+        async with db.transaction() as session:
+            mailing_list = None
+            if list_slug is not None:
+                mailing_list = await subscriptions.get_list_by_slug(session, slug=list_slug)
+                if mailing_list is None:
+                    return None
+            return await subscriptions.export_subscribers(session, mailing_list=mailing_list)
+
+    exported = asyncio.run(_with_database(Settings(), rows))
+    if exported is None:
+        raise _fail("cli_no_such_list.txt", slug=list_slug)
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["chat_id", "list"])
+    writer.writerows(exported)

@@ -1,0 +1,23 @@
+"""The inline buttons the bot shows, built from domain data and labelled from `messages/buttons.txt`."""
+
+from __future__ import annotations
+
+from bot.replies import Keyboard
+from messages import label
+from storage.subscriptions import ListMembership
+
+
+def list_buttons(lists: list[ListMembership]) -> Keyboard:
+    """One button a list: pressing it joins, or leaves if already joined."""
+    rows = []
+    for membership in lists:
+        item = membership.mailing_list
+        if membership.subscribed:
+            rows.append([(label("leave", title=item.title), f"leave:{item.id}")])
+        else:
+            rows.append([(label("join", title=item.title), f"join:{item.id}")])
+    return rows
+
+
+def forget_buttons() -> Keyboard:
+    return [[(label("forget_yes"), "forget:yes"), (label("forget_no"), "forget:no")]]

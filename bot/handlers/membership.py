@@ -1,0 +1,34 @@
+"""Telegram telling us about chats: blocks, unblocks, removals and group migrations."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ChatMember, Update
+from telegram.ext import ContextTypes
+
+from bot.services import services_of
+from storage import subscriptions
+
+logger = logging.getLogger(__name__)
+
+GONE = (ChatMember.BANNED, ChatMember.LEFT)
+
+
+async def bot_membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A person blocked or unblocked the bot, or a group removed or re-added it."""
+    change = update.my_chat_member
+    chat_id = change.chat.id
+    async with services_of(context).db.transaction() as session:
+        if change.new_chat_member.status in GONE:
+            await subscriptions.mark_chat_unreachable(session, telegram_id=chat_id)
+        else:
+            await subscriptions.mark_chat_reachable(session, telegram_id=chat_id)
+
+
+async def group_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: its subscriptions follow it to the new chat id."""
+    message = update.effective_message
+    async with services_of(context).db.transaction() as session:
+        await subscriptions.move_chat(session, old_telegram_id=message.chat.id,
+                                      new_telegram_id=message.migrate_to_chat_id)

@@ -1,0 +1,53 @@
+"""Organisers' commands of the foundation: create lists, add and remove organisers."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import organisers_only
+from bot.replies import reply
+from bot.services import services_of
+from storage import organisers, subscriptions
+from storage.subscriptions import InvalidListError
+
+
+@organisers_only
+async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/newlist <slug> <title...>"""
+    args = context.args or []
+    if len(args) < 2:
+        await reply(update, "newlist_usage.html")
+        return
+    slug, title = args[0].lower(), " ".join(args[1:])
+    try:
+        async with services_of(context).db.transaction() as session:
+            mailing_list = await subscriptions.create_list(session, slug=slug, title=title)
+    except InvalidListError as problem:
+        await reply(update, "newlist_invalid.html", problem=str(problem))
+        return
+    await reply(update, "newlist_done.html", mailing_list=mailing_list, bot_username=context.bot.username)
+
+
+@organisers_only
+async def organiser_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/organiser add <user-id>, /organiser remove <user-id>, /organiser list"""
+    args = context.args or []
+    services = services_of(context)
+    configured = services.settings.organiser_ids
+    if args == ["list"]:
+        async with services.db.transaction() as session:
+            ids = await organisers.all_organiser_ids(session, configured=configured)
+        await reply(update, "organiser_list.html", ids=ids, configured=configured)
+        return
+    if len(args) != 2 or args[0] not in ("add", "remove") or not args[1].lstrip("-").isdigit():
+        await reply(update, "organiser_usage.html")
+        return
+    action, user_id = args[0], int(args[1])
+    async with services.db.transaction() as session:
+        if action == "add":
+            change = await organisers.add_organiser(session, user_id=user_id, added_by=update.effective_user.id,
+                                                    configured=configured)
+        else:
+            change = await organisers.remove_organiser(session, user_id=user_id, configured=configured)
+    await reply(update, "organiser_changed.html", change=change.value, user_id=user_id)

@@ -1,0 +1,152 @@
+"""Supporters' commands: join and leave lists, see and erase what is stored about them."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import (
+    argument_text,
+    argument_within_limit,
+    asker_is_organiser,
+    chat_kind,
+    chat_managers_only,
+)
+from bot.handlers.keyboards import forget_buttons, list_buttons
+from bot.replies import edit_or_reply, reply
+from bot.services import services_of
+from storage import subscriptions
+from storage.subscriptions import ListNotFound
+
+
+def _is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+@argument_within_limit
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start, and /start <list> from a deep link (a poster's QR code)."""
+    if context.args:
+        await _join_named(update, context, argument_text(context), deep_link=True)
+        return
+    db = services_of(context).db
+    async with db.transaction() as session:
+        lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
+    template = "welcome.html" if _is_private(update) else "welcome_group.html"
+    await reply(update, template, lists=lists, buttons=list_buttons(lists))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, "help.html", organiser=await asker_is_organiser(update, context),
+                private=_is_private(update))
+
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, "privacy.html")
+
+
+async def show_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    db = services_of(context).db
+    async with db.transaction() as session:
+        lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
+    await reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))
+
+
+@chat_managers_only
+@argument_within_limit
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    name = argument_text(context)
+    if not name:
+        await show_lists(update, context)
+        return
+    await _join_named(update, context, name, deep_link=False)
+
+
+async def _join_named(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, *, deep_link: bool) -> None:
+    db = services_of(context).db
+    try:
+        async with db.transaction() as session:
+            outcome, mailing_list = await subscriptions.join_list_named(
+                session, telegram_id=update.effective_chat.id, kind=chat_kind(update), name=name
+            )
+    except ListNotFound as missing:
+        await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
+                    deep_link=deep_link)
+        return
+    await reply(update, "joined.html", outcome=outcome.value, mailing_list=mailing_list)
+
+
+@chat_managers_only
+@argument_within_limit
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    name = argument_text(context)
+    if not name:
+        await reply(update, "need_list_name.html", command="unsubscribe")
+        return
+    db = services_of(context).db
+    try:
+        async with db.transaction() as session:
+            outcome, mailing_list = await subscriptions.leave_list_named(
+                session, telegram_id=update.effective_chat.id, name=name
+            )
+    except ListNotFound as missing:
+        await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
+                    deep_link=False)
+        return
+    await reply(update, "left.html", outcome=outcome.value, mailing_list=mailing_list)
+
+
+async def my_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    db = services_of(context).db
+    async with db.transaction() as session:
+        lists = await subscriptions.lists_of_chat(session, telegram_id=update.effective_chat.id)
+    await reply(update, "mylists.html", lists=lists)
+
+
+@chat_managers_only
+async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    db = services_of(context).db
+    async with db.transaction() as session:
+        left = await subscriptions.leave_all_lists(session, telegram_id=update.effective_chat.id)
+    await reply(update, "stopped.html", lists=left)
+
+
+@chat_managers_only
+async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context)
+    async with services.db.transaction() as session:
+        data = await subscriptions.chat_data(session, telegram_id=update.effective_chat.id)
+    await reply(update, "mydata.html", data=data, tz=services.settings.tz)
+
+
+@chat_managers_only
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await reply(update, "forget_confirm.html", buttons=forget_buttons())
+
+
+@chat_managers_only
+async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The confirm or cancel button under /forget."""
+    query = update.callback_query
+    await query.answer()
+    if query.data != "forget:yes":
+        await edit_or_reply(update, "forget_cancelled.html")
+        return
+    async with services_of(context).db.transaction() as session:
+        erased = await subscriptions.erase_chat(session, telegram_id=update.effective_chat.id)
+    await edit_or_reply(update, "forgotten.html", erased=erased)
+
+
+@chat_managers_only
+async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A join/leave button under /start or /lists: apply it and redraw the buttons."""
+    query = update.callback_query
+    action, _, list_id = query.data.partition(":")
+    await query.answer()
+    async with services_of(context).db.transaction() as session:
+        lists = await subscriptions.toggle_list(
+            session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=int(list_id),
+            join=action == "join",
+        )
+    await edit_or_reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))

@@ -1,0 +1,26 @@
+"""Running the bot for real: polling Telegram until stopped."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import build_application
+from bot.services import Services
+from bot.settings import Settings
+from storage.clock import SystemClock
+from storage.db import Database
+
+
+def run_bot(settings: Settings) -> str | None:
+    """Polls until interrupted. Returns the reason it could not start (a template key), or None."""
+    assert settings.telegram_bot_token is not None
+    services = Services(settings=settings, db=Database.from_url(settings.database_url), clock=SystemClock())
+    application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        return "invalid_token"
+    except NetworkError:
+        return "unreachable"
+    return None

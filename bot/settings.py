@@ -1,0 +1,63 @@
+"""The one reader of the environment: every setting the bot has, from env vars and `.env`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///campaign-bot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    database_url: str = DEFAULT_DATABASE_URL
+    # NoDecode: the value is "1,2,3", not JSON, so we split it ourselves.
+    organiser_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "Europe/London"
+    broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
+    paid_broadcast: bool = False
+    stats_per_user_per_minute: int = Field(default=10, ge=1)
+
+    @field_validator("organiser_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sending_rate(self) -> float:
+        """Messages per second the broadcaster may send overall."""
+        if self.paid_broadcast:
+            return self.broadcast_rate
+        # Without paid broadcasts Telegram tolerates about 30/s; never configure above it.
+        return min(self.broadcast_rate, 30.0)

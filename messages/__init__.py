@@ -1,0 +1,45 @@
+"""Every text the bot sends, as Jinja2 templates, and the one function that renders them.
+
+`*.html` templates become Telegram messages sent with parse_mode=HTML, so they are
+autoescaped: a list title such as "Rights & <Welfare>" cannot break the markup.
+`*.txt` templates are plain text (button labels, CSV headers, terminal output) and are not escaped.
+Undefined variables are errors, never silent blanks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATE_DIR = Path(__file__).parent
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    return env
+
+
+def render(name: str, **context: object) -> str:
+    """Render the template `name` (e.g. "welcome.html") and strip surrounding blank space."""
+    return environment().get_template(name).render(**context).strip()
+
+
+def template_names() -> list[str]:
+    return sorted(environment().list_templates(extensions=["html", "txt"]))
+
+
+def label(name: str, **context: object) -> str:
+    """A button label: the macro `name` of `buttons.txt` (plain text, no HTML)."""
+    macro = getattr(environment().get_template("buttons.txt").module, name)
+    return str(macro(**context)).strip()

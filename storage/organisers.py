@@ -1,0 +1,48 @@
+"""Who may broadcast, create lists and events: ORGANISER_IDS plus those added in Telegram."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Organiser
+
+
+class OrganiserChange(enum.StrEnum):
+    ADDED = "added"
+    ALREADY = "already"
+    REMOVED = "removed"
+    NOT_ORGANISER = "not_organiser"
+    CONFIGURED = "configured"  # named in ORGANISER_IDS: only the operator can change that
+
+
+async def is_organiser(session: AsyncSession, *, user_id: int, configured: frozenset[int]) -> bool:
+    if user_id in configured:
+        return True
+    return await session.get(Organiser, user_id) is not None
+
+
+async def add_organiser(session: AsyncSession, *, user_id: int, added_by: int,
+                        configured: frozenset[int]) -> OrganiserChange:
+    if user_id in configured or await session.get(Organiser, user_id) is not None:
+        return OrganiserChange.ALREADY
+    session.add(Organiser(user_id=user_id, added_by=added_by))
+    await session.flush()
+    return OrganiserChange.ADDED
+
+
+async def remove_organiser(session: AsyncSession, *, user_id: int, configured: frozenset[int]) -> OrganiserChange:
+    if user_id in configured:
+        return OrganiserChange.CONFIGURED
+    organiser = await session.get(Organiser, user_id)
+    if organiser is None:
+        return OrganiserChange.NOT_ORGANISER
+    await session.delete(organiser)
+    return OrganiserChange.REMOVED
+
+
+async def all_organiser_ids(session: AsyncSession, *, configured: frozenset[int]) -> list[int]:
+    stored = set(await session.scalars(select(Organiser.user_id)))
+    return sorted(stored | configured)

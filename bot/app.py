@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -114,3 +116,23 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     application.bot_data["services"] = services
     register_handlers(application)
     return application
+
+
+@asynccontextmanager
+async def polling(application: Application, *, poll_timeout: float = 10.0) -> AsyncIterator[Application]:
+    """The bot running inside an event loop someone else owns (try-out mode, tests, benchmarks).
+
+    Mirrors what `run_polling` does, in the same order, so both paths start the same things.
+    """
+    await application.initialize()
+    await on_startup(application)
+    await application.start()
+    await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
+                                            allowed_updates=Update.ALL_TYPES)
+    try:
+        yield application
+    finally:
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+        await on_shutdown(application)

@@ -142,6 +142,7 @@ class LocalBotApi:
         self._global_window: collections.deque[float] = collections.deque()
         self._chat_last_send: dict[int, collections.deque[float]] = {}
         self._runner: web.AppRunner | None = None
+        self._closing = False
         self.url = ""
 
     # ------------------------------------------------------------------ serving
@@ -164,7 +165,13 @@ class LocalBotApi:
         self.url = f"http://{host}:{bound_port}"
         return self.url
 
+    async def release_long_polls(self) -> None:
+        """Answer pending and future getUpdates at once, so a stopping bot need not wait out its poll."""
+        self._closing = True
+        await self._notify()
+
     async def stop(self) -> None:
+        await self.release_long_polls()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -405,7 +412,7 @@ class LocalBotApi:
         limit = int(params.get("limit") or 100)
         deadline = time.monotonic() + timeout
         async with self._changed:
-            while not self._updates:
+            while not self._updates and not self._closing:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -490,8 +497,9 @@ class LocalBotApi:
             "old_chat_member": {"status": old_status, "user": bot_user},
             "new_chat_member": {"status": new_status, "user": bot_user},
         }
-        if new_status == "kicked":
-            change["new_chat_member"]["until_date"] = 0
+        for member in (change["old_chat_member"], change["new_chat_member"]):
+            if member["status"] == "kicked":
+                member["until_date"] = 0
         return self.push_update({"my_chat_member": change})
 
     # ------------------------------------------------------------------ faults

@@ -18,14 +18,14 @@ def keyboard(rows: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-async def reply(update: Update, template: str, *, buttons: Keyboard | None = None, **context: object) -> Message:
+async def reply(update: Update, template: str, /, *, buttons: Keyboard | None = None, **context: object) -> Message:
     """Answer in the chat the update came from."""
     chat = update.effective_chat
     assert chat is not None
     return await chat.send_message(render(template, **context), reply_markup=keyboard(buttons))
 
 
-async def edit_or_reply(update: Update, template: str, *, buttons: Keyboard | None = None,
+async def edit_or_reply(update: Update, template: str, /, *, buttons: Keyboard | None = None,
                         **context: object) -> None:
     """After a button press, change the message the button was on; otherwise reply."""
     query = update.callback_query

@@ -12,9 +12,7 @@ import html
 import re
 from typing import Any, TextIO
 
-from telegram import Update
-
-from bot.app import build_application, on_startup
+from bot.app import build_application, polling
 from bot.local_api import LocalBotApi
 from bot.observing import ProcessedUpdates
 from bot.services import Services
@@ -120,23 +118,18 @@ async def run_try_mode(settings: Settings, *, stdin: TextIO, stdout: TextIO | No
     services = Services(settings=settings, db=Database.from_url(settings.database_url), clock=SystemClock())
     application = build_application(services, token=TRY_TOKEN, api_url=api_url)
     processed = ProcessedUpdates(application)
-    await application.initialize()
-    await on_startup(application)
-    await seed_demo_lists(services.db)
-    await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=Update.ALL_TYPES)
-    chat = TerminalChat(server, processed, out)
-    chat.say(render("try_intro.txt", supporter_id=SUPPORTER_ID, organiser_id=ORGANISER_ID,
-                    database=settings.database_url))
-    loop = asyncio.get_running_loop()
     try:
-        while True:
-            chat.say(render("try_prompt.txt", organiser=chat.user_id == ORGANISER_ID))
-            line = await loop.run_in_executor(None, stdin.readline)
-            if not line or not await chat.handle_line(line):
-                break
+        async with polling(application, poll_timeout=5):
+            await seed_demo_lists(services.db)
+            chat = TerminalChat(server, processed, out)
+            chat.say(render("try_intro.txt", supporter_id=SUPPORTER_ID, organiser_id=ORGANISER_ID,
+                            database=settings.database_url))
+            loop = asyncio.get_running_loop()
+            while True:
+                chat.say(render("try_prompt.txt", organiser=chat.user_id == ORGANISER_ID))
+                line = await loop.run_in_executor(None, stdin.readline)
+                if not line or not await chat.handle_line(line):
+                    break
+            await server.release_long_polls()
     finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
         await server.stop()

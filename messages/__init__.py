@@ -30,9 +30,9 @@ def environment() -> Environment:
     return env
 
 
-def render(name: str, **context: object) -> str:
-    """Render the template `name` (e.g. "welcome.html") and strip surrounding blank space."""
-    return environment().get_template(name).render(**context).strip()
+def render(template: str, /, **context: object) -> str:
+    """Render `template` (e.g. "welcome.html") and strip surrounding blank space."""
+    return environment().get_template(template).render(**context).strip()
 
 
 def template_names() -> list[str]:

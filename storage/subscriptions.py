@@ -346,10 +346,18 @@ async def export_subscribers(session: AsyncSession, *, mailing_list: MailingList
 # ------------------------------------------------------------------ by name, for commands
 
 
+@dataclasses.dataclass(frozen=True)
+class ListName:
+    """A list's names, detached from the session (it outlives the rolled-back transaction)."""
+
+    slug: str
+    title: str
+
+
 class ListNotFound(Exception):
     """No public list has that name; `suggestions` are the nearest ones."""
 
-    def __init__(self, name: str, suggestions: list[MailingList]) -> None:
+    def __init__(self, name: str, suggestions: list[ListName]) -> None:
         super().__init__(name)
         self.name = name
         self.suggestions = suggestions
@@ -358,7 +366,8 @@ class ListNotFound(Exception):
 async def _list_named(session: AsyncSession, name: str) -> MailingList:
     mailing_list = await find_list(session, name=name)
     if mailing_list is None:
-        raise ListNotFound(name, await nearest_lists(session, name=name))
+        nearest = await nearest_lists(session, name=name)
+        raise ListNotFound(name, [ListName(item.slug, item.title) for item in nearest])
     return mailing_list
 
 

@@ -1,0 +1,48 @@
+"""Test data builders: put rows in the database the way the domain functions would."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, select, text
+
+from storage import subscriptions
+from storage.db import Database
+from storage.models import ChatKind, MailingList
+
+
+async def make_list(db: Database, slug: str, title: str, description: str = "") -> MailingList:
+    async with db.transaction() as session:
+        return await subscriptions.create_list(session, slug=slug, title=title, description=description)
+
+
+async def subscribe(db: Database, chat_id: int, slug: str) -> None:
+    async with db.transaction() as session:
+        mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
+        kind = ChatKind.PRIVATE if chat_id > 0 else ChatKind.GROUP
+        await subscriptions.join_list(session, telegram_id=chat_id, kind=kind, mailing_list=mailing_list)
+
+
+async def slugs_of(db: Database, chat_id: int) -> list[str]:
+    async with db.transaction() as session:
+        return [item.slug for item in await subscriptions.lists_of_chat(session, telegram_id=chat_id)]
+
+
+async def rows_mentioning(db: Database, values: set[int]) -> list[tuple[str, dict]]:
+    """Every row of every table (as the database has them, not as the models think) holding
+    any of `values` in any integer column. Used to prove erasure is complete."""
+    found = []
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        for table in tables:
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).mappings().all()
+            for row in rows:
+                if any(isinstance(value, int) and not isinstance(value, bool) and value in values
+                       for value in row.values()):
+                    found.append((table, dict(row)))
+    return found
+
+
+async def chat_row(db: Database, chat_id: int):
+    from storage.models import Chat
+
+    async with db.transaction() as session:
+        return await session.scalar(select(Chat).where(Chat.telegram_id == chat_id))

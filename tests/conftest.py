@@ -1,0 +1,170 @@
+"""The test harness: a real bot (python-telegram-bot's Application and HTTP client) polling the
+project's own Bot API server on loopback, over a fresh database.
+
+Tests push what a person would do (a message, a button press, a block) into the server and
+read back what the bot sent. With TEST_DATABASE_URL set to a PostgreSQL server, every test
+gets a schema of its own there; otherwise a SQLite file in the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import build_application, polling
+from bot.local_api import LocalBotApi
+from bot.observing import ProcessedUpdates
+from bot.services import Services
+from bot.settings import Settings
+from storage.clock import ManualClock
+from storage.db import Database, normalise_database_url
+
+TOKEN = "424242:test-token"
+ORGANISER_ID = 900
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = POSTGRES_URL or "SQLite files in temporary directories"
+    return f"campaign-bot database under test: {where}"
+
+
+@pytest.fixture
+async def database(tmp_path) -> AsyncIterator[Database]:
+    if POSTGRES_URL is None:
+        db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/campaign.db")
+        await db.upgrade()
+        yield db
+        await db.dispose()
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_async_engine(normalise_database_url(POSTGRES_URL))
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OSError as error:
+        await admin.dispose()
+        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
+    db = Database.from_url(POSTGRES_URL, schema=schema)
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(_env_file=None, telegram_bot_token=TOKEN, organiser_ids=frozenset({ORGANISER_ID}),
+                    timezone="Europe/London", database_url="sqlite+aiosqlite:///unused-in-tests.db")
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[LocalBotApi]:
+    server = LocalBotApi(token=TOKEN)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@dataclasses.dataclass
+class RunningBot:
+    server: LocalBotApi
+    services: Services
+    processed: ProcessedUpdates
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def person(self, user_id: int, *, chat_id: int | None = None) -> Person:
+        return Person(self, user_id, chat_id if chat_id is not None else user_id)
+
+    async def deliver(self, update: dict[str, Any]) -> None:
+        """Wait until the bot has run every handler for an update pushed into the server."""
+        await self.processed.wait_for(update["update_id"])
+
+
+@dataclasses.dataclass
+class Person:
+    """Someone using the bot: sends, presses buttons, and reads what the bot sent to the chat."""
+
+    bot: RunningBot
+    user_id: int
+    chat_id: int
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.bot.server.sent_to(self.chat_id)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.messages[-1]
+
+    def _snapshot(self) -> dict[int, str]:
+        return {m["message_id"]: repr((m.get("text"), m.get("caption"), m.get("reply_markup"))) for m in self.messages}
+
+    async def _changes_after(self, update: dict[str, Any]) -> list[dict[str, Any]]:
+        before = self._snapshot()
+        await self.bot.deliver(update)
+        return [m for m in self.messages if before.get(m["message_id"]) != self._snapshot()[m["message_id"]]]
+
+    async def send(self, text: str | None = None, **extra: Any) -> list[dict[str, Any]]:
+        """Send a message; returns the bot's messages that are new or changed since."""
+        chat_id = None if self.chat_id == self.user_id else self.chat_id
+        update = self.bot.server.user_message(self.user_id, chat_id=chat_id, text=text, extra=extra or None)
+        return await self._changes_after(update)
+
+    async def say(self, text: str) -> str:
+        """Send a message and return the text of the bot's single answer."""
+        answers = await self.send(text)
+        assert len(answers) == 1, f"expected one answer to {text!r}, got {answers!r}"
+        return answers[0]["text"]
+
+    def buttons(self, message: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        message = message or self.last
+        return [b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
+
+    async def press(self, label_part: str, message: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Press the button whose label contains `label_part` on `message` (default: the last)."""
+        message = message or next(m for m in reversed(self.messages) if self.buttons(m))
+        matching = [b for b in self.buttons(message) if label_part in b["text"]]
+        assert matching, f"no button with {label_part!r} among {[b['text'] for b in self.buttons(message)]}"
+        update = self.bot.server.press_button(self.user_id, message, matching[0]["callback_data"])
+        return await self._changes_after(update)
+
+
+@pytest.fixture
+async def running_bot(database, telegram, clock, settings) -> AsyncIterator[RunningBot]:
+    services = Services(settings=settings, db=database, clock=clock)
+    application = build_application(services, token=TOKEN, api_url=telegram.url)
+    processed = ProcessedUpdates(application)
+    async with polling(application, poll_timeout=5):
+        yield RunningBot(server=telegram, services=services, processed=processed)
+        await telegram.release_long_polls()
+
+
+@pytest.fixture
+def supporter(running_bot) -> Person:
+    return running_bot.person(101)
+
+
+@pytest.fixture
+def organiser(running_bot) -> Person:
+    return running_bot.person(ORGANISER_ID)

@@ -179,6 +179,7 @@ class LocalBotApi:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if self.token is not None and request.match_info["token"] != self.token:
+            self.requests.append(ApiRequest(method=method, params={}, at=time.monotonic(), status=401))
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params: dict[str, Any] = {}
         if request.method == "POST":
@@ -270,11 +271,13 @@ class LocalBotApi:
             window.popleft()
         per_second = self.limits.paid_per_second if paid else self.limits.per_second
         chat_window = self._chat_last_send.setdefault(chat_id, collections.deque())
-        is_group = chat_id < 0
-        span, allowed = (60.0, self.limits.per_group_per_minute) if is_group else (1.0, self.limits.per_chat_per_second)
+        # Groups (negative ids) also have a per-minute budget; every chat has a per-second one.
+        span = 60.0 if chat_id < 0 else 1.0
         while chat_window and now - chat_window[0] >= span:
             chat_window.popleft()
-        if len(window) >= per_second or len(chat_window) >= allowed:
+        last_second = sum(1 for sent_at in chat_window if now - sent_at < 1.0)
+        over_group_budget = chat_id < 0 and len(chat_window) >= self.limits.per_group_per_minute
+        if len(window) >= per_second or last_second >= self.limits.per_chat_per_second or over_group_budget:
             self.answered_429 += 1
             return 429, {
                 "ok": False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
@@ -12,10 +14,19 @@ from storage.clock import SystemClock
 from storage.db import Database
 
 
+class _ReportedToThePerson(logging.Filter):
+    """A refused token is told to the person in one sentence; its traceback would only bury it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+
+
 def run_bot(settings: Settings) -> str | None:
     """Polls until interrupted. Returns the reason it could not start (a template key), or None."""
     assert settings.telegram_bot_token is not None
     services = Services(settings=settings, db=Database.from_url(settings.database_url), clock=SystemClock())
+    for name in ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater"):
+        logging.getLogger(name).addFilter(_ReportedToThePerson())
     application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -1,0 +1,112 @@
+"""The `campaign-bot` command line, run as a user would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.local_api import LocalBotApi
+
+CAMPAIGN_BOT = str(Path(sys.executable).with_name("campaign-bot"))
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    """Each CLI test has its own SQLite database and no .env of the developer's."""
+    monkeypatch.chdir(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "", "ORGANISER_IDS": ""}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_db_upgrade_and_lists_create(cli_env):
+    assert "up to date" in invoke("db", "upgrade").output
+    created = invoke("lists", "create", "protests", "--title", "Protests and demos")
+    assert created.exit_code == 0 and "Created list" in created.output
+    again = invoke("lists", "create", "protests", "--title", "Again")
+    assert again.exit_code == 1 and "exists already" in again.output
+
+
+def test_subscribers_import_then_export(cli_env, tmp_path):
+    invoke("lists", "create", "protests", "--title", "Protests")
+    invoke("lists", "create", "groups", "--title", "Groups")
+    csv_file = tmp_path / "ids.csv"
+    csv_file.write_text("chat_id\n1001\n1002\n-100300\n1001\n")
+    result = invoke("subscribers", "import", str(csv_file), "--list", "protests")
+    assert result.exit_code == 0, result.output
+    assert "4 rows read; 3 chats newly added" in result.output
+    exported = invoke("subscribers", "export", "--list", "protests")
+    assert exported.output.splitlines() == ["chat_id,list", "-100300,protests", "1001,protests", "1002,protests"]
+    assert invoke("subscribers", "export").output.count("protests") == 3
+
+
+def test_malformed_csv_names_every_bad_line_and_imports_nothing(cli_env, tmp_path):
+    invoke("lists", "create", "protests", "--title", "Protests")
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("1001\nnot-a-number\n1003,extra\n\n0\n1004\n")
+    result = invoke("subscribers", "import", str(csv_file), "--list", "protests")
+    assert result.exit_code == 1
+    assert "line 2: 'not-a-number' is not a Telegram chat id" in result.output
+    assert "line 3: expected one chat id, found 2 cells" in result.output
+    assert "line 5: 0 is out of range" in result.output
+    assert invoke("subscribers", "export").output.splitlines() == ["chat_id,list"]
+
+
+def test_import_into_missing_list_is_refused(cli_env, tmp_path):
+    csv_file = tmp_path / "ids.csv"
+    csv_file.write_text("1001\n")
+    result = invoke("subscribers", "import", str(csv_file), "--list", "nope")
+    assert result.exit_code == 1 and 'There is no list called "nope"' in result.output
+
+
+async def test_run_with_a_wrong_token_exits_with_one_sentence(cli_env):
+    server = LocalBotApi(token="111:right")
+    await server.start()
+    env = {**os.environ, **cli_env, "TELEGRAM_BOT_TOKEN": "111:wrong", "TELEGRAM_API_URL": server.url}
+    try:
+        process = await asyncio.create_subprocess_exec(
+            CAMPAIGN_BOT, "run", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await server.stop()
+    assert process.returncode == 1
+    assert "Traceback" not in stderr.decode() + stdout.decode()
+    assert "refused the token (401 Unauthorized)" in stderr.decode()
+    assert [(call.method, call.status) for call in server.requests] == [("getMe", 401)]
+
+
+async def test_try_mode_shows_welcome_and_lists_and_lets_a_person_join_and_leave(cli_env):
+    script = "/start\n1\n/mylists\n2\n/mylists\n:organiser\n/help\n:quit\n"
+    process = await asyncio.create_subprocess_exec(
+        CAMPAIGN_BOT, "try", env={**os.environ, **cli_env}, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(script.encode()), 90)
+    output = stdout.decode()
+    assert process.returncode == 0, stderr.decode()
+    assert "Welcome to the campaign bot." in output
+    assert "[1] Join: Free encounter groups" in output and "[2] Join: Protests and demos" in output
+    assert "✓ Joined: Free encounter groups (tap to leave)" in output
+    assert "You are on:\n• Free encounter groups (encounter-groups)" in output
+    # Button 2 on the last keyboard was "Join: Protests and demos".
+    assert "• Protests and demos (protests)" in output
+    assert "For organisers" in output
+
+
+def test_run_without_token_falls_back_to_try_mode(cli_env):
+    result = CliRunner().invoke(app, ["run"], input=":quit\n")
+    assert result.exit_code == 0, result.output
+    assert "No TELEGRAM_BOT_TOKEN is set" in result.output
+    assert "campaign-bot try-out" in result.output

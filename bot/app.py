@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -118,17 +119,67 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     return application
 
 
+@dataclasses.dataclass(frozen=True)
+class Webhook:
+    """Where Telegram posts updates, and the secret each request must carry."""
+
+    url: str
+    secret: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path.lstrip("/")
+
+
+class _WebhookRefusalsAsWarnings(logging.Filter):
+    """python-telegram-bot logs a refused webhook request at debug level, among much other debug
+    chatter. A POST without the right secret is someone probing the endpoint: worth a warning."""
+
+    REFUSALS = ("Request did not include the secret token", "Request had the wrong secret token")
+
+    def __init__(self, passthrough_level: int) -> None:
+        super().__init__()
+        self.passthrough_level = passthrough_level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(self.REFUSALS):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            # The wrong token itself is not logged: it may be a near miss of the real one.
+            record.msg, record.args = "refused a webhook request without the right secret token", ()
+            return True
+        return record.levelno >= self.passthrough_level
+
+
+def log_webhook_refusals() -> None:
+    ptb_logger = logging.getLogger("telegram.ext.Updater")  # where the webhook handler logs
+    if any(isinstance(f, _WebhookRefusalsAsWarnings) for f in ptb_logger.filters):
+        return
+    ptb_logger.addFilter(_WebhookRefusalsAsWarnings(ptb_logger.getEffectiveLevel()))
+    ptb_logger.setLevel(logging.DEBUG)
+
+
 @asynccontextmanager
-async def polling(application: Application, *, poll_timeout: float = 10.0) -> AsyncIterator[Application]:
+async def running(application: Application, *, webhook: Webhook | None = None,
+                  poll_timeout: float = 10.0) -> AsyncIterator[Application]:
     """The bot running inside an event loop someone else owns (try-out mode, tests, benchmarks).
 
-    Mirrors what `run_polling` does, in the same order, so both paths start the same things.
+    Mirrors what `run_polling`/`run_webhook` do, in the same order, so every path starts the
+    same things. Updates come by long polling, or by webhook when one is given.
     """
     await application.initialize()
     await on_startup(application)
     await application.start()
-    await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
-                                            allowed_updates=Update.ALL_TYPES)
+    if webhook is None:
+        await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
+                                                allowed_updates=Update.ALL_TYPES)
+    else:
+        log_webhook_refusals()
+        await application.updater.start_webhook(
+            listen=webhook.listen, port=webhook.port, url_path=webhook.path, webhook_url=webhook.url,
+            secret_token=webhook.secret, allowed_updates=Update.ALL_TYPES,
+        )
     try:
         yield application
     finally:

@@ -40,7 +40,10 @@ async def _with_database(settings: Settings, work):
 
 
 @app.command()
-def run() -> None:
+def run(
+    webhook: Annotated[str | None, typer.Option(
+        help="Receive updates at this public HTTPS URL (behind your reverse proxy) instead of polling.")] = None,
+) -> None:
     """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
     from bot.running import run_bot
 
@@ -51,7 +54,7 @@ def run() -> None:
         typer.echo(render("cli_no_token.txt"))
         try_out()
         return
-    problem = run_bot(settings)
+    problem = run_bot(settings, webhook_url=webhook)
     if problem is not None:
         raise _fail("cli_run_failed.txt", problem=problem)
 

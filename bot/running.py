@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application
+from bot.app import Webhook, build_application, log_webhook_refusals
 from bot.services import Services
 from bot.settings import Settings
 from storage.clock import SystemClock
@@ -21,15 +22,26 @@ class _ReportedToThePerson(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
-def run_bot(settings: Settings) -> str | None:
-    """Polls until interrupted. Returns the reason it could not start (a template key), or None."""
+def run_bot(settings: Settings, *, webhook_url: str | None = None) -> str | None:
+    """Polls (or serves a webhook) until interrupted.
+
+    Returns the reason it could not start (a template key), or None after a clean stop.
+    """
     assert settings.telegram_bot_token is not None
     services = Services(settings=settings, db=Database.from_url(settings.database_url), clock=SystemClock())
     for name in ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater"):
         logging.getLogger(name).addFilter(_ReportedToThePerson())
     application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
     try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        if webhook_url is None:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        else:
+            webhook = Webhook(url=webhook_url, secret=settings.webhook_secret or secrets.token_urlsafe(32),
+                              listen=settings.webhook_listen, port=settings.webhook_port)
+            log_webhook_refusals()
+            application.run_webhook(listen=webhook.listen, port=webhook.port, url_path=webhook.path,
+                                    webhook_url=webhook.url, secret_token=webhook.secret,
+                                    allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
         return "invalid_token"
     except NetworkError:

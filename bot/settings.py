@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcast: bool = False
     stats_per_user_per_minute: int = Field(default=10, ge=1)
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, gt=0, lt=65536)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -45,7 +48,7 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("telegram_bot_token")
+    @field_validator("telegram_bot_token", "webhook_secret")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -12,7 +12,7 @@ import html
 import re
 from typing import Any, TextIO
 
-from bot.app import build_application, polling
+from bot.app import build_application, running
 from bot.local_api import LocalBotApi
 from bot.observing import ProcessedUpdates
 from bot.services import Services
@@ -119,7 +119,7 @@ async def run_try_mode(settings: Settings, *, stdin: TextIO, stdout: TextIO | No
     application = build_application(services, token=TRY_TOKEN, api_url=api_url)
     processed = ProcessedUpdates(application)
     try:
-        async with polling(application, poll_timeout=5):
+        async with running(application, poll_timeout=5):
             await seed_demo_lists(services.db)
             chat = TerminalChat(server, processed, out)
             chat.say(render("try_intro.txt", supporter_id=SUPPORTER_ID, organiser_id=ORGANISER_ID,

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.app import build_application, polling
+from bot.app import build_application, running
 from bot.local_api import LocalBotApi
 from bot.observing import ProcessedUpdates
 from bot.services import Services
@@ -155,7 +155,7 @@ async def running_bot(database, telegram, clock, settings) -> AsyncIterator[Runn
     services = Services(settings=settings, db=database, clock=clock)
     application = build_application(services, token=TOKEN, api_url=telegram.url)
     processed = ProcessedUpdates(application)
-    async with polling(application, poll_timeout=5):
+    async with running(application, poll_timeout=5):
         yield RunningBot(server=telegram, services=services, processed=processed)
         await telegram.release_long_polls()
 

@@ -1,0 +1,59 @@
+"""Leases: at most one process at a time does a job (runs the scheduler), and another takes over
+within seconds of the holder dying.
+
+A lease is a row with a holder and an expiry. The holder renews it well before it expires;
+anyone may take it once it has expired. This works the same on SQLite and PostgreSQL, and
+survives a holder killed with SIGKILL (its lease simply runs out), which a session-bound
+advisory lock would also do but only on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, String, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from storage.db import UTCDateTime
+
+
+class Lease(SQLModel, table=True):
+    __tablename__ = "leases"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    holder: str = Field(sa_column=Column(String(128), nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+async def take_or_renew_lease(session: AsyncSession, *, name: str, holder: str, now: dt.datetime,
+                              ttl: dt.timedelta) -> bool:
+    """True if `holder` holds the lease `name` until now + ttl; False if someone else does."""
+    renewed = await session.execute(
+        update(Lease)
+        .where(Lease.name == name, or_(Lease.holder == holder, Lease.expires_at < now))
+        .values(holder=holder, expires_at=now + ttl)
+    )
+    if renewed.rowcount == 1:
+        return True
+    try:
+        async with session.begin_nested():
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    except IntegrityError:
+        return False
+
+
+async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
+    """Give the lease up at a clean shutdown, so a successor need not wait for it to expire."""
+    await session.execute(
+        update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    )
+
+
+async def lease_holder(session: AsyncSession, *, name: str, now: dt.datetime) -> str | None:
+    lease = await session.get(Lease, name)
+    if lease is None or lease.expires_at < now:
+        return None
+    return lease.holder

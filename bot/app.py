@@ -26,8 +26,10 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.handlers import fallbacks, membership, organisers, supporters
+from bot.broadcaster import start_broadcasting, stop_broadcasting
+from bot.handlers import broadcasts, events, fallbacks, membership, organisers, supporters
 from bot.handlers.common import Handler
+from bot.reminders import start_reminders
 from bot.services import Services
 from bot.update_processor import PerChatUpdateProcessor
 from messages import render
@@ -57,6 +59,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("forget", supporters.forget),
     Command("newlist", organisers.new_list, organisers_only=True),
     Command("organiser", organisers.organiser_command, organisers_only=True),
+    Command("broadcast", broadcasts.broadcast_command, organisers_only=True),
+    Command("broadcasts", broadcasts.broadcasts_command, organisers_only=True),
+    Command("events", events.show_events),
+    # In private chats the conversations in events.conversations() take these first.
+    Command("newevent", events.private_only, organisers_only=True),
+    Command("editevent", events.private_only, organisers_only=True),
+    Command("cancelevent", events.cancel_event, organisers_only=True),
 )
 
 
@@ -67,10 +76,24 @@ def register_handlers(application: Application) -> None:
     application.add_handler(
         MessageHandler(filters.UpdateType.EDITED | filters.UpdateType.CHANNEL_POSTS, fallbacks.ignored)
     )
+    # An organiser's answer to /broadcast's question (text, time) is not a stray message; any
+    # command drops the question first (group -1 runs before the others).
+    application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, broadcasts.drop_question), group=-1)
+    application.add_handler(MessageHandler(broadcasts.AwaitingAnswer(application) & only_new_messages,
+                                           broadcasts.next_step_message))
+    for conversation in events.conversations():
+        application.add_handler(conversation)
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback, filters=only_new_messages))
     application.add_handler(CallbackQueryHandler(supporters.list_button_pressed, pattern=r"^(join|leave):\d+$"))
     application.add_handler(CallbackQueryHandler(supporters.forget_answered, pattern=r"^forget:(yes|no)$"))
+    application.add_handler(CallbackQueryHandler(broadcasts.list_chosen, pattern=r"^bcast:list:\d+$"))
+    application.add_handler(CallbackQueryHandler(broadcasts.draft_answered,
+                                                 pattern=r"^bcast:(send|schedule|drop):\d+$"))
+    application.add_handler(CallbackQueryHandler(broadcasts.control_pressed,
+                                                 pattern=r"^bcast:(pause|resume|cancel):\d+$"))
+    for button in events.buttons():
+        application.add_handler(button)
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & only_new_messages, fallbacks.text_expected))
     application.add_handler(MessageHandler(filters.ALL, fallbacks.ignored))
@@ -93,10 +116,13 @@ async def on_startup(application: Application) -> None:
     services: Services = application.bot_data["services"]
     await services.db.upgrade()
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
+    await start_broadcasting(application)
+    await start_reminders(application)
 
 
 async def on_shutdown(application: Application) -> None:
     services: Services = application.bot_data["services"]
+    await stop_broadcasting(application)
     await services.db.dispose()
 
 

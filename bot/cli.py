@@ -11,6 +11,9 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_broadcast import broadcast_app
+from bot.cli_events import events_app
+from bot.cli_stats import stats_app
 from bot.settings import Settings
 from messages import render
 from storage import subscriptions
@@ -23,6 +26,9 @@ subscribers_app = typer.Typer(help="Subscribers, in and out as CSV.", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(lists_app, name="lists")
 app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(broadcast_app, name="broadcast")
+app.add_typer(stats_app, name="stats")
+app.add_typer(events_app, name="events")
 
 
 def _fail(template: str, **context: object) -> typer.Exit:

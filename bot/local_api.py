@@ -566,6 +566,8 @@ class LocalBotApi:
         stats = self.stats()
         if request.query.get("chat_id"):
             chat_id = int(request.query["chat_id"])
+            # Counted even with keep_history=False, when `messages` stays empty.
+            stats["delivered_to_chat"] = self.delivered.get(chat_id, 0)
             stats["messages"] = [
                 {k: v for k, v in m.items() if not k.startswith("_")} for m in self.sent_to(chat_id)
             ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackContext
 
@@ -10,12 +11,20 @@ from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
 
+if TYPE_CHECKING:
+    from bot.broadcaster import Broadcaster
+    from bot.reminders import ReminderScheduler
+
 
 @dataclasses.dataclass
 class Services:
     settings: Settings
     db: Database
     clock: Clock
+    # The broadcast engine, set at start-up (bot.broadcaster.start_broadcasting); None until then.
+    broadcaster: Broadcaster | None = None
+    # The reminder scheduler, set at start-up (bot.reminders.start_reminders); None until then.
+    reminders: ReminderScheduler | None = None
 
 
 def services_of(context: CallbackContext) -> Services:

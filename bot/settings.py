@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcast: bool = False
     stats_per_user_per_minute: int = Field(default=10, ge=1)
+    # Each new event's reminders unless its organiser changes them (syntax: storage/dates.py).
+    reminder_rules: str = "1 day before at 19:00 to everyone; 90 minutes before to going"
     webhook_secret: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
@@ -41,6 +43,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("reminder_rules")
+    @classmethod
+    def _readable_rules(cls, value: str) -> str:
+        from storage.dates import parse_reminder_rules
+
+        parse_reminder_rules(value)
         return value
 
     @field_validator("telegram_api_url")

@@ -180,22 +180,28 @@ class IaptDataset(SQLModel, table=True):
     imported_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
+def _figure_key(table: str, name: str) -> Column:
+    # Named, so that the PostgreSQL import can drop and re-add them around a bulk COPY.
+    return Column(ForeignKey(f"{table}.id", ondelete="CASCADE", name=f"fk_iapt_figures_{name}"), primary_key=True)
+
+
 class IaptFigure(SQLModel, table=True):
     __tablename__ = "iapt_figures"
     __table_args__ = (
         CheckConstraint("(value IS NULL) = suppressed", name="ck_iapt_figures_suppressed_without_value"),
-        Index("ix_iapt_figures_dataset_id", "dataset_id"),
+        # On SQLite the rows live in the primary key's B-tree itself: half the size, faster to load.
+        {"sqlite_with_rowid": False},
     )
 
     # Primary key order serves the queries: one area's totals over every period, or one
-    # area's breakdowns in one period.
-    area_id: int = Field(sa_column=Column(ForeignKey("iapt_areas.id", ondelete="CASCADE"), primary_key=True))
-    breakdown_id: int = Field(
-        sa_column=Column(ForeignKey("iapt_breakdowns.id", ondelete="CASCADE"), primary_key=True)
-    )
-    period_id: int = Field(sa_column=Column(ForeignKey("iapt_periods.id", ondelete="CASCADE"), primary_key=True))
-    measure_id: int = Field(sa_column=Column(ForeignKey("iapt_measures.id", ondelete="CASCADE"), primary_key=True))
-    dataset_id: int = Field(sa_column=Column(ForeignKey("iapt_datasets.id", ondelete="CASCADE"), nullable=False))
+    # area's breakdowns in one period. No index on dataset_id: it is only used to replace a
+    # whole source table, which is rare and may scan.
+    area_id: int = Field(sa_column=_figure_key("iapt_areas", "area"))
+    breakdown_id: int = Field(sa_column=_figure_key("iapt_breakdowns", "breakdown"))
+    period_id: int = Field(sa_column=_figure_key("iapt_periods", "period"))
+    measure_id: int = Field(sa_column=_figure_key("iapt_measures", "measure"))
+    dataset_id: int = Field(sa_column=Column(
+        ForeignKey("iapt_datasets.id", ondelete="CASCADE", name="fk_iapt_figures_dataset"), nullable=False))
     value: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     suppressed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
 
@@ -48,13 +48,16 @@ TYPE_HINTS = {
     "service": "Provider",
 }
 
+_JOINING = re.compile(r"[.'’]")
 _PUNCTUATION = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
 _ORG_WORDS = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in ORG_WORDS) + r")\b")
 _TYPE_HINTS = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(TYPE_HINTS, key=len, reverse=True)) + r")\b")
 _CODE = re.compile(r"^[A-Za-z0-9]{3,9}$")
 
-# Fuzzy scores (0-100) on the normalised forms.
+# Match scores, 0-100: fuzzy ones are rapidfuzz ratios of the normalised forms.
+EXACT = 99.0  # a code, an exact name, or the start of names
+EXACT_IN_FULL = 100.0  # the query's full form, org words and all, is exactly the area's name
 FUZZY_ACCEPT = 80.0  # below this a best match is not an answer, only a suggestion
 FUZZY_CLEAR_LEAD = 4.0  # a best match this far ahead of the next area is taken alone
 FUZZY_LIMIT = 40  # forms scored per query form; enough for three distinct nearest areas
@@ -64,8 +67,10 @@ NEAREST = 3
 
 
 def full_form(text: str) -> str:
-    """Lower case, '&' as 'and', punctuation as spaces, single spaces."""
+    """Lower case, '&' as 'and', dots and apostrophes dropped ("C.C.G." is "ccg", "John's" is
+    "johns"), other punctuation as spaces, single spaces."""
     text = text.lower().replace("&", " and ").replace("_", " ")
+    text = _JOINING.sub("", text)
     text = _PUNCTUATION.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
@@ -126,6 +131,7 @@ class AreaFinder:
         choices: list[str] = []
         owners: list[int] = []
         self._exact: dict[str, set[int]] = {}
+        self._full_exact: dict[str, set[int]] = {}
         for entry in entries:
             self.entries[entry.id] = entry
             for code in {entry.code, *entry.codes}:
@@ -134,6 +140,7 @@ class AreaFinder:
             for name in (entry.name, *entry.aliases):
                 forms.add(full_form(name))
                 forms.add(search_key(name))
+                self._full_exact.setdefault(full_form(name), set()).add(entry.id)
             forms.discard("")
             for form in forms:
                 self._exact.setdefault(form, set()).add(entry.id)
@@ -166,17 +173,23 @@ class AreaFinder:
         hints = type_hints(query)
         raw = query.strip()
         if _CODE.match(raw) and raw.upper() in self._by_code:
-            return self._decide(self._by_code[raw.upper()], hints, how="code")
+            return self._decide(dict.fromkeys(self._by_code[raw.upper()], EXACT), hints, how="code")
         full, key = full_form(raw), search_key(raw)
         if not full:
             return NotFound(())
         exact = self._exact.get(full, set()) | self._exact.get(key, set())
         if exact:
-            return self._decide(exact, hints, how="name")
+            scores = dict.fromkeys(exact, EXACT)
+            if full != key:
+                # The query spelt out the kind of body ("… ICS", "NHS … CCG"): an area whose full
+                # name is exactly that beats areas that only share the place name.
+                for area in self._full_exact.get(full, ()):
+                    scores[area] = EXACT_IN_FULL
+            return self._decide(scores, hints, how="name")
         if len(key) >= MIN_PREFIX:
             starting = self._starting_with(key) | self._starting_with(full)
             if starting:
-                return self._decide(starting, hints, how="prefix")
+                return self._decide(dict.fromkeys(starting, EXACT), hints, how="prefix")
         return self._fuzzy(full, key, hints)
 
     def _starting_with(self, prefix: str) -> set[int]:
@@ -190,39 +203,30 @@ class AreaFinder:
     def _fuzzy(self, full: str, key: str, hints: frozenset[str]) -> SearchResult:
         best: dict[int, float] = {}
         for query in {full, key} - {""}:
-            for _form, score, index in process.extract(
-                query, self._choices, scorer=fuzz.ratio, limit=FUZZY_LIMIT
-            ):
+            for _form, score, index in process.extract(query, self._choices, scorer=fuzz.ratio, limit=FUZZY_LIMIT):
                 area = self._owners[index]
-                if score > best.get(area, 0.0):
-                    best[area] = score
+                best[area] = max(score, best.get(area, 0.0))
         if hints:
-            hinted = {a: s for a, s in best.items() if self.entries[a].org_type in hints}
-            best = hinted or best
+            best = {a: s for a, s in best.items() if self.entries[a].org_type in hints} or best
         ranked = sorted(best.items(), key=lambda item: (-item[1], self.entries[item[0]].name))
         if not ranked or ranked[0][1] < FUZZY_ACCEPT:
             return NotFound(self._distinct_names(area for area, _ in ranked))
-        top_score = ranked[0][1]
-        close = [area for area, score in ranked if score >= top_score - FUZZY_CLEAR_LEAD]
-        return self._decide(close, hints, how="fuzzy", ranked=[area for area, _ in ranked])
+        top = ranked[0][1]
+        return self._decide({area: score for area, score in ranked if score >= top - FUZZY_CLEAR_LEAD}, hints,
+                            how="fuzzy")
 
-    def _decide(
-        self, areas: Iterable[int], hints: frozenset[str], *, how: str, ranked: Sequence[int] | None = None
-    ) -> SearchResult:
-        candidates = list(dict.fromkeys(areas))
+    def _decide(self, scores: dict[int, float], hints: frozenset[str], *, how: str) -> SearchResult:
         if hints:
-            candidates = [a for a in candidates if self.entries[a].org_type in hints] or candidates
-        candidates = self._collapse_lineages(candidates)
-        if len(candidates) == 1:
-            return Found(self.entries[candidates[0]], how)
-        order = {area: i for i, area in enumerate(ranked or ())}
-        candidates.sort(key=lambda a: (order.get(a, 0), len(self.entries[a].name), self.entries[a].name))
+            scores = {a: s for a, s in scores.items() if self.entries[a].org_type in hints} or scores
+        # Drop every candidate that another candidate, matched at least as well, leads on from.
+        candidates = [a for a in scores
+                      if not any(scores.get(b, -1.0) >= scores[a] for b in self._preferred.get(a, ()))]
+        top = max(scores[a] for a in candidates)
+        leaders = [a for a in candidates if scores[a] == top]
+        if len(candidates) == 1 or (how == "name" and len(leaders) == 1):
+            return Found(self.entries[leaders[0]], how)
+        candidates.sort(key=lambda a: (-scores[a], len(self.entries[a].name), self.entries[a].name))
         return Choices(tuple(self.entries[a] for a in candidates[:MAX_CHOICES]))
-
-    def _collapse_lineages(self, candidates: list[int]) -> list[int]:
-        """Drop every candidate another candidate is preferred to."""
-        chosen = set(candidates)
-        return [a for a in candidates if not (self._preferred.get(a, frozenset()) & (chosen - {a}))]
 
     def _distinct_names(self, areas: Iterable[int]) -> tuple[AreaEntry, ...]:
         seen: set[str] = set()

@@ -15,6 +15,12 @@ branch_labels = None
 depends_on = None
 
 
+def _figure_key(column: str, table: str, name: str) -> sa.Column:
+    # Named, so that the PostgreSQL import can drop and re-add them around a bulk COPY.
+    foreign_key = sa.ForeignKey(f"{table}.id", ondelete="CASCADE", name=f"fk_iapt_figures_{name}")
+    return sa.Column(column, sa.Integer(), foreign_key, primary_key=True)
+
+
 def upgrade() -> None:
     op.create_table(
         "iapt_areas",
@@ -84,17 +90,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "iapt_figures",
-        sa.Column("area_id", sa.Integer(), sa.ForeignKey("iapt_areas.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("breakdown_id", sa.Integer(), sa.ForeignKey("iapt_breakdowns.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("period_id", sa.Integer(), sa.ForeignKey("iapt_periods.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("measure_id", sa.Integer(), sa.ForeignKey("iapt_measures.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("dataset_id", sa.Integer(), sa.ForeignKey("iapt_datasets.id", ondelete="CASCADE"), nullable=False),
+        _figure_key("area_id", "iapt_areas", "area"),
+        _figure_key("breakdown_id", "iapt_breakdowns", "breakdown"),
+        _figure_key("period_id", "iapt_periods", "period"),
+        _figure_key("measure_id", "iapt_measures", "measure"),
+        sa.Column("dataset_id", sa.Integer(), sa.ForeignKey("iapt_datasets.id", ondelete="CASCADE",
+                                                             name="fk_iapt_figures_dataset"), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("suppressed", sa.Boolean(), nullable=False),
         sa.CheckConstraint("(value IS NULL) = suppressed", name="ck_iapt_figures_suppressed_without_value"),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_iapt_figures_dataset_id", "iapt_figures", ["dataset_id"])
     op.create_table(
         "iapt_population",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -116,7 +122,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_iapt_population_area_id", table_name="iapt_population")
     op.drop_table("iapt_population")
-    op.drop_index("ix_iapt_figures_dataset_id", table_name="iapt_figures")
     op.drop_table("iapt_figures")
     op.drop_table("iapt_datasets")
     op.drop_table("iapt_breakdowns")

@@ -1,0 +1,447 @@
+"""The broadcast engine: sends what the database says is due, and records what happened.
+
+One `Broadcaster` runs inside the bot's Application (started at start-up, stopped at shutdown).
+Its loop starts scheduled broadcasts when the injected clock says they are due, and runs one
+delivery task per SENDING broadcast. A delivery task reads pending deliveries in keyset pages,
+claims a few at a time (marks them SENDING in one commit) just before handing them to the
+`Sender`, and a single recorder commits the outcomes in batches.
+
+Crash safety rests on one rule: a send may start only while fewer than `concurrency` deliveries
+are claimed and not yet recorded. Whatever the moment of a kill, at most that many deliveries are
+left SENDING; at start-up they are put back in the queue, sent again and counted in
+`possible_duplicates`. Everything else is either recorded or still pending, so nobody is skipped.
+
+Pausing and cancelling are status changes in the database, seen at the next claim; sends already
+claimed finish and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot
+from telegram.ext import Application
+
+from bot.sending import Outgoing, Sender, SendOutcome, TelegramSender
+from bot.services import Services
+from bot.transport import AiohttpRequest
+from messages import render
+from storage import broadcasts
+from storage.broadcasts import (
+    BroadcastStatus,
+    BroadcastSummary,
+    DeliveryOutcome,
+    DeliveryStatus,
+    MediaKind,
+    PendingDelivery,
+)
+from storage.clock import Clock
+from storage.db import Database
+from storage.models import MailingList
+
+logger = logging.getLogger(__name__)
+
+_STATUS_OF = {
+    SendOutcome.SENT: DeliveryStatus.SENT,
+    SendOutcome.BLOCKED: DeliveryStatus.BLOCKED,
+    SendOutcome.GONE: DeliveryStatus.GONE,
+    SendOutcome.FAILED: DeliveryStatus.FAILED,
+}
+
+# Renders the message recipients get (the text and the list's footer) from a broadcast.
+Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
+# Sends the organiser's report when a broadcast is done.
+Reporter = Callable[[BroadcastSummary], Awaitable[None]]
+
+
+def default_concurrency(rate: float) -> int:
+    """Enough claimed-but-unrecorded sends to keep the pace with ~0.3 s of latency and batching."""
+    return max(8, min(1024, math.ceil(rate * 0.6)))
+
+
+@dataclasses.dataclass
+class _Claimed:
+    broadcast_id: int
+    delivery: PendingDelivery
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        sender: Sender,
+        clock: Clock,
+        compose: Composer,
+        report: Reporter | None = None,
+        rate: float = 25.0,
+        concurrency: int | None = None,
+        flush_interval: float = 0.05,
+        poll_interval: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.sender = sender
+        self.clock = clock
+        self.compose = compose
+        self.report = report
+        self.rate = rate
+        self.concurrency = concurrency or default_concurrency(rate)
+        self.flush_interval = flush_interval
+        self.poll_interval = poll_interval
+        # How many deliveries one claim takes: about a tenth of a second of sending.
+        self.claim_size = max(1, min(self.concurrency // 2, math.ceil(rate * 0.1)))
+        self.page_size = max(50, min(1000, math.ceil(rate * 2)))
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._outcomes: list[DeliveryOutcome] = []
+        self._outcomes_ready = asyncio.Event()
+        self._outstanding: dict[int, int] = {}
+        self._delivery_tasks: dict[int, asyncio.Task] = {}
+        self._send_tasks: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+        self._recorder_task: asyncio.Task | None = None
+        self._stopping = False
+        self._looking = False
+        self._resumed: set[int] = set()
+        self.requeued_after_restart = 0
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self, create_task: Callable[[Awaitable], asyncio.Task] = asyncio.ensure_future) -> None:
+        """Starts the loop and the recorder (pass `application.create_task` so the Application owns them)."""
+        self._stopping = False
+        self._recorder_task = create_task(self._record_forever())
+        self._loop_task = create_task(self._run_forever())
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Stops claiming, lets sends in flight finish (up to `timeout`) and records them."""
+        self._stopping = True
+        self._wake.set()
+        tasks = [t for t in (self._loop_task, *self._delivery_tasks.values()) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        for task in tasks:
+            task.cancel()
+        if self._send_tasks:
+            await asyncio.wait(list(self._send_tasks), timeout=timeout)
+        for task in list(self._send_tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, *self._send_tasks, return_exceptions=True)
+        if self._recorder_task is not None:
+            self._recorder_task.cancel()
+            await asyncio.gather(self._recorder_task, return_exceptions=True)
+        # Whatever was sent and not yet recorded is recorded now, so a clean stop leaves no duplicates.
+        await self._flush()
+
+    def halt_as_if_killed(self) -> None:
+        """Stops every task at once and records nothing, leaving the database as a kill -9 would
+        (for tests of the restart; a real shutdown calls `stop`)."""
+        self._stopping = True
+        tasks = [self._loop_task, self._recorder_task, *self._delivery_tasks.values(), *self._send_tasks]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        self._outcomes.clear()
+
+    def wake(self) -> None:
+        """Look at the database again now: a broadcast was created, scheduled, resumed or cancelled."""
+        self._wake.set()
+
+    async def wait_until_finished(self, broadcast_id: int, *, timeout: float = 30.0) -> BroadcastSummary:
+        """Waits until the broadcast is DONE or CANCELLED (and its report, if any, is sent)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                async with self.db.transaction() as session:
+                    summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+                    awaiting_report = broadcast_id in await broadcasts.broadcasts_awaiting_report(session)
+                if summary is None:
+                    raise LookupError(f"no broadcast {broadcast_id}")
+                if summary.status.finished and not awaiting_report and broadcast_id not in self._delivery_tasks:
+                    return summary
+                async with self._progress:
+                    try:
+                        await asyncio.wait_for(self._progress.wait(), 0.5)
+                    except TimeoutError:
+                        pass
+
+    async def wait_until_idle(self, *, timeout: float = 30.0) -> None:
+        """Waits until no broadcast is being delivered by this process."""
+        async with asyncio.timeout(timeout):
+            while self._delivery_tasks or self._wake.is_set() or self._looking:
+                async with self._progress:
+                    try:
+                        await asyncio.wait_for(self._progress.wait(), 0.5)
+                    except TimeoutError:
+                        pass
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run_forever(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            self._looking = True
+            try:
+                next_due = await self._look_at_database()
+            except Exception:
+                logger.exception("broadcaster could not read the database; trying again shortly")
+                next_due = None
+            finally:
+                self._looking = False
+            await self._notify()
+            if self._stopping:
+                break
+            timeout = self.poll_interval
+            if next_due is not None:
+                timeout = max(0.0, min(timeout, (next_due - self.clock.now()).total_seconds()))
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _look_at_database(self):
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            started = await broadcasts.start_due_broadcasts(session, now=now)
+        for broadcast_id in started:
+            logger.info("scheduled broadcast %s is due and begins sending", broadcast_id)
+        async with self.db.transaction() as session:
+            sending = await broadcasts.sending_broadcast_ids(session)
+            awaiting_report = await broadcasts.broadcasts_awaiting_report(session)
+            next_due = await broadcasts.next_scheduled_time(session)
+        for broadcast_id in sending:
+            if broadcast_id not in self._delivery_tasks and not self._stopping:
+                task = asyncio.ensure_future(self._deliver(broadcast_id))
+                self._delivery_tasks[broadcast_id] = task
+                task.add_done_callback(lambda _t, b=broadcast_id: self._delivery_tasks.pop(b, None))
+        for broadcast_id in awaiting_report:
+            if broadcast_id not in self._delivery_tasks:
+                await self._send_report(broadcast_id)
+        return next_due
+
+    # ------------------------------------------------------------------ one broadcast
+
+    async def _deliver(self, broadcast_id: int) -> None:
+        try:
+            await self._deliver_pages(broadcast_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("delivering broadcast %s failed; it resumes at the next look", broadcast_id)
+            await asyncio.sleep(1.0)
+        finally:
+            await self._notify()
+        self._wake.set()
+
+    async def _deliver_pages(self, broadcast_id: int) -> None:
+        if broadcast_id not in self._resumed:
+            # Only the first delivery task of this process: claims left by a previous process.
+            async with self.db.transaction() as session:
+                requeued = await broadcasts.requeue_interrupted_deliveries(session, broadcast_id=broadcast_id)
+            self._resumed.add(broadcast_id)
+            if requeued:
+                self.requeued_after_restart += requeued
+                logger.warning("broadcast %s: %s deliveries were in flight when the bot stopped; sending again",
+                               broadcast_id, requeued)
+        async with self.db.transaction() as session:
+            broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+            mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
+        if broadcast is None or mailing_list is None:
+            return
+        message = self.compose(broadcast, mailing_list)
+        after_id = 0
+        while not self._stopping:
+            async with self.db.transaction() as session:
+                page = await broadcasts.pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
+                                                           limit=self.page_size)
+            if not page:
+                await self._drain(broadcast_id)
+                async with self.db.transaction() as session:
+                    done = await broadcasts.finish_broadcast(session, broadcast_id=broadcast_id, now=self.clock.now())
+                    state = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+                if done:
+                    logger.info("broadcast %s is done", broadcast_id)
+                    await self._send_report(broadcast_id)
+                    return
+                if state is None or state.state is not BroadcastStatus.SENDING:
+                    return
+                after_id = 0  # something is still pending behind us: go round again
+                continue
+            after_id = page[-1].id
+            for start in range(0, len(page), self.claim_size):
+                chunk = page[start:start + self.claim_size]
+                if not await self._claim_and_send(broadcast_id, chunk, message):
+                    await self._drain(broadcast_id)
+                    return
+                if self._stopping:
+                    break
+        await self._drain(broadcast_id)
+
+    async def _claim_and_send(self, broadcast_id: int, chunk: list[PendingDelivery], message: Outgoing) -> bool:
+        """Claims `chunk` and starts its sends; False if the broadcast is no longer sending."""
+        wanted = sum(1 for d in chunk if d.reachable)
+        for _ in range(wanted):
+            await self._slots.acquire()
+        try:
+            async with self.db.transaction() as session:
+                claimed = await broadcasts.claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk)
+        except BaseException:
+            for _ in range(wanted):
+                self._slots.release()
+            raise
+        for _ in range(wanted - len(claimed or [])):
+            self._slots.release()
+        if claimed is None:
+            return False
+        self._outstanding[broadcast_id] = self._outstanding.get(broadcast_id, 0) + len(claimed)
+        for delivery in claimed:
+            task = asyncio.ensure_future(self._send_one(broadcast_id, delivery, message))
+            self._send_tasks.add(task)
+            task.add_done_callback(self._send_tasks.discard)
+        return True
+
+    async def _send_one(self, broadcast_id: int, delivery: PendingDelivery, message: Outgoing) -> None:
+        try:
+            result = await self.sender.send(delivery.telegram_id, message)
+            status, new_chat_id = _STATUS_OF[result.outcome], result.new_chat_id
+        except Exception:
+            # The Sender promises not to raise; if one does anyway, count a failure and go on.
+            logger.exception("sender raised for broadcast %s", broadcast_id)
+            status, new_chat_id = DeliveryStatus.FAILED, None
+        self._outcomes.append(DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, status, new_chat_id))
+        self._outcomes_ready.set()
+
+    async def _drain(self, broadcast_id: int) -> None:
+        """Waits until every delivery this process claimed for the broadcast is recorded."""
+        while self._outstanding.get(broadcast_id, 0) > 0:
+            self._outcomes_ready.set()
+            async with self._progress:
+                try:
+                    await asyncio.wait_for(self._progress.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                if not self._send_tasks and not self._outcomes and self._stopping:
+                    return
+
+    # ------------------------------------------------------------------ recording
+
+    async def _record_forever(self) -> None:
+        while True:
+            await self._outcomes_ready.wait()
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self._flush()
+            except Exception:
+                logger.exception("could not record deliveries; trying again")
+                await asyncio.sleep(1.0)
+
+    async def _flush(self) -> None:
+        self._outcomes_ready.clear()
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        try:
+            async with self.db.transaction() as session:
+                await broadcasts.record_outcomes(session, outcomes=batch)
+        except BaseException:
+            self._outcomes[:0] = batch
+            self._outcomes_ready.set()
+            raise
+        for outcome in batch:
+            self._outstanding[outcome.broadcast_id] -= 1
+            self._slots.release()
+        await self._notify()
+
+    # ------------------------------------------------------------------ reports
+
+    async def _send_report(self, broadcast_id: int) -> None:
+        async with self.db.transaction() as session:
+            summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+        if summary is None:
+            return
+        if self.report is not None and summary.created_by is not None:
+            try:
+                await self.report(summary)
+            except Exception:
+                logger.exception("could not send the report of broadcast %s", broadcast_id)
+        async with self.db.transaction() as session:
+            await broadcasts.mark_reported(session, broadcast_id=broadcast_id, now=self.clock.now())
+        await self._notify()
+
+
+
+# ------------------------------------------------------------------ the message, and wiring into the bot
+
+
+def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,
+                    mailing_list: MailingList) -> Outgoing:
+    """What every recipient gets: the organiser's text and the list's one-line footer."""
+    body = f"{text}\n\n{render('broadcast_footer.html', mailing_list=mailing_list)}"
+    if media_kind == MediaKind.PHOTO.value:
+        return Outgoing(body, photo=media_file_id)
+    if media_kind == MediaKind.DOCUMENT.value:
+        return Outgoing(body, document=media_file_id)
+    return Outgoing(body)
+
+
+def compose_broadcast(broadcast: broadcasts.Broadcast, mailing_list: MailingList) -> Outgoing:
+    return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
+                           media_file_id=broadcast.media_file_id, mailing_list=mailing_list)
+
+
+def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList) -> None:
+    """Raises TextTooLong if the text with its footer is over Telegram's limit for a message or caption."""
+    composed = compose_message(text=text, media_kind=media_kind, media_file_id=None, mailing_list=mailing_list)
+    broadcasts.check_length(composed.text, media_kind=media_kind)
+
+
+def eta_seconds(counts: broadcasts.BroadcastCounts, *, rate: float) -> float:
+    return counts.pending / rate if rate > 0 else 0.0
+
+
+async def start_broadcasting(application: Application) -> Broadcaster:
+    """Builds the sender (its own Bot on the aiohttp transport) and the engine, and starts it.
+
+    Called from `on_startup`; the engine is kept on `Services.broadcaster` for handlers and reminders.
+    """
+    services: Services = application.bot_data["services"]
+    settings = services.settings
+    rate = settings.sending_rate
+    concurrency = default_concurrency(rate)
+    app_bot = application.bot
+    sending_bot = Bot(token=app_bot.token, base_url=lambda _token: app_bot.base_url,
+                      base_file_url=lambda _token: app_bot.base_file_url,
+                      request=AiohttpRequest(connections=concurrency))
+    await sending_bot.initialize()
+    sender = TelegramSender(sending_bot, rate=rate, paid=settings.paid_broadcast)
+
+    async def report(summary: BroadcastSummary) -> None:
+        text = render("broadcast_report.html", broadcast=summary, tz=settings.tz)
+        await sender.send(summary.created_by, Outgoing(text))
+
+    broadcaster = Broadcaster(db=services.db, sender=sender, clock=services.clock, compose=compose_broadcast,
+                              report=report, rate=rate, concurrency=concurrency)
+    services.broadcaster = broadcaster
+    broadcaster.start()
+    return broadcaster
+
+
+async def stop_broadcasting(application: Application) -> None:
+    """Called from `on_shutdown`, before the database closes: sends in flight finish and are recorded."""
+    services: Services = application.bot_data["services"]
+    broadcaster = services.broadcaster
+    if broadcaster is None:
+        return
+    await broadcaster.stop()
+    sender = broadcaster.sender
+    if isinstance(sender, TelegramSender):
+        await sender.bot.shutdown()
+    services.broadcaster = None

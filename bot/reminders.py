@@ -1,0 +1,207 @@
+"""The reminder scheduler: jobs derived from the reminders table, rebuilt at every start-up.
+
+The database decides what is due (`storage.events.fire_due_reminders`); the scheduler only
+decides when to look. Each PENDING reminder has one job in python-telegram-bot's JobQueue
+(APScheduler), named `reminder:<id>` and carrying nothing but that id; when it runs it settles
+whatever is due by the injected clock. A job that runs twice, late, or after a restart does the
+right thing, because a reminder row leaves PENDING only once. A sweep every minute settles
+anything whose job was lost, so nothing waits for the next start-up.
+
+Jobs are placed in real time at `now + (due - clock.now())`, so with a manual clock (tests,
+benchmarks) they sit far away and the test advances the clock and calls `fire_due()` itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.sending import Outgoing
+from bot.services import Services
+from messages import render
+from storage import events, organisers
+from storage.events import DateChange, DueReminder, FiringReport
+
+logger = logging.getLogger(__name__)
+
+JOB_PREFIX = "reminder:"
+SWEEP_JOB = "reminders-sweep"
+SWEEP_SECONDS = 60.0
+FIRING_BATCH = 200
+PAGE_SIZE = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class RebuildReport:
+    scheduled: int
+    caught_up: FiringReport
+    seconds: float
+
+
+def compose_reminder(tz: ZoneInfo) -> Callable[[DueReminder], str]:
+    def compose(due: DueReminder) -> str:
+        return render("event_reminder.html", event=due.event, date=due.date, tz=tz,
+                      going_only=due.rule.audience.value == "going")
+
+    return compose
+
+
+def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], str]:
+    def compose(change: DateChange) -> str:
+        return render("event_moved.html", event=change.event, date=change.date, old_starts_at=change.old_starts_at,
+                      tz=tz)
+
+    return compose
+
+
+def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
+    def compose(change: DateChange) -> str:
+        return render("event_cancelled.html", event=change.event, date=change.date, tz=tz)
+
+    return compose
+
+
+async def send_notice(application: Application, chat_id: int, text: str) -> None:
+    """One message to one chat (a promotion from the waiting list, a report to an organiser),
+    through the broadcast engine's sender when it runs, so its limits cover these too."""
+    services: Services = application.bot_data["services"]
+    if services.broadcaster is not None:
+        await services.broadcaster.sender.send(chat_id, Outgoing(text))
+        return
+    try:
+        await application.bot.send_message(chat_id, text)
+    except TelegramError:
+        logger.warning("could not send a notice to chat %s", chat_id, exc_info=True)
+
+
+class ReminderScheduler:
+    def __init__(self, application: Application) -> None:
+        self.application = application
+        self.services: Services = application.bot_data["services"]
+        self._firing = asyncio.Lock()
+        self.last_rebuild: RebuildReport | None = None
+
+    @property
+    def _jobs(self):
+        job_queue = self.application.job_queue
+        if job_queue is None:
+            raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
+        return job_queue
+
+    # ------------------------------------------------------------------ building the schedule
+
+    async def rebuild(self) -> RebuildReport:
+        """Settles what fell due while the bot was down, then derives a job for every PENDING
+        reminder, replacing whatever jobs there were. Safe to run at any time, any number of times."""
+        started = time.perf_counter()
+        caught_up = await self.fire_due()
+        for job in self._jobs.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                job.remove()
+        scheduled, after_id = 0, 0
+        while True:
+            async with self.services.db.transaction() as session:
+                page = await events.pending_reminders(session, after_id=after_id, limit=PAGE_SIZE)
+            for index, (reminder_id, due_at) in enumerate(page, start=1):
+                self._schedule(reminder_id, due_at)
+                if index % 1000 == 0:
+                    await asyncio.sleep(0)  # let due jobs and updates run between thousands of additions
+            scheduled += len(page)
+            if len(page) < PAGE_SIZE:
+                break
+            after_id = page[-1][0]
+        self._jobs.run_repeating(self._sweep, interval=SWEEP_SECONDS, first=SWEEP_SECONDS, name=SWEEP_JOB,
+                                 job_kwargs={"id": SWEEP_JOB, "replace_existing": True, "coalesce": True,
+                                             "misfire_grace_time": None})
+        self.last_rebuild = RebuildReport(scheduled, caught_up, time.perf_counter() - started)
+        return self.last_rebuild
+
+    async def replan(self, *, event_id: int) -> None:
+        """After an event was created or changed: its jobs follow its reminders as they now are."""
+        async with self.services.db.transaction() as session:
+            ids = await events.reminder_ids_of(session, event_id=event_id)
+            pending = await events.pending_reminders(session, event_id=event_id, limit=len(ids) + 1)
+        for reminder_id in ids:
+            job = self._jobs.scheduler.get_job(f"{JOB_PREFIX}{reminder_id}")
+            if job is not None:
+                job.remove()
+        for reminder_id, due_at in pending:
+            self._schedule(reminder_id, due_at)
+
+    def _schedule(self, reminder_id: int, due_at: dt.datetime) -> None:
+        wait = max(0.0, (due_at - self.services.clock.now()).total_seconds())
+        run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
+        name = f"{JOB_PREFIX}{reminder_id}"
+        # No misfire grace limit: a job that runs late (a busy loop, a suspended laptop) still runs.
+        self._jobs.run_once(self._job, when=run_at, data=reminder_id, name=name,
+                            job_kwargs={"id": name, "replace_existing": True, "misfire_grace_time": None})
+
+    def jobs_of(self, reminder_id: int) -> list:
+        """The JobQueue jobs of one reminder (at most one): what a job carries is only the id."""
+        return list(self._jobs.get_jobs_by_name(f"{JOB_PREFIX}{reminder_id}"))
+
+    def scheduled_ids(self) -> set[int]:
+        return {int(job.id.removeprefix(JOB_PREFIX)) for job in self._jobs.scheduler.get_jobs()
+                if job.id.startswith(JOB_PREFIX)}
+
+    # ------------------------------------------------------------------ firing
+
+    async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.fire_due()
+
+    async def _sweep(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.fire_due()
+
+    async def fire_due(self) -> FiringReport:
+        """Settles every reminder due by the clock, wakes the broadcast engine for those sent,
+        and tells organisers about any that were missed."""
+        total = FiringReport()
+        tz = self.services.settings.tz
+        async with self._firing:
+            while True:
+                async with self.services.db.transaction() as session:
+                    report = await events.fire_due_reminders(session, now=self.services.clock.now(),
+                                                             compose=compose_reminder(tz), limit=FIRING_BATCH)
+                total.sent += report.sent
+                total.missed += report.missed
+                total.cancelled += report.cancelled
+                if report.sent and self.services.broadcaster is not None:
+                    self.services.broadcaster.wake()
+                if len(report.sent) + len(report.missed) + report.cancelled < FIRING_BATCH:
+                    break
+        if total.missed:
+            await self._report_missed(total.missed)
+        return total
+
+    async def _report_missed(self, missed: list[DueReminder]) -> None:
+        services = self.services
+        async with services.db.transaction() as session:
+            ids = await organisers.all_organiser_ids(session, configured=services.settings.organiser_ids)
+        text = render("event_reminders_missed.html", missed=missed, tz=services.settings.tz)
+        for organiser_id in ids:
+            await send_notice(self.application, organiser_id, text)
+        logger.warning("%d reminders missed: their events had started before they could be sent", len(missed))
+
+
+def reminders_of(application: Application) -> ReminderScheduler:
+    services: Services = application.bot_data["services"]
+    assert services.reminders is not None, "the reminder scheduler starts in on_startup"
+    return services.reminders
+
+
+async def start_reminders(application: Application) -> ReminderScheduler:
+    """Called from `on_startup`, after the broadcast engine has started."""
+    scheduler = ReminderScheduler(application)
+    application.bot_data["services"].reminders = scheduler
+    report = await scheduler.rebuild()
+    logger.info("reminders: %d scheduled in %.2f s; at start-up %d sent, %d missed", report.scheduled,
+                report.seconds, len(report.caught_up.sent), len(report.caught_up.missed))
+    return scheduler

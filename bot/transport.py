@@ -1,0 +1,89 @@
+"""python-telegram-bot's requests over aiohttp, for the broadcaster's many concurrent sends.
+
+PTB's default HTTPX transport spends most of its CPU on connection-pool bookkeeping once many
+requests wait on one pool (see /work/shared/PERFORMANCE.md); aiohttp's connector does not, which
+is the difference between a few hundred and a few thousand messages a second on one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    """A `BaseRequest` on one `aiohttp.ClientSession` with up to `connections` open connections."""
+
+    def __init__(self, *, connections: int = 256, read_timeout: float | None = 10.0,
+                 connect_timeout: float | None = 10.0, media_write_timeout: float | None = 30.0) -> None:
+        self._connections = connections
+        self._read_timeout = read_timeout
+        self._connect_timeout = connect_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=self._connections,
+                                             ttl_dns_cache=300, enable_cleanup_closed=True)
+            self._session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": self.USER_AGENT})
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout=BaseRequest.DEFAULT_NONE,
+        write_timeout=BaseRequest.DEFAULT_NONE,
+        connect_timeout=BaseRequest.DEFAULT_NONE,
+        pool_timeout=BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        files = request_data.multipart_data if request_data and request_data.contains_files else None
+        if isinstance(read_timeout, DefaultValue):
+            read_timeout = self._read_timeout
+        if isinstance(connect_timeout, DefaultValue):
+            connect_timeout = self._connect_timeout
+        if isinstance(write_timeout, DefaultValue) and files:
+            write_timeout = self._media_write_timeout
+        # aiohttp has no separate write timeout; an upload may take as long as writing it allows.
+        total = None
+        if files and isinstance(write_timeout, (int, float)) and isinstance(read_timeout, (int, float)):
+            total = write_timeout + read_timeout
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect_timeout, sock_read=read_timeout)
+        body: aiohttp.FormData | dict[str, str] | None = None
+        if request_data is not None:
+            if files:
+                form = aiohttp.FormData(quote_fields=False)
+                for name, value in request_data.json_parameters.items():
+                    form.add_field(name, value)
+                for name, upload in files.items():
+                    if isinstance(upload, tuple):
+                        filename, content, *rest = upload
+                        form.add_field(name, content, filename=filename, content_type=rest[0] if rest else None)
+                    else:
+                        form.add_field(name, upload)
+                body = form
+            else:
+                body = request_data.json_parameters
+        try:
+            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+                return response.status, await response.read()
+        except (TimeoutError, asyncio.TimeoutError) as error:
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error

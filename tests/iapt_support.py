@@ -1,0 +1,99 @@
+"""Shared by the tests/test_iapt_* modules: where the published data is, and loaded databases.
+
+The published files sit beside the checkout (../shared/data/iapt); CI has them too. Without
+them the IAPT tests are skipped with that reason, never passed.
+
+Loading a million figures takes seconds, so on SQLite the first loaded database of the test run
+is kept as a template file and later ones are copies of it. On PostgreSQL (TEST_DATABASE_URL)
+each loaded database is a fresh schema, loaded for real.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.db import Database, normalise_database_url
+from storage.iapt_import import IaptData, read_iapt_directory, write_iapt_data
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "iapt"
+requires_data = pytest.mark.skipif(not (DATA_DIR / "iapt_annual_totals.csv").is_file(),
+                                   reason=f"the published IAPT files are not at {DATA_DIR}")
+
+
+@functools.cache
+def published_data() -> IaptData:
+    return read_iapt_directory(DATA_DIR)
+
+
+@asynccontextmanager
+async def fresh_database(directory: Path) -> AsyncIterator[Database]:
+    """An upgraded, empty database: SQLite in `directory`, or a schema of TEST_DATABASE_URL."""
+    postgres_url = os.environ.get("TEST_DATABASE_URL")
+    if postgres_url is None:
+        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/iapt.db")
+        await db.upgrade()
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+    schema = f"test_iapt_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(normalise_database_url(postgres_url))
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = Database.from_url(postgres_url, schema=schema)
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+_sqlite_template: Path | None = None
+
+
+async def _sqlite_template_file() -> Path:
+    global _sqlite_template
+    if _sqlite_template is None:
+        directory = Path(tempfile.mkdtemp(prefix="iapt-template-"))
+        atexit.register(shutil.rmtree, directory, True)
+        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/iapt.db")
+        await db.upgrade()
+        async with db.transaction() as session:
+            await write_iapt_data(session, published_data())
+        await db.dispose()  # the last connection to close folds the WAL back into the file
+        _sqlite_template = directory / "iapt.db"
+    return _sqlite_template
+
+
+@asynccontextmanager
+async def loaded_database(directory: Path) -> AsyncIterator[Database]:
+    """An upgraded database holding every published figure, the test's own to change."""
+    if os.environ.get("TEST_DATABASE_URL") is None:
+        shutil.copyfile(await _sqlite_template_file(), directory / "iapt.db")
+        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/iapt.db")
+        await db.upgrade()
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+    async with fresh_database(directory) as db:
+        async with db.transaction() as session:
+            await write_iapt_data(session, published_data())
+        yield db

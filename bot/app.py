@@ -21,16 +21,19 @@ from telegram.ext import (
     ChatMemberHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
 from bot.broadcaster import start_broadcasting, stop_broadcasting
-from bot.handlers import broadcasts, events, fallbacks, membership, organisers, supporters
+from bot.handlers import broadcasts, events, fallbacks, membership, organisers, stats, supporters
 from bot.handlers.common import Handler
+from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
 from bot.services import Services
+from bot.stats_service import start_stats, stop_stats
 from bot.update_processor import PerChatUpdateProcessor
 from messages import render
 
@@ -66,6 +69,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("newevent", events.private_only, organisers_only=True),
     Command("editevent", events.private_only, organisers_only=True),
     Command("cancelevent", events.cancel_event, organisers_only=True),
+    Command("stats", stats.stats_command),
 )
 
 
@@ -94,6 +98,8 @@ def register_handlers(application: Application) -> None:
                                                  pattern=r"^bcast:(pause|resume|cancel):\d+$"))
     for button in events.buttons():
         application.add_handler(button)
+    application.add_handler(CallbackQueryHandler(stats.stats_button_pressed, pattern=stats.STATS_BUTTON_PATTERN))
+    application.add_handler(InlineQueryHandler(stats.stats_inline_query))
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & only_new_messages, fallbacks.text_expected))
     application.add_handler(MessageHandler(filters.ALL, fallbacks.ignored))
@@ -118,11 +124,15 @@ async def on_startup(application: Application) -> None:
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
     await start_broadcasting(application)
     await start_reminders(application)
+    await start_stats(application)
+    await start_scheduler_lease(application)
 
 
 async def on_shutdown(application: Application) -> None:
     services: Services = application.bot_data["services"]
+    await stop_scheduler_lease(application)
     await stop_broadcasting(application)
+    await stop_stats(application)
     await services.db.dispose()
 
 
@@ -187,17 +197,22 @@ def log_webhook_refusals() -> None:
 
 
 @asynccontextmanager
-async def running(application: Application, *, webhook: Webhook | None = None,
-                  poll_timeout: float = 10.0) -> AsyncIterator[Application]:
-    """The bot running inside an event loop someone else owns (try-out mode, tests, benchmarks).
+async def running(application: Application, *, webhook: Webhook | None = None, poll_timeout: float = 10.0,
+                  receive_updates: bool = True) -> AsyncIterator[Application]:
+    """The bot running inside an event loop someone else owns (try-out mode, tests, benchmarks,
+    worker processes).
 
     Mirrors what `run_polling`/`run_webhook` do, in the same order, so every path starts the
-    same things. Updates come by long polling, or by webhook when one is given.
+    same things. Updates come by long polling, or by webhook when one is given; a worker
+    (`receive_updates=False`) takes none and only sends broadcasts and, if it holds the
+    scheduler lease, reminders.
     """
     await application.initialize()
     await on_startup(application)
     await application.start()
-    if webhook is None:
+    if not receive_updates:
+        pass
+    elif webhook is None:
         await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
                                                 allowed_updates=Update.ALL_TYPES)
     else:
@@ -209,7 +224,8 @@ async def running(application: Application, *, webhook: Webhook | None = None,
     try:
         yield application
     finally:
-        await application.updater.stop()
+        if application.updater.running:
+            await application.updater.stop()
         await application.stop()
         await application.shutdown()
         await on_shutdown(application)

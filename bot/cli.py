@@ -49,6 +49,8 @@ async def _with_database(settings: Settings, work):
 def run(
     webhook: Annotated[str | None, typer.Option(
         help="Receive updates at this public HTTPS URL (behind your reverse proxy) instead of polling.")] = None,
+    worker: Annotated[bool, typer.Option(
+        help="Take no updates: only send broadcasts and, when this process holds the lease, reminders.")] = False,
 ) -> None:
     """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
     from bot.running import run_bot
@@ -60,7 +62,7 @@ def run(
         typer.echo(render("cli_no_token.txt"))
         try_out()
         return
-    problem = run_bot(settings, webhook_url=webhook)
+    problem = run_bot(settings, webhook_url=webhook, worker=worker)
     if problem is not None:
         raise _fail("cli_run_failed.txt", problem=problem)
 

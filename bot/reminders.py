@@ -9,6 +9,10 @@ anything whose job was lost, so nothing waits for the next start-up.
 
 Jobs are placed in real time at `now + (due - clock.now())`, so with a manual clock (tests,
 benchmarks) they sit far away and the test advances the clock and calls `fire_due()` itself.
+
+With several bot processes on one database only the holder of the scheduler lease
+(bot.leadership) keeps jobs; the others' schedulers stay inactive. An event edited through
+another process is picked up by the holder's sweep.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 JOB_PREFIX = "reminder:"
 SWEEP_JOB = "reminders-sweep"
-SWEEP_SECONDS = 60.0
+# Short enough that an edit made through another process is planned within seconds.
+SWEEP_SECONDS = 15.0
 FIRING_BATCH = 200
 PAGE_SIZE = 5000
 
@@ -88,6 +93,8 @@ class ReminderScheduler:
         self.services: Services = application.bot_data["services"]
         self._firing = asyncio.Lock()
         self.last_rebuild: RebuildReport | None = None
+        # Whether this process holds the scheduler lease and so keeps the jobs.
+        self.active = False
 
     @property
     def _jobs(self):
@@ -124,8 +131,25 @@ class ReminderScheduler:
         self.last_rebuild = RebuildReport(scheduled, caught_up, time.perf_counter() - started)
         return self.last_rebuild
 
+    async def activate(self) -> RebuildReport:
+        """This process became the scheduler: build every job from the database."""
+        self.active = True
+        report = await self.rebuild()
+        logger.info("reminders: %d scheduled in %.2f s; at start-up %d sent, %d missed", report.scheduled,
+                    report.seconds, len(report.caught_up.sent), len(report.caught_up.missed))
+        return report
+
+    def deactivate(self) -> None:
+        """Another process is the scheduler now: drop every job here."""
+        self.active = False
+        for job in self._jobs.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) or job.id == SWEEP_JOB:
+                job.remove()
+
     async def replan(self, *, event_id: int) -> None:
         """After an event was created or changed: its jobs follow its reminders as they now are."""
+        if not self.active:
+            return
         async with self.services.db.transaction() as session:
             ids = await events.reminder_ids_of(session, event_id=event_id)
             pending = await events.pending_reminders(session, event_id=event_id, limit=len(ids) + 1)
@@ -198,10 +222,8 @@ def reminders_of(application: Application) -> ReminderScheduler:
 
 
 async def start_reminders(application: Application) -> ReminderScheduler:
-    """Called from `on_startup`, after the broadcast engine has started."""
+    """Called from `on_startup`, after the broadcast engine has started. The scheduler stays
+    inactive until this process holds the scheduler lease (bot.leadership)."""
     scheduler = ReminderScheduler(application)
     application.bot_data["services"].reminders = scheduler
-    report = await scheduler.rebuild()
-    logger.info("reminders: %d scheduled in %.2f s; at start-up %d sent, %d missed", report.scheduled,
-                report.seconds, len(report.caught_up.sent), len(report.caught_up.missed))
     return scheduler

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import Webhook, build_application, log_webhook_refusals
+from bot.app import Webhook, build_application, log_webhook_refusals, running
 from bot.services import Services
 from bot.settings import Settings
 from storage.clock import SystemClock
@@ -22,7 +23,12 @@ class _ReportedToThePerson(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
-def run_bot(settings: Settings, *, webhook_url: str | None = None) -> str | None:
+async def _run_worker(application) -> None:
+    async with running(application, receive_updates=False):
+        await asyncio.Event().wait()  # until interrupted
+
+
+def run_bot(settings: Settings, *, webhook_url: str | None = None, worker: bool = False) -> str | None:
     """Polls (or serves a webhook) until interrupted.
 
     Returns the reason it could not start (a template key), or None after a clean stop.
@@ -33,7 +39,12 @@ def run_bot(settings: Settings, *, webhook_url: str | None = None) -> str | None
         logging.getLogger(name).addFilter(_ReportedToThePerson())
     application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
     try:
-        if webhook_url is None:
+        if worker:
+            try:
+                asyncio.run(_run_worker(application))
+            except KeyboardInterrupt:
+                pass
+        elif webhook_url is None:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
         else:
             webhook = Webhook(url=webhook_url, secret=settings.webhook_secret or secrets.token_urlsafe(32),

@@ -14,6 +14,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
     from bot.reminders import ReminderScheduler
+    from bot.stats_service import StatsService
 
 
 @dataclasses.dataclass
@@ -25,6 +26,8 @@ class Services:
     broadcaster: Broadcaster | None = None
     # The reminder scheduler, set at start-up (bot.reminders.start_reminders); None until then.
     reminders: ReminderScheduler | None = None
+    # The /stats desk and per-person limits, set at start-up (bot.stats_service.start_stats); None until then.
+    stats: StatsService | None = None
 
 
 def services_of(context: CallbackContext) -> Services:

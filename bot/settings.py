@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     paid_broadcast: bool = False
     stats_per_user_per_minute: int = Field(default=10, ge=1)
+    # Load the figures bundled with the bot at start-up when the database has none (once, a few seconds).
+    stats_load_bundle: bool = True
     # Each new event's reminders unless its organiser changes them (syntax: storage/dates.py).
     reminder_rules: str = "1 day before at 19:00 to everyone; 90 minutes before to going"
     webhook_secret: str | None = None

@@ -14,6 +14,7 @@ the bundle and one filled from the files hold the same rows and the same content
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import datetime as dt
@@ -946,6 +947,7 @@ async def ensure_iapt_figures(db: Database, bundle: Path = BUNDLE_PATH) -> Impor
     """
     if await iapt_figures_loaded(db) or not Path(bundle).is_file():
         return None
-    data = read_bundle(bundle)
+    # Unzipping and parsing the bundle takes about a second: not on the event loop of a running bot.
+    data = await asyncio.to_thread(read_bundle, bundle)
     async with db.transaction() as session:
         return await write_iapt_data(session, data)

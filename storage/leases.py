@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, String, or_, update
+from sqlalchemy import Column, String, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
@@ -57,3 +57,19 @@ async def lease_holder(session: AsyncSession, *, name: str, now: dt.datetime) ->
     if lease is None or lease.expires_at < now:
         return None
     return lease.holder
+
+
+def worker_lease_name(holder: str) -> str:
+    """Each running process holds a lease of its own, so others can tell it is alive."""
+    return f"worker:{holder}"
+
+
+async def live_workers(session: AsyncSession, *, now: dt.datetime) -> set[str]:
+    """The holders of unexpired worker leases: the processes known to be running now."""
+    rows = await session.scalars(select(Lease.holder).where(Lease.name.like("worker:%"), Lease.expires_at >= now))
+    return set(rows)
+
+
+async def forget_dead_workers(session: AsyncSession, *, expired_before: dt.datetime) -> None:
+    """Worker leases of processes long gone: once nothing they claimed can be waiting, drop them."""
+    await session.execute(delete(Lease).where(Lease.name.like("worker:%"), Lease.expires_at < expired_before))

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from telegram.ext import Application
 
 from bot.app import build_application, running
 from bot.local_api import LocalBotApi
@@ -72,7 +73,8 @@ def clock() -> ManualClock:
 @pytest.fixture
 def settings() -> Settings:
     return Settings(_env_file=None, telegram_bot_token=TOKEN, organiser_ids=frozenset({ORGANISER_ID}),
-                    timezone="Europe/London", database_url="sqlite+aiosqlite:///unused-in-tests.db")
+                    timezone="Europe/London", database_url="sqlite+aiosqlite:///unused-in-tests.db",
+                    stats_load_bundle=False)
 
 
 @pytest.fixture
@@ -88,6 +90,7 @@ class RunningBot:
     server: LocalBotApi
     services: Services
     processed: ProcessedUpdates
+    application: Application
 
     @property
     def db(self) -> Database:
@@ -156,7 +159,7 @@ async def running_bot(database, telegram, clock, settings) -> AsyncIterator[Runn
     application = build_application(services, token=TOKEN, api_url=telegram.url)
     processed = ProcessedUpdates(application)
     async with running(application, poll_timeout=5):
-        yield RunningBot(server=telegram, services=services, processed=processed)
+        yield RunningBot(server=telegram, services=services, processed=processed, application=application)
         await telegram.release_long_polls()
 
 

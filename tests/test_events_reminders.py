@@ -31,7 +31,7 @@ async def bot_running(database, telegram, clock, settings) -> AsyncIterator[Runn
     application = build_application(services, token=TOKEN, api_url=telegram.url)
     processed = ProcessedUpdates(application)
     async with running(application, poll_timeout=0.2):
-        yield RunningBot(server=telegram, services=services, processed=processed)
+        yield RunningBot(server=telegram, services=services, processed=processed, application=application)
 
 
 @pytest.fixture

@@ -1,0 +1,196 @@
+"""/stats: the published NHS Talking Therapies (IAPT) figures of an area, asked in a chat, chosen
+with a button, or shared from any chat in inline mode (`@bot tower hamlets`).
+
+Each handler parses what was asked, asks `StatsService` once and sends the template the answer
+names. A trend is a chart drawn in a worker thread (matplotlib is CPU-bound), sent as a photo
+whose caption is the same figures as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+
+from telegram import InlineQueryResultArticle, InputFile, InputTextMessageContent, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.handlers.common import argument_text
+from bot.replies import Keyboard, edit_or_reply, keyboard, reply
+from bot.services import services_of
+from bot.stats_service import Reply, SlowDown, StatsService, StillLoading
+from messages import environment, render
+from storage.iapt_chart import render_trend_chart
+from storage.iapt_report import (
+    AreaAnswer,
+    AreaRef,
+    ChoicesAnswer,
+    EthnicityAnswer,
+    NoFiguresAnswer,
+    NotFoundAnswer,
+    TrendAnswer,
+    View,
+    YearMissingAnswer,
+)
+
+# Callback data: "stats:<pick|show>:<area id>:<view>:<year or nothing>", at most ~40 bytes.
+# "pick" answers a question (which area? which year?) in place of it; "show" adds a message.
+STATS_BUTTON_PATTERN = r"^stats:(pick|show):(\d+):(summary|ethnicity|trend):((?:20\d\d-\d\d)?)$"
+_STATS_BUTTON = re.compile(STATS_BUTTON_PATTERN)
+_FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
+MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
+CAPTION_LIMIT = 1024  # characters Telegram shows under a photo
+INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals are not cached
+
+
+def stats_of(context: ContextTypes.DEFAULT_TYPE) -> StatsService:
+    stats = services_of(context).stats
+    assert stats is not None, "bot.stats_service.start_stats runs at start-up"
+    return stats
+
+
+def _person(update: Update) -> int:
+    """Whose limit a question counts against: the user, or the chat when no user is given."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id
+
+
+# ------------------------------------------------------------------ handlers
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats [area] [year] [ethnicity|trend]; /stats alone is England's headline and how to ask."""
+    question = argument_text(context)
+    if len(question) > MAX_QUESTION_LENGTH:
+        await reply(update, "stats_too_long.html", limit=MAX_QUESTION_LENGTH)
+        return
+    answer = await stats_of(context).answer(_person(update), question)
+    await send_stats_answer(update, answer)
+
+
+async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An area, a year or a view chosen under an earlier answer."""
+    query = update.callback_query
+    await query.answer()
+    action, area_id, view, year = _STATS_BUTTON.match(query.data).groups()
+    answer = await stats_of(context).answer_for_area(_person(update), int(area_id), view=View(view),
+                                                     year=year or None)
+    await send_stats_answer(update, answer, in_place=action == "pick")
+
+
+async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
+    query = update.inline_query
+    answers = await stats_of(context).answer_inline(query.from_user.id, query.query[:MAX_QUESTION_LENGTH])
+    refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer)) for a in answers)
+    await query.answer([inline_article(str(number), answer) for number, answer in enumerate(answers)],
+                       cache_time=0 if refused else INLINE_CACHE_SECONDS, is_personal=refused)
+
+
+# ------------------------------------------------------------------ sending an answer
+
+
+async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = False) -> None:
+    """The answer as a message (or a chart), with its buttons; `in_place` replaces the question."""
+    if isinstance(answer, SlowDown) and not answer.first_refusal:
+        return  # told once already: answering every message of a flood would be a flood
+    if isinstance(answer, TrendAnswer) and answer.points:
+        await _send_trend(update, answer)
+        return
+    buttons = stats_buttons(answer)
+    if in_place and not isinstance(answer, (SlowDown, StillLoading)):
+        await edit_or_reply(update, answer.html_template, buttons=buttons, answer=answer)
+    else:
+        await reply(update, answer.html_template, buttons=buttons, answer=answer)
+
+
+async def _send_trend(update: Update, answer: TrendAnswer) -> None:
+    chart = await asyncio.to_thread(render_trend_chart, answer)
+    photo = InputFile(chart, filename=f"stats-{answer.area.code}-trend.png")
+    text = render(answer.html_template, answer=answer)
+    buttons = keyboard(stats_buttons(answer))
+    chat = update.effective_chat
+    if shown_length(text) <= CAPTION_LIMIT:
+        await chat.send_photo(photo, caption=text, reply_markup=buttons)
+        return
+    # Too long for a caption: the chart, then the same figures as a message of their own.
+    await chat.send_photo(photo)
+    await chat.send_message(text, reply_markup=buttons)
+
+
+def shown_length(telegram_html: str) -> int:
+    """How many characters Telegram counts of an HTML text: tags gone, entities decoded."""
+    return len(html.unescape(re.sub(r"<[^>]+>", "", telegram_html)))
+
+
+# ------------------------------------------------------------------ buttons
+
+
+def _button_label(name: str, *args: object) -> str:
+    """A label from `messages/stats_buttons.txt` (plain text)."""
+    return str(getattr(environment().get_template("stats_buttons.txt").module, name)(*args)).strip()
+
+
+def _data(action: str, area_id: int, view: View, year: str | None) -> str:
+    return f"stats:{action}:{area_id}:{view.value}:{year or ''}"
+
+
+def _year_for(area: AreaRef, year: str | None) -> str | None:
+    """`year` when `area` has annual figures around it; otherwise None, its latest year."""
+    if year and _FINANCIAL_YEAR.match(year) and area.first_year and area.first_year <= year <= area.last_year:
+        return year
+    return None
+
+
+def stats_buttons(answer: Reply) -> Keyboard:
+    """Choices for a question; for an answer, its other views and the areas it leads to."""
+    rows: Keyboard = []
+    if isinstance(answer, ChoicesAnswer):
+        rows += [[(_button_label("area", area), _data("pick", area.id, answer.view, answer.year))]
+                 for area in answer.candidates]
+    elif isinstance(answer, NotFoundAnswer):
+        rows += [[(_button_label("area", area), _data("pick", area.id, View.SUMMARY, None))]
+                 for area in answer.nearest]
+    elif isinstance(answer, YearMissingAnswer) and answer.year_choices:
+        rows.append([(_button_label("year", year), _data("pick", answer.area.id, answer.view, year))
+                     for year in answer.year_choices])
+    year = None
+    if isinstance(answer, AreaAnswer) and answer.period is not None:
+        year = None if answer.latest else answer.period.label
+        rows.append([(_button_label("ethnicity", answer.period.label),
+                      _data("show", answer.area.id, View.ETHNICITY, answer.period.label)),
+                     (_button_label("trend"), _data("show", answer.area.id, View.TREND, None))])
+    elif isinstance(answer, EthnicityAnswer):
+        year = answer.period.label
+        rows.append([(_button_label("summary", answer.period.label),
+                      _data("show", answer.area.id, View.SUMMARY, answer.period.label)),
+                     (_button_label("trend"), _data("show", answer.area.id, View.TREND, None))])
+    elif isinstance(answer, YearMissingAnswer):
+        year = answer.asked
+    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND}.get(type(answer), View.SUMMARY)
+    if isinstance(answer, YearMissingAnswer):
+        view = answer.view
+    for area in getattr(answer, "offers", ()):
+        rows.append([(_button_label("offer", area), _data("show", area.id, view, _year_for(area, year)))])
+    return rows
+
+
+# ------------------------------------------------------------------ inline mode
+
+
+def _inline_words(name: str, answer: Reply) -> str:
+    """A title or description from `messages/stats_inline.txt` (plain text)."""
+    macro = getattr(environment().get_template("stats_inline.txt").module, name)
+    return str(macro(type(answer).__name__, answer)).strip()
+
+
+def inline_article(result_id: str, answer: Reply) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=result_id,
+        title=_inline_words("title", answer),
+        description=_inline_words("description", answer),
+        input_message_content=InputTextMessageContent(render(answer.html_template, answer=answer),
+                                                      parse_mode=ParseMode.HTML),
+    )

@@ -1,0 +1,145 @@
+"""/stats inside the bot: one `StatsDesk` for every chat, the per-person limits, and the
+bundled figures loaded in the background the first time the bot starts on an empty database.
+
+Started from `on_startup` and stopped from `on_shutdown` (before the database closes); kept on
+`Services.stats` for the handlers. Nothing here knows about Telegram messages: the handlers in
+`bot/handlers/stats.py` turn what it returns into them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from typing import ClassVar
+
+from telegram.ext import Application
+
+from bot.rate_limiter import SlidingWindowLimiter
+from bot.services import Services
+from storage.db import Database
+from storage.iapt_import import ensure_iapt_figures
+from storage.iapt_report import ChoicesAnswer, NotFoundAnswer, StatsAnswer, StatsDesk, View
+
+logger = logging.getLogger(__name__)
+
+# An inline query goes out at each pause in typing, so "@bot tower hamlets" costs several; one
+# question typed inline may cost this many of them before the limit refuses.
+INLINE_QUERIES_PER_QUESTION = 3
+LIMIT_WINDOW_SECONDS = 60.0
+INLINE_RESULTS = 5  # areas offered when several match
+
+
+@dataclasses.dataclass(frozen=True)
+class SlowDown:
+    """The person asked more than their share this minute."""
+
+    html_template: ClassVar[str] = "stats_slow_down.html"
+    limit: int  # questions a minute
+    retry_after: int  # seconds
+    first_refusal: bool  # later refusals of the same stretch are not answered
+
+
+@dataclasses.dataclass(frozen=True)
+class StillLoading:
+    """The bundled figures are being loaded (the bot's first start on this database)."""
+
+    html_template: ClassVar[str] = "stats_loading.html"
+
+
+Reply = StatsAnswer | SlowDown | StillLoading
+
+
+class StatsService:
+    def __init__(self, db: Database, *, per_user_per_minute: int, load_bundle: bool) -> None:
+        self.desk = StatsDesk(db)
+        self.db = db
+        self.load_bundle = load_bundle
+        self.questions = SlidingWindowLimiter(per_user_per_minute, LIMIT_WINDOW_SECONDS)
+        self.inline_queries = SlidingWindowLimiter(per_user_per_minute * INLINE_QUERIES_PER_QUESTION,
+                                                   LIMIT_WINDOW_SECONDS)
+        self._loading: asyncio.Task | None = None
+
+    @property
+    def loading(self) -> bool:
+        return self._loading is not None and not self._loading.done()
+
+    def start(self, create_task: Callable[[Awaitable], asyncio.Task] = asyncio.ensure_future) -> None:
+        """Begin loading the bundled figures if the database has none (and loading is enabled)."""
+        if self.load_bundle:
+            self._loading = create_task(self._load_bundle())
+
+    async def stop(self) -> None:
+        """Stop a load still running: its transaction rolls back, and the next start tries again."""
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loading
+        self._loading = None
+
+    async def _load_bundle(self) -> None:
+        try:
+            summary = await ensure_iapt_figures(self.db)
+        except Exception:
+            # /stats then says no figures are loaded and how to load them.
+            logger.exception("could not load the bundled IAPT figures")
+            return
+        if summary is not None:
+            logger.info("loaded the bundled IAPT figures: %d figures", summary.figures_total)
+            self.desk.forget_index()
+
+    def _refusal(self, limiter: SlidingWindowLimiter, person: Hashable) -> Reply | None:
+        if self.loading:
+            return StillLoading()
+        decision = limiter.check(person)
+        if decision.allowed:
+            return None
+        return SlowDown(limiter.limit, decision.retry_after, decision.first_refusal)
+
+    async def answer(self, person: Hashable, text: str) -> Reply:
+        """The answer to `/stats <text>` asked by `person`, within their limit."""
+        return self._refusal(self.questions, person) or await self.desk.answer(text)
+
+    async def answer_for_area(self, person: Hashable, area_id: int, *, view: View,
+                              year: str | None) -> Reply:
+        """The answer for an area chosen with a button."""
+        return (self._refusal(self.questions, person)
+                or await self.desk.answer_for_area(area_id, view=view, year=year))
+
+    async def answer_inline(self, person: Hashable, text: str) -> tuple[Reply, ...]:
+        """The answers to offer for `@bot <text>` typed in any chat (its own, more generous, limit).
+
+        Several matching areas, or none, become the answers for each candidate or nearest name:
+        in inline mode the list of results is the way to choose.
+        """
+        refusal = self._refusal(self.inline_queries, person)
+        if refusal is not None:
+            return (refusal,)
+        answer = await self.desk.answer(text)
+        if isinstance(answer, ChoicesAnswer):
+            areas, view, year = answer.candidates, answer.view, answer.year
+        elif isinstance(answer, NotFoundAnswer) and answer.nearest:
+            areas, view, year = answer.nearest, View.SUMMARY, None
+        else:
+            return (answer,)
+        return tuple([await self.desk.answer_for_area(area.id, view=view, year=year)
+                      for area in areas[:INLINE_RESULTS]])
+
+
+async def start_stats(application: Application) -> StatsService:
+    """Called from `on_startup`, after the schema is up to date."""
+    services: Services = application.bot_data["services"]
+    stats = StatsService(services.db, per_user_per_minute=services.settings.stats_per_user_per_minute,
+                         load_bundle=services.settings.stats_load_bundle)
+    services.stats = stats
+    stats.start()
+    return stats
+
+
+async def stop_stats(application: Application) -> None:
+    """Called from `on_shutdown`, before the database closes."""
+    services: Services = application.bot_data["services"]
+    if services.stats is not None:
+        await services.stats.stop()

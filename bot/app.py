@@ -25,7 +25,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot.broadcaster import start_broadcasting, stop_broadcasting
 from bot.handlers import broadcasts, events, fallbacks, membership, organisers, stats, supporters
@@ -34,6 +33,7 @@ from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
 from bot.services import Services
 from bot.stats_service import start_stats, stop_stats
+from bot.transport import AiohttpRequest
 from bot.update_processor import PerChatUpdateProcessor
 from messages import render
 
@@ -124,7 +124,9 @@ async def on_startup(application: Application) -> None:
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
     await start_broadcasting(application)
     await start_reminders(application)
-    await start_stats(application)
+    if not application.bot_data.get("worker"):
+        # A worker answers no one, so it neither needs the figures nor should race to load them.
+        await start_stats(application)
     await start_scheduler_lease(application)
 
 
@@ -144,7 +146,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
-        .request(HTTPXRequest(connection_pool_size=32))
+        .request(AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast))
         .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
@@ -207,6 +209,7 @@ async def running(application: Application, *, webhook: Webhook | None = None, p
     (`receive_updates=False`) takes none and only sends broadcasts and, if it holds the
     scheduler lease, reminders.
     """
+    application.bot_data["worker"] = not receive_updates
     await application.initialize()
     await on_startup(application)
     await application.start()

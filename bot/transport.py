@@ -15,11 +15,22 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
+# The methods that put a message in a chat, which Telegram counts against its flood limits.
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVenue", "sendLocation", "copyMessage"})
+
+
 class AiohttpRequest(BaseRequest):
-    """A `BaseRequest` on one `aiohttp.ClientSession` with up to `connections` open connections."""
+    """A `BaseRequest` on one `aiohttp.ClientSession` with up to `connections` open connections.
+
+    With `paid_sends`, every message goes out with `allow_paid_broadcast`: while a paid broadcast
+    fills the free 30 a second, an ordinary reply without the flag would be refused with 429.
+    Telegram charges only for messages beyond the free limit.
+    """
 
     def __init__(self, *, connections: int = 256, read_timeout: float | None = 10.0,
-                 connect_timeout: float | None = 10.0, media_write_timeout: float | None = 30.0) -> None:
+                 connect_timeout: float | None = 10.0, media_write_timeout: float | None = 30.0,
+                 paid_sends: bool = False) -> None:
+        self._paid_sends = paid_sends
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
@@ -67,9 +78,12 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect_timeout, sock_read=read_timeout)
         body: aiohttp.FormData | dict[str, str] | None = None
         if request_data is not None:
+            parameters = request_data.json_parameters
+            if self._paid_sends and url.rsplit("/", 1)[-1] in SEND_METHODS:
+                parameters["allow_paid_broadcast"] = "true"
             if files:
                 form = aiohttp.FormData(quote_fields=False)
-                for name, value in request_data.json_parameters.items():
+                for name, value in parameters.items():
                     form.add_field(name, value)
                 for name, upload in files.items():
                     if isinstance(upload, tuple):
@@ -79,7 +93,7 @@ class AiohttpRequest(BaseRequest):
                         form.add_field(name, upload)
                 body = form
             else:
-                body = request_data.json_parameters
+                body = parameters
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as response:
                 return response.status, await response.read()

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import math
+import uuid
 from collections.abc import Awaitable, Callable
 
 from telegram import Bot
 from telegram.ext import Application
 
+from bot.leadership import RENEW_EVERY
 from bot.sending import Outgoing, Sender, SendOutcome, TelegramSender
 from bot.services import Services
 from bot.transport import AiohttpRequest
@@ -41,6 +44,7 @@ from storage.broadcasts import (
 )
 from storage.clock import Clock
 from storage.db import Database
+from storage.leases import live_workers
 from storage.models import MailingList
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,10 @@ _STATUS_OF = {
 Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
 # Sends the organiser's report when a broadcast is done.
 Reporter = Callable[[BroadcastSummary], Awaitable[None]]
+
+
+# Seconds between looks at deliveries another process holds, while nothing else is left to send.
+CLAIMS_ELSEWHERE_RECHECK = 1.0
 
 
 def default_concurrency(rate: float) -> int:
@@ -82,8 +90,11 @@ class Broadcaster:
         concurrency: int | None = None,
         flush_interval: float = 0.05,
         poll_interval: float = 5.0,
+        claimer: str | None = None,
     ) -> None:
         self.db = db
+        # Whose claims these are: the process's name (its worker lease says it is alive).
+        self.claimer = claimer or f"engine:{uuid.uuid4().hex[:12]}"
         self.sender = sender
         self.clock = clock
         self.compose = compose
@@ -107,7 +118,6 @@ class Broadcaster:
         self._recorder_task: asyncio.Task | None = None
         self._stopping = False
         self._looking = False
-        self._resumed: set[int] = set()
         self.requeued_after_restart = 0
 
     # ------------------------------------------------------------------ life cycle
@@ -147,6 +157,23 @@ class Broadcaster:
             if task is not None:
                 task.cancel()
         self._outcomes.clear()
+
+    def share_rate_with(self, processes: int) -> None:
+        """`processes` engines send for this bot now; this one keeps to its part of the rate."""
+        if isinstance(self.sender, TelegramSender):
+            self.sender.throttle.share_with(processes)
+
+    async def _requeue_claims_of_the_dead(self, broadcast_id: int) -> int:
+        """Puts back in the queue what processes that are no longer alive had claimed."""
+        async with self.db.transaction() as session:
+            alive = await live_workers(session, now=dt.datetime.now(dt.UTC)) | {self.claimer}
+            requeued = await broadcasts.requeue_interrupted_deliveries(session, broadcast_id=broadcast_id,
+                                                                       alive=alive)
+        if requeued:
+            self.requeued_after_restart += requeued
+            logger.warning("broadcast %s: %s deliveries were in flight in a process that stopped; sending again",
+                           broadcast_id, requeued)
+        return requeued
 
     def wake(self) -> None:
         """Look at the database again now: a broadcast was created, scheduled, resumed or cancelled."""
@@ -242,15 +269,7 @@ class Broadcaster:
         self._wake.set()
 
     async def _deliver_pages(self, broadcast_id: int) -> None:
-        if broadcast_id not in self._resumed:
-            # Only the first delivery task of this process: claims left by a previous process.
-            async with self.db.transaction() as session:
-                requeued = await broadcasts.requeue_interrupted_deliveries(session, broadcast_id=broadcast_id)
-            self._resumed.add(broadcast_id)
-            if requeued:
-                self.requeued_after_restart += requeued
-                logger.warning("broadcast %s: %s deliveries were in flight when the bot stopped; sending again",
-                               broadcast_id, requeued)
+        await self._requeue_claims_of_the_dead(broadcast_id)
         async with self.db.transaction() as session:
             broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
@@ -273,7 +292,11 @@ class Broadcaster:
                     return
                 if state is None or state.state is not BroadcastStatus.SENDING:
                     return
-                after_id = 0  # something is still pending behind us: go round again
+                # What is left is claimed elsewhere: a living process will record it; a dead one's
+                # claims come back to the queue once its worker lease has run out.
+                if not await self._requeue_claims_of_the_dead(broadcast_id):
+                    await asyncio.sleep(CLAIMS_ELSEWHERE_RECHECK)
+                after_id = 0
                 continue
             after_id = page[-1].id
             for start in range(0, len(page), self.claim_size):
@@ -292,7 +315,8 @@ class Broadcaster:
             await self._slots.acquire()
         try:
             async with self.db.transaction() as session:
-                claimed = await broadcasts.claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk)
+                claimed = await broadcasts.claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk,
+                                                            claimer=self.claimer)
         except BaseException:
             for _ in range(wanted):
                 self._slots.release()
@@ -428,7 +452,14 @@ async def start_broadcasting(application: Application) -> Broadcaster:
         await sender.send(summary.created_by, Outgoing(text))
 
     broadcaster = Broadcaster(db=services.db, sender=sender, clock=services.clock, compose=compose_broadcast,
-                              report=report, rate=rate, concurrency=concurrency)
+                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name)
+    async with services.db.transaction() as session:
+        others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {services.process_name})
+    if others:
+        # The processes already sending learn of this one at their next lease renewal; until
+        # then their shares still add up to the whole rate, so this one waits that long.
+        broadcaster.share_rate_with(others + 1)
+        sender.throttle.hold(RENEW_EVERY + 1.0)
     services.broadcaster = broadcaster
     broadcaster.start()
     return broadcaster

@@ -14,16 +14,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 
 from telegram.ext import Application
 
 from bot.reminders import ReminderScheduler
 from bot.services import Services
-from storage.leases import forget_dead_workers, release_lease, take_or_renew_lease, worker_lease_name
+from storage.leases import (
+    forget_dead_workers,
+    live_workers,
+    release_lease,
+    take_or_renew_lease,
+    worker_lease_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class SchedulerLease:
         self.services = services
         self.scheduler = scheduler
         self.now = now
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = services.process_name
         self.held = False
         self._task: asyncio.Task | None = None
 
@@ -62,10 +65,14 @@ class SchedulerLease:
                                                  ttl=LEASE_TTL)
                 if held:
                     await forget_dead_workers(session, expired_before=now - FORGET_DEAD_WORKERS_AFTER)
+                processes = len(await live_workers(session, now=now))
         except Exception:
             # A database we cannot reach is a lease we cannot prove we hold.
             logger.warning("could not renew the scheduler lease", exc_info=True)
             held = False
+        else:
+            if self.services.broadcaster is not None:
+                self.services.broadcaster.share_rate_with(processes)
         if held and not self.held:
             logger.info("this process (%s) now runs the reminder scheduler", self.holder)
             self.held = True

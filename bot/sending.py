@@ -117,9 +117,10 @@ class Throttle:
 
     def __init__(self, *, rate: float, hard_cap: int) -> None:
         # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
-        self.rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
+        self.rate = self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
         self.hard_cap = hard_cap
-        self._window_allowance = max(1, math.floor(hard_cap * (1 - CAP_HEADROOM)))
+        # No one-second window may hold more than the configured rate, however sends bunch up.
+        self._window_allowance = max(1, math.floor(self.whole_rate))
         self._next_turn = 0.0
         self._recent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
@@ -131,6 +132,17 @@ class Throttle:
     @property
     def current_rate(self) -> float:
         return self.rate * SLOWDOWN_AFTER_429 if time.monotonic() < self._slowed_until else self.rate
+
+    def share_with(self, processes: int) -> None:
+        """Several processes send for the same bot: each keeps to its part of the rate and the cap,
+        so together they stay within Telegram's limit."""
+        processes = max(1, processes)
+        self.rate = self.whole_rate / processes
+        self._window_allowance = max(1, math.floor(self.whole_rate / processes))
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
+        self._next_turn = max(self._next_turn, time.monotonic() + seconds)
 
     def pause_all(self, seconds: float) -> None:
         """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import uuid
 from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackContext
@@ -24,10 +27,16 @@ class Services:
     clock: Clock
     # The broadcast engine, set at start-up (bot.broadcaster.start_broadcasting); None until then.
     broadcaster: Broadcaster | None = None
+    # This process among all that share the database: it names the process's leases and claims.
+    process_name: str = dataclasses.field(default_factory=lambda: new_process_name())
     # The reminder scheduler, set at start-up (bot.reminders.start_reminders); None until then.
     reminders: ReminderScheduler | None = None
     # The /stats desk and per-person limits, set at start-up (bot.stats_service.start_stats); None until then.
     stats: StatsService | None = None
+
+
+def new_process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def services_of(context: CallbackContext) -> Services:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -141,6 +142,8 @@ class Delivery(SQLModel, table=True):
     # Erasing a chat (/forget) erases its deliveries with it.
     chat_id: int = Field(sa_column=Column(ForeignKey("chats.id", ondelete="CASCADE"), nullable=False, index=True))
     status: str = Field(sa_column=Column(String(16), nullable=False))
+    # The process that claimed it (while SENDING): its claims are its own while it is alive.
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
 _broadcasts = Broadcast.__table__
@@ -508,15 +511,20 @@ async def start_due_broadcasts(session: AsyncSession, *, now: dt.datetime) -> li
 # ------------------------------------------------------------------ the engine's side
 
 
-async def requeue_interrupted_deliveries(session: AsyncSession, *, broadcast_id: int) -> int:
-    """Deliveries claimed by a process that stopped before recording them go back in the queue.
+async def requeue_interrupted_deliveries(session: AsyncSession, *, broadcast_id: int, alive: set[str]) -> int:
+    """Deliveries claimed by a process not in `alive` (it stopped or died before recording them) go
+    back in the queue.
 
-    They may or may not have reached the person, so they count as possible duplicates.
+    They may or may not have reached the person, so they count as possible duplicates. Claims
+    of living processes are left alone: those processes are still sending them.
     """
+    claimed_by_the_dead = and_(
+        Delivery.broadcast_id == broadcast_id,
+        Delivery.status == DeliveryStatus.SENDING.value,
+        or_(Delivery.claimed_by.is_(None), Delivery.claimed_by.not_in(alive)),
+    )
     result = await session.execute(
-        update(Delivery)
-        .where(Delivery.broadcast_id == broadcast_id, Delivery.status == DeliveryStatus.SENDING.value)
-        .values(status=DeliveryStatus.PENDING.value)
+        update(Delivery).where(claimed_by_the_dead).values(status=DeliveryStatus.PENDING.value, claimed_by=None)
     )
     requeued = result.rowcount or 0
     if requeued:
@@ -525,6 +533,12 @@ async def requeue_interrupted_deliveries(session: AsyncSession, *, broadcast_id:
             .values(possible_duplicates=Broadcast.possible_duplicates + requeued)
         )
     return requeued
+
+
+async def claimed_elsewhere(session: AsyncSession, *, broadcast_id: int) -> bool:
+    """Whether any delivery of the broadcast is still claimed (by this or another process)."""
+    return bool(await session.scalar(select(exists().where(
+        Delivery.broadcast_id == broadcast_id, Delivery.status == DeliveryStatus.SENDING.value))))
 
 
 async def pending_deliveries(session: AsyncSession, *, broadcast_id: int, after_id: int,
@@ -547,8 +561,8 @@ async def pending_deliveries(session: AsyncSession, *, broadcast_id: int, after_
     return [PendingDelivery(row[0], row[1], row[2], bool(row[3])) for row in (await session.execute(query)).all()]
 
 
-async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveries: list[PendingDelivery]) -> (
-        list[PendingDelivery] | None):
+async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveries: list[PendingDelivery],
+                           claimer: str) -> list[PendingDelivery] | None:
     """Marks the reachable deliveries SENDING and the others SKIPPED, if the broadcast is still sending.
 
     Returns the deliveries this call claimed (the caller now sends exactly those), or None when
@@ -570,9 +584,15 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
     wanted = [d.id for d in deliveries if d.reachable]
     if not wanted:
         return []
+    # Only rows still PENDING are taken, so two processes never claim the same delivery. On
+    # PostgreSQL, rows another process is claiming right now are skipped rather than waited for.
+    still_pending = select(_deliveries.c.id).where(_deliveries.c.id.in_(wanted),
+                                                   _deliveries.c.status == DeliveryStatus.PENDING.value)
+    if session.get_bind().dialect.name == "postgresql":
+        still_pending = still_pending.with_for_update(skip_locked=True)
     result = await session.execute(
-        update(_deliveries).where(_deliveries.c.id.in_(wanted), _deliveries.c.status == DeliveryStatus.PENDING.value)
-        .values(status=DeliveryStatus.SENDING.value)
+        update(_deliveries).where(_deliveries.c.id.in_(still_pending))
+        .values(status=DeliveryStatus.SENDING.value, claimed_by=claimer)
         .returning(_deliveries.c.id)
     )
     claimed = set(result.scalars().all())

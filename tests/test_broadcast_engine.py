@@ -222,6 +222,8 @@ async def test_restart_in_the_middle_skips_nobody_and_reports_possible_duplicate
     broadcast = await create(running_bot, protests)
     await server.wait_until(lambda: server.sent_total >= 20, timeout=10)
     engine.halt_as_if_killed()
+    # A killed process renews its worker lease no more; here it lapses at once.
+    await running_bot.application.bot_data["scheduler_lease"].stop()
 
     async with running_bot.db.transaction() as session:
         claimed = (await broadcasts.count_deliveries(session, broadcast_id=broadcast.id))[DeliveryStatus.SENDING]

@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -27,10 +32,19 @@ from telegram.ext import (
 )
 
 from bot.broadcaster import start_broadcasting, stop_broadcasting
-from bot.handlers import broadcasts, events, fallbacks, membership, organisers, stats, supporters
+from bot.handlers import (
+    broadcasts,
+    events,
+    fallbacks,
+    membership,
+    organisers,
+    stats,
+    supporters,
+)
 from bot.handlers.common import Handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
+from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
 from bot.stats_service import start_stats, stop_stats
 from bot.transport import AiohttpRequest
@@ -147,6 +161,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
         .request(AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast))
+        .rate_limiter(RepliesInTheSendingWindow())
         .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)

@@ -29,7 +29,13 @@ from telegram import Bot
 from telegram.ext import Application
 
 from bot.leadership import RENEW_EVERY
-from bot.sending import Outgoing, Sender, SendOutcome, TelegramSender
+from bot.sending import (
+    Outgoing,
+    RepliesInTheSendingWindow,
+    Sender,
+    SendOutcome,
+    TelegramSender,
+)
 from bot.services import Services
 from bot.transport import AiohttpRequest
 from messages import render
@@ -119,6 +125,8 @@ class Broadcaster:
         self._stopping = False
         self._looking = False
         self.requeued_after_restart = 0
+        # Broadcasts whose delivery task must start its pass again from the first pending row.
+        self._rewind: set[int] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -245,6 +253,10 @@ class Broadcaster:
             awaiting_report = await broadcasts.broadcasts_awaiting_report(session)
             next_due = await broadcasts.next_scheduled_time(session)
         for broadcast_id in sending:
+            # A process that died mid-broadcast left claims; they are sent again as soon as its
+            # lease has run out, not only when this process reaches the end of the queue.
+            if await self._requeue_claims_of_the_dead(broadcast_id):
+                self._rewind.add(broadcast_id)  # the requeued rows may lie behind its cursor
             if broadcast_id not in self._delivery_tasks and not self._stopping:
                 task = asyncio.ensure_future(self._deliver(broadcast_id))
                 self._delivery_tasks[broadcast_id] = task
@@ -269,7 +281,6 @@ class Broadcaster:
         self._wake.set()
 
     async def _deliver_pages(self, broadcast_id: int) -> None:
-        await self._requeue_claims_of_the_dead(broadcast_id)
         async with self.db.transaction() as session:
             broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
@@ -278,6 +289,9 @@ class Broadcaster:
         message = self.compose(broadcast, mailing_list)
         after_id = 0
         while not self._stopping:
+            if broadcast_id in self._rewind:
+                self._rewind.discard(broadcast_id)
+                after_id = 0
             async with self.db.transaction() as session:
                 page = await broadcasts.pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
                                                            limit=self.page_size)
@@ -460,6 +474,9 @@ async def start_broadcasting(application: Application) -> Broadcaster:
         # then their shares still add up to the whole rate, so this one waits that long.
         broadcaster.share_rate_with(others + 1)
         sender.throttle.hold(RENEW_EVERY + 1.0)
+    replies = application.bot.rate_limiter
+    if isinstance(replies, RepliesInTheSendingWindow):
+        replies.throttle = sender.throttle
     services.broadcaster = broadcaster
     broadcaster.start()
     return broadcaster

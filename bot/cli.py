@@ -14,6 +14,7 @@ import typer
 from bot.cli_broadcast import broadcast_app
 from bot.cli_events import events_app
 from bot.cli_stats import stats_app
+from bot.cli_support import fail, use_fastest_event_loop, with_database
 from bot.settings import Settings
 from messages import render
 from storage import subscriptions
@@ -29,20 +30,6 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(broadcast_app, name="broadcast")
 app.add_typer(stats_app, name="stats")
 app.add_typer(events_app, name="events")
-
-
-def _fail(template: str, **context: object) -> typer.Exit:
-    typer.echo(render(template, **context), err=True)
-    return typer.Exit(code=1)
-
-
-async def _with_database(settings: Settings, work):
-    db = Database.from_url(settings.database_url)
-    try:
-        await db.upgrade()
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 @app.command()
@@ -62,9 +49,10 @@ def run(
         typer.echo(render("cli_no_token.txt"))
         try_out()
         return
+    use_fastest_event_loop()
     problem = run_bot(settings, webhook_url=webhook, worker=worker)
     if problem is not None:
-        raise _fail("cli_run_failed.txt", problem=problem)
+        raise fail("cli_run_failed.txt", problem=problem)
 
 
 @app.command("try")
@@ -86,6 +74,7 @@ def local_api(
     """Serve the project's own Bot API server on loopback (tests, benchmarks, experiments)."""
     from bot.local_api import Limits, serve_forever
 
+    use_fastest_event_loop()
     asyncio.run(serve_forever(host="127.0.0.1", port=port, token=token, reply_delay=delay,
                               limits=Limits() if limits else None, keep_history=history))
 
@@ -98,7 +87,7 @@ def db_upgrade() -> None:
     async def done(_db: Database) -> None:
         return None
 
-    asyncio.run(_with_database(settings, done))
+    asyncio.run(with_database(settings, done))
     typer.echo(render("cli_db_upgraded.txt"))
 
 
@@ -115,9 +104,9 @@ def lists_create(
             return await subscriptions.create_list(session, slug=slug, title=title, description=description)
 
     try:
-        mailing_list = asyncio.run(_with_database(Settings(), create))
+        mailing_list = asyncio.run(with_database(Settings(), create))
     except subscriptions.InvalidListError as problem:
-        raise _fail("cli_list_invalid.txt", problem=str(problem)) from None
+        raise fail("cli_list_invalid.txt", problem=str(problem)) from None
     typer.echo(render("cli_list_created.txt", mailing_list=mailing_list))
 
 
@@ -130,7 +119,7 @@ def subscribers_import(
     try:
         chat_ids = subscriptions.parse_subscriber_csv(csv_file.read_text(encoding="utf-8-sig"))
     except subscriptions.SubscriberImportError as error:
-        raise _fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
+        raise fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
 
     async def add(db: Database):
         async with db.transaction() as session:
@@ -139,9 +128,9 @@ def subscribers_import(
                 return None
             return await subscriptions.import_subscribers(session, chat_ids=chat_ids, mailing_list=mailing_list)
 
-    joined = asyncio.run(_with_database(Settings(), add))
+    joined = asyncio.run(with_database(Settings(), add))
     if joined is None:
-        raise _fail("cli_no_such_list.txt", slug=list_slug)
+        raise fail("cli_no_such_list.txt", slug=list_slug)
     typer.echo(render("cli_imported.txt", joined=joined, rows=len(chat_ids), slug=list_slug))
 
 
@@ -160,9 +149,9 @@ def subscribers_export(
                     return None
             return await subscriptions.export_subscribers(session, mailing_list=mailing_list)
 
-    exported = asyncio.run(_with_database(Settings(), rows))
+    exported = asyncio.run(with_database(Settings(), rows))
     if exported is None:
-        raise _fail("cli_no_such_list.txt", slug=list_slug)
+        raise fail("cli_no_such_list.txt", slug=list_slug)
     writer = csv.writer(sys.stdout)
     writer.writerow(["chat_id", "list"])
     writer.writerows(exported)

@@ -14,6 +14,7 @@ import typer
 from jinja2 import TemplateNotFound
 
 from bot.broadcaster import check_message_length
+from bot.cli_support import fail, with_database
 from bot.settings import Settings
 from messages import render
 from storage import broadcasts
@@ -28,20 +29,6 @@ broadcast_app = typer.Typer(help="Broadcasts: send an alert to a list, and follo
 
 # An alert kept as a template in messages/, as an example for --template.
 EXAMPLE_TEMPLATE = "alert_example.html"
-
-
-def _fail(template: str, **context: object) -> typer.Exit:
-    typer.echo(render(template, **context), err=True)
-    return typer.Exit(code=1)
-
-
-async def _with_database(settings: Settings, work):
-    db = Database.from_url(settings.database_url)
-    try:
-        await db.upgrade()
-        return await work(db)
-    finally:
-        await db.dispose()
 
 
 def _parse_at(value: str, *, settings: Settings, now: dt.datetime) -> dt.datetime:
@@ -72,13 +59,13 @@ def broadcast_send(
     settings = Settings()
     now = SystemClock().now()
     if (text is None) == (template is None):
-        raise _fail("cli_broadcast_usage.txt")
+        raise fail("cli_broadcast_usage.txt")
     send_at = None
     if at is not None:
         try:
             send_at = _parse_at(at, settings=settings, now=now)
         except DateProblem as problem:
-            raise _fail("cli_broadcast_bad_time.txt", text=at, kind=problem.kind.value,
+            raise fail("cli_broadcast_bad_time.txt", text=at, kind=problem.kind.value,
                         timezone=settings.timezone) from None
 
     async def queue(db: Database):
@@ -98,15 +85,15 @@ def broadcast_send(
             return broadcast, mailing_list, count
 
     try:
-        queued = asyncio.run(_with_database(settings, queue))
+        queued = asyncio.run(with_database(settings, queue))
     except TemplateNotFound as missing:
-        raise _fail("cli_broadcast_no_template.txt", name=missing.name) from None
+        raise fail("cli_broadcast_no_template.txt", name=missing.name) from None
     except TextTooLong as problem:
-        raise _fail("cli_broadcast_too_long.txt", problem=problem) from None
+        raise fail("cli_broadcast_too_long.txt", problem=problem) from None
     except BroadcastError as problem:
-        raise _fail("cli_broadcast_refused.txt", problem=str(problem)) from None
+        raise fail("cli_broadcast_refused.txt", problem=str(problem)) from None
     if queued is None:
-        raise _fail("cli_no_such_list.txt", slug=list_slug)
+        raise fail("cli_no_such_list.txt", slug=list_slug)
     broadcast, mailing_list, count = queued
     typer.echo(render("cli_broadcast_queued.txt", broadcast=broadcast, mailing_list=mailing_list, count=count,
                       tz=settings.tz))
@@ -126,8 +113,8 @@ def broadcast_status(
             summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
             return None if summary is None else [summary]
 
-    items = asyncio.run(_with_database(settings, read))
+    items = asyncio.run(with_database(settings, read))
     if items is None:
-        raise _fail("cli_broadcast_unknown.txt", broadcast_id=broadcast_id)
+        raise fail("cli_broadcast_unknown.txt", broadcast_id=broadcast_id)
     typer.echo(render("cli_broadcast_status.txt", items=items, tz=settings.tz, rate=settings.sending_rate,
                       detail=broadcast_id is not None))

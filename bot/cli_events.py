@@ -8,24 +8,22 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_support import with_database
 from bot.settings import Settings
 from messages import render
 from storage import events_io
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
-from storage.db import Database
 
 events_app = typer.Typer(help="Events, in and out as YAML (see examples/events.yaml).", no_args_is_help=True)
 
 
 async def _in_database(settings: Settings, work):
-    db = Database.from_url(settings.database_url)
-    try:
-        await db.upgrade()
+    async def in_one_transaction(db):
         async with db.transaction() as session:
             return await work(session)
-    finally:
-        await db.dispose()
+
+    return await with_database(settings, in_one_transaction)
 
 
 @events_app.command("import")

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from bot.cli_support import with_database
 from bot.settings import Settings
 from messages import render
 from storage.db import Database
@@ -24,22 +25,13 @@ def _rejected(error: IaptImportError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-async def _with_database(work):
-    db = Database.from_url(Settings().database_url)
-    try:
-        await db.upgrade()
-        return await work(db)
-    finally:
-        await db.dispose()
-
-
 @stats_app.command("import")
 def import_figures(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The folder of published files.")],
 ) -> None:
     """Load the files of DIRECTORY (the ../shared/data/iapt layout). A malformed file: nothing changes."""
     try:
-        summary = asyncio.run(_with_database(lambda db: import_iapt_directory(db, directory)))
+        summary = asyncio.run(with_database(Settings(), lambda db: import_iapt_directory(db, directory)))
     except IaptImportError as error:
         raise _rejected(error) from None
     typer.echo(render("stats_import_done.txt", summary=summary, source=str(directory)))
@@ -77,7 +69,7 @@ def show(
         await ensure_iapt_figures(db)
         return await StatsDesk(db).answer_request(request)
 
-    result = asyncio.run(_with_database(answer))
+    result = asyncio.run(with_database(Settings(), answer))
     typer.echo(render(result.text_template, answer=result))
     if chart is not None and isinstance(result, TrendAnswer):
         from storage.iapt_chart import render_trend_chart

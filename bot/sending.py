@@ -30,8 +30,18 @@ import warnings
 from typing import Protocol
 
 from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.transport import SEND_METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +153,14 @@ class Throttle:
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
         self._next_turn = max(self._next_turn, time.monotonic() + seconds)
+
+    async def admit_reply(self) -> None:
+        """A reply to someone goes ahead of the broadcast's queue but counts in its window, so the
+        broadcast makes room for it; during a 429 pause it waits like everything else."""
+        now = time.monotonic()
+        if now < self._paused_until:
+            await asyncio.sleep(self._paused_until - now)
+        self._recent.append(time.monotonic())
 
     def pause_all(self, seconds: float) -> None:
         """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while."""
@@ -259,3 +277,27 @@ class TelegramSender:
             except TelegramError as error:  # an invalid token and other answers no retry will change
                 logger.error("sending failed: %s", error.message)
                 return SendResult(SendOutcome.FAILED, new_chat_id, error.message)
+
+
+class RepliesInTheSendingWindow(BaseRateLimiter[None]):
+    """python-telegram-bot's rate-limiter hook for the bot's ordinary replies.
+
+    Telegram counts a reply and a broadcast message alike; while a broadcast fills the budget, a
+    reply the sender did not know of would be one too many and be refused with 429. The replies
+    therefore count in the sender's window (see `Throttle.admit_reply`). Until the broadcast engine
+    has started, there is nothing to share with and replies go straight out.
+    """
+
+    def __init__(self) -> None:
+        self.throttle: Throttle | None = None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if self.throttle is not None and endpoint in SEND_METHODS:
+            await self.throttle.admit_reply()
+        return await callback(*args, **kwargs)

@@ -289,12 +289,26 @@ async def _create_deliveries(session: AsyncSession, *, broadcast_id: int, chat_r
     )) or 0
 
 
-async def _begin_sending(session: AsyncSession, broadcast: Broadcast, *, now: dt.datetime) -> None:
+async def _begin_sending(session: AsyncSession, broadcast: Broadcast, *, now: dt.datetime) -> bool:
+    """Moves the broadcast to SENDING and fixes its recipients; False if another process did first.
+
+    The status changes by a conditional UPDATE, so of several processes seeing the same
+    broadcast due at once exactly one creates its deliveries.
+    """
+    began = await session.execute(
+        update(_broadcasts)
+        .where(_broadcasts.c.id == broadcast.id, _broadcasts.c.status == broadcast.status)
+        .values(status=BroadcastStatus.SENDING.value, started_at=now)
+    )
+    if began.rowcount != 1:
+        await session.refresh(broadcast)
+        return False
     if not broadcast.custom_recipients:
         broadcast.recipients = await _create_deliveries(session, broadcast_id=broadcast.id,
                                                         chat_rows=_everyone_on_list(broadcast.list_id))
     broadcast.status = BroadcastStatus.SENDING.value
     broadcast.started_at = now
+    return True
 
 
 async def create_broadcast(
@@ -463,7 +477,8 @@ async def send_broadcast_now(session: AsyncSession, *, broadcast_id: int, now: d
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
     if broadcast is None or broadcast.state not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         raise BroadcastError("that broadcast is no longer waiting to be sent")
-    await _begin_sending(session, broadcast, now=now)
+    if not await _begin_sending(session, broadcast, now=now):
+        raise BroadcastError("that broadcast is no longer waiting to be sent")
     await session.flush()
     return broadcast
 
@@ -502,10 +517,9 @@ async def start_due_broadcasts(session: AsyncSession, *, now: dt.datetime) -> li
         select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED.value, Broadcast.send_at <= now)
         .order_by(Broadcast.send_at, Broadcast.id)
     ))
-    for broadcast in due:
-        await _begin_sending(session, broadcast, now=now)
+    started = [broadcast.id for broadcast in due if await _begin_sending(session, broadcast, now=now)]
     await session.flush()
-    return [broadcast.id for broadcast in due]
+    return started
 
 
 # ------------------------------------------------------------------ the engine's side

@@ -3,6 +3,7 @@ they keep to the configured rate, and what a killed process had claimed is sent 
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import asynccontextmanager
 
 from sqlalchemy import select
@@ -44,7 +45,7 @@ async def test_two_processes_share_a_broadcast_exactly_once_within_the_rate(runn
     assert summary.status is BroadcastStatus.DONE and summary.counts.sent == len(RECIPIENTS)
     assert {chat: telegram.delivered[chat] for chat in RECIPIENTS} == {chat: 1 for chat in RECIPIENTS}
     assert await claimers(database, broadcast.id) == {running_bot.services.process_name, second.process_name}
-    assert telegram.busiest_second() <= settings.sending_rate
+    assert telegram.busiest_second <= settings.sending_rate
 
 
 async def test_a_killed_process_claims_are_sent_by_the_survivor(running_bot: RunningBot, database, telegram, clock,
@@ -64,3 +65,17 @@ async def test_a_killed_process_claims_are_sent_by_the_survivor(running_bot: Run
     assert set(RECIPIENTS) <= set(telegram.delivered)  # nobody lost
     duplicates = sum(telegram.delivered[chat] - 1 for chat in RECIPIENTS)
     assert duplicates <= summary.possible_duplicates
+
+
+async def test_a_scheduled_broadcast_due_in_two_processes_starts_once(running_bot: RunningBot, database, telegram,
+                                                                     clock, settings):
+    protests = await make_list(database, "protests", "Protests")
+    await subscribe_many(database, RECIPIENTS[:40])
+    async with another_process(database, telegram, clock, settings) as (second, _):
+        broadcast = await create(running_bot, protests, send_at=clock.now() + dt.timedelta(hours=1))
+        clock.advance(dt.timedelta(hours=1))
+        running_bot.services.broadcaster.wake()
+        second.broadcaster.wake()
+        summary = await running_bot.services.broadcaster.wait_until_finished(broadcast.id, timeout=30)
+    assert summary.status is BroadcastStatus.DONE and summary.counts.recipients == 40
+    assert {chat: telegram.delivered[chat] for chat in RECIPIENTS[:40]} == {chat: 1 for chat in RECIPIENTS[:40]}

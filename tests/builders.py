@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import subscriptions
-from storage.db import Database
+from storage.db import Database, normalise_database_url
 from storage.models import ChatKind, MailingList
+
+
+@asynccontextmanager
+async def fresh_database(directory: Path, *, filename: str = "campaign.db") -> AsyncIterator[Database]:
+    """An upgraded, empty database: a SQLite file in `directory`, or, with TEST_DATABASE_URL set,
+    a schema of its own on that PostgreSQL server (dropped afterwards)."""
+    postgres_url = os.environ.get("TEST_DATABASE_URL")
+    if postgres_url is None:
+        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/{filename}")
+        await db.upgrade()
+        try:
+            yield db
+        finally:
+            await db.dispose()
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_async_engine(normalise_database_url(postgres_url))
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OSError as error:
+        await admin.dispose()
+        pytest.skip(f"no PostgreSQL server answers at {postgres_url}: {error}")
+    db = Database.from_url(postgres_url, schema=schema)
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
 
 
 async def make_list(db: Database, slug: str, title: str, description: str = "") -> MailingList:

@@ -11,13 +11,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.ext import Application
 
 from bot.app import build_application, running
@@ -26,7 +23,8 @@ from bot.observing import ProcessedUpdates
 from bot.services import Services
 from bot.settings import Settings
 from storage.clock import ManualClock
-from storage.db import Database, normalise_database_url
+from storage.db import Database
+from tests.builders import fresh_database
 
 TOKEN = "424242:test-token"
 ORGANISER_ID = 900
@@ -40,29 +38,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 @pytest.fixture
 async def database(tmp_path) -> AsyncIterator[Database]:
-    if POSTGRES_URL is None:
-        db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/campaign.db")
-        await db.upgrade()
+    async with fresh_database(tmp_path) as db:
         yield db
-        await db.dispose()
-        return
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_async_engine(normalise_database_url(POSTGRES_URL))
-    try:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OSError as error:
-        await admin.dispose()
-        pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}: {error}")
-    db = Database.from_url(POSTGRES_URL, schema=schema)
-    try:
-        await db.upgrade()
-        yield db
-    finally:
-        await db.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @pytest.fixture

@@ -15,17 +15,15 @@ import functools
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import Database, normalise_database_url
+from storage.db import Database
 from storage.iapt_import import IaptData, read_iapt_directory, write_iapt_data
+from tests.builders import fresh_database
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "iapt"
 requires_data = pytest.mark.skipif(not (DATA_DIR / "iapt_annual_totals.csv").is_file(),
@@ -35,33 +33,6 @@ requires_data = pytest.mark.skipif(not (DATA_DIR / "iapt_annual_totals.csv").is_
 @functools.cache
 def published_data() -> IaptData:
     return read_iapt_directory(DATA_DIR)
-
-
-@asynccontextmanager
-async def fresh_database(directory: Path) -> AsyncIterator[Database]:
-    """An upgraded, empty database: SQLite in `directory`, or a schema of TEST_DATABASE_URL."""
-    postgres_url = os.environ.get("TEST_DATABASE_URL")
-    if postgres_url is None:
-        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/iapt.db")
-        await db.upgrade()
-        try:
-            yield db
-        finally:
-            await db.dispose()
-        return
-    schema = f"test_iapt_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(normalise_database_url(postgres_url))
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = Database.from_url(postgres_url, schema=schema)
-    try:
-        await db.upgrade()
-        yield db
-    finally:
-        await db.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 _sqlite_template: Path | None = None

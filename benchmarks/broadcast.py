@@ -107,6 +107,8 @@ def bot_env(db_path: Path, server: ApiServer, *, rate: float, paid: bool) -> dic
         "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": server.url, "DATABASE_URL": f"sqlite:///{db_path}",
         "BROADCAST_RATE": str(rate), "PAID_BROADCAST": "true" if paid else "false", "ORGANISER_IDS": "",
         "TIMEZONE": "Europe/London",
+        # The broadcast alone is measured: no loading of the bundled statistics at start-up.
+        "STATS_LOAD_BUNDLE": "false",
     })
     return env
 

@@ -129,7 +129,8 @@ class Throttle:
         # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
         self.rate = self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
         self.hard_cap = hard_cap
-        # No one-second window may hold more than the configured rate, however sends bunch up.
+        # No one-second window may hold more than the configured rate (itself below the cap),
+        # however sends bunch up on their way.
         self._window_allowance = max(1, math.floor(self.whole_rate))
         self._next_turn = 0.0
         self._recent: collections.deque[float] = collections.deque()
@@ -213,12 +214,12 @@ class Throttle:
                 continue  # a 429 came while we waited: queue again behind the pause
             # The hard cap, however late the loop got round to us: never more than it in any second.
             recent = self._recent
-            while recent and recent[0] <= now - 1.0 - WINDOW_GUARD:
+            while recent and recent[0] <= now - 1.0:
                 recent.popleft()
             if len(recent) < self._window_allowance:
                 recent.append(now)
                 return
-            self._next_turn = max(self._next_turn, recent[0] + 1.0 + WINDOW_GUARD)
+            self._next_turn = max(self._next_turn, recent[0] + 1.0)
 
 
 class TelegramSender:

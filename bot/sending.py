@@ -61,6 +61,8 @@ GROUP_MESSAGES_PER_MINUTE = 20
 # a window a little longer than a second.
 CAP_HEADROOM = 0.05
 WINDOW_GUARD = 0.02
+# How late an asyncio timer may fire and still count as on time.
+TIMER_SLOP = 0.005
 # After a 429 the pace drops by a tenth for this long (repeated 429s lengthen Telegram's ban).
 SLOWDOWN_AFTER_429 = 0.9
 SLOWDOWN_SECONDS = 10.0
@@ -212,12 +214,15 @@ class Throttle:
             now = time.monotonic()
             if now < self._paused_until:
                 continue  # a 429 came while we waited: queue again behind the pause
-            # The hard cap, however late the loop got round to us: never more than it in any second.
+            # The cap, however late the loop got round to us: never more than it in any second.
+            # A timer a millisecond late stamps the send at its turn (else every send would push
+            # the pace back a little); after a real stall, sends are stamped when they go.
+            stamp = turn if now - turn < TIMER_SLOP else now
             recent = self._recent
-            while recent and recent[0] <= now - 1.0:
+            while recent and recent[0] <= stamp - 1.0:
                 recent.popleft()
             if len(recent) < self._window_allowance:
-                recent.append(now)
+                recent.append(max(stamp, recent[-1]) if recent else stamp)
                 return
             self._next_turn = max(self._next_turn, recent[0] + 1.0)
 

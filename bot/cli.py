@@ -14,7 +14,12 @@ import typer
 from bot.cli_broadcast import broadcast_app
 from bot.cli_events import events_app
 from bot.cli_stats import stats_app
-from bot.cli_support import fail, use_fastest_event_loop, with_database
+from bot.cli_support import (
+    fail,
+    freeze_start_up_objects,
+    use_fastest_event_loop,
+    with_database,
+)
 from bot.settings import Settings
 from messages import render
 from storage import subscriptions
@@ -50,6 +55,7 @@ def run(
         try_out()
         return
     use_fastest_event_loop()
+    freeze_start_up_objects()
     problem = run_bot(settings, webhook_url=webhook, worker=worker)
     if problem is not None:
         raise fail("cli_run_failed.txt", problem=problem)
@@ -75,6 +81,7 @@ def local_api(
     from bot.local_api import Limits, serve_forever
 
     use_fastest_event_loop()
+    freeze_start_up_objects()
     asyncio.run(serve_forever(host="127.0.0.1", port=port, token=token, reply_delay=delay,
                               limits=Limits() if limits else None, keep_history=history))
 

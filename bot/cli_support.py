@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -39,3 +40,15 @@ def use_fastest_event_loop() -> None:
     except ImportError:
         return
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def freeze_start_up_objects() -> None:
+    """Moves everything imported so far out of the garbage collector's reach.
+
+    A full collection walks every container object in the process: with python-telegram-bot,
+    SQLAlchemy and the rest imported, that took 80-140 ms here, every few seconds at 1000
+    messages a second. Sends due meanwhile then went out in a bunch and were refused with 429.
+    Modules, classes and tables live as long as the process, so there is nothing to lose.
+    """
+    gc.collect()
+    gc.freeze()

@@ -144,9 +144,13 @@ class LocalBotApi:
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
+        self._message_ids_without_history = itertools.count(1)
         self._changed = asyncio.Condition()
         self._global_window: collections.deque[float] = collections.deque()
-        self._chat_last_send: dict[int, collections.deque[float]] = {}
+        # Per chat, its sends still inside its window; chats fall out once their window is empty,
+        # so that a million-recipient run does not leave a million deques for the GC to walk.
+        self._chat_sends: dict[int, collections.deque[float]] = {}
+        self._chat_expiry: collections.deque[tuple[float, int]] = collections.deque()
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.url = ""
@@ -278,13 +282,11 @@ class LocalBotApi:
         window = self._global_window
         while window and now - window[0] >= 1.0:
             window.popleft()
+        self._forget_quiet_chats(now)
         per_second = self.limits.paid_per_second if paid else self.limits.per_second
-        chat_window = self._chat_last_send.setdefault(chat_id, collections.deque())
-        # Groups (negative ids) also have a per-minute budget; every chat has a per-second one.
-        span = 60.0 if chat_id < 0 else 1.0
-        while chat_window and now - chat_window[0] >= span:
-            chat_window.popleft()
+        chat_window = self._chat_sends.get(chat_id, ())
         last_second = sum(1 for sent_at in chat_window if now - sent_at < 1.0)
+        # Groups (negative ids) also have a per-minute budget; every chat has a per-second one.
         over_group_budget = chat_id < 0 and len(chat_window) >= self.limits.per_group_per_minute
         if len(window) >= per_second or last_second >= self.limits.per_chat_per_second or over_group_budget:
             self.answered_429 += 1
@@ -295,8 +297,26 @@ class LocalBotApi:
                 "parameters": {"retry_after": 1},
             }
         window.append(now)
-        chat_window.append(now)
+        self._chat_sends.setdefault(chat_id, collections.deque()).append(now)
+        self._chat_expiry.append((now + self._chat_span(chat_id), chat_id))
         return None
+
+    @staticmethod
+    def _chat_span(chat_id: int) -> float:
+        return 60.0 if chat_id < 0 else 1.0
+
+    def _forget_quiet_chats(self, now: float) -> None:
+        expiry = self._chat_expiry
+        while expiry and expiry[0][0] <= now:
+            _, chat_id = expiry.popleft()
+            sends = self._chat_sends.get(chat_id)
+            if sends is None:
+                continue
+            span = self._chat_span(chat_id)
+            while sends and now - sends[0] >= span:
+                sends.popleft()
+            if not sends:
+                del self._chat_sends[chat_id]
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -395,9 +415,17 @@ class LocalBotApi:
         chat_id = params.get("chat_id")
         if not isinstance(chat_id, int):
             raise _ApiError(400, "Bad Request: chat_id is empty")
-        chat = self._chat(chat_id)
+        chat = self.chats.get(chat_id)
+        if chat is None and not self.keep_history:
+            # With no history kept, a chat needs no state of its own: a million recipients stay
+            # out of memory and out of the garbage collector's walks (whose pauses bunch requests).
+            chat = ChatState(id=chat_id, type="private" if chat_id > 0 else "group")
+            message_id = next(self._message_ids_without_history)
+        else:
+            chat = self._chat(chat_id)
+            message_id = next(chat.message_ids)
         message: dict[str, Any] = {
-            "message_id": next(chat.message_ids),
+            "message_id": message_id,
             "date": int(time.time()),
             "chat": chat.as_json(),
             "from": self._api_getMe({}),
@@ -608,7 +636,8 @@ class LocalBotApi:
         self.busiest_second = 0
         self._last_second.clear()
         self._global_window.clear()
-        self._chat_last_send.clear()
+        self._chat_sends.clear()
+        self._chat_expiry.clear()
         return web.json_response({"ok": True})
 
 

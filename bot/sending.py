@@ -11,8 +11,8 @@ python-telegram-bot. It maps what Telegram answers to a `SendResult`:
   result carries the new id so the caller can store it;
 - 5xx and network errors: retried after `RETRY_DELAYS`, then FAILED.
 
-`Throttle` keeps the limits: a steady pace of `rate` messages a second (at most 95% of the hard cap),
-never more than the hard cap (30, or 1000 with paid broadcasts) in any second,
+`Throttle` keeps the limits: a steady pace 2% under `rate` messages a second (itself at most 95%
+of the hard cap: 30, or 1000 with paid broadcasts), never more than `rate` in any second,
 at most one message a second to a private chat and 20 a minute to a group. Sends are concurrent:
 each waits only for its own turn, so many are in flight at once.
 """
@@ -57,9 +57,12 @@ PAID_CAP_PER_SECOND = 1000
 PER_CHAT_INTERVAL = 1.0
 GROUP_MESSAGES_PER_MINUTE = 20
 # Sends are timed here but counted on arrival at Telegram, and a busy moment on either side bunches
-# them up on the way: the pace stays this fraction below the cap, and the cap itself is kept over
-# a window a little longer than a second.
+# them up on the way: the rate stays this fraction below Telegram's cap...
 CAP_HEADROOM = 0.05
+# ...and the steady pace this fraction below the rate, so that a send a few milliseconds late does
+# not put one more message into the next second than the rate allows.
+PACE_HEADROOM = 0.02
+# Per-chat turns are kept a little more than the limit apart, for the same reason.
 WINDOW_GUARD = 0.02
 # How late an asyncio timer may fire and still count as on time.
 TIMER_SLOP = 0.005
@@ -129,11 +132,9 @@ class Throttle:
 
     def __init__(self, *, rate: float, hard_cap: int) -> None:
         # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
-        self.rate = self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
+        self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
         self.hard_cap = hard_cap
-        # No one-second window may hold more than the configured rate (itself below the cap),
-        # however sends bunch up on their way.
-        self._window_allowance = max(1, math.floor(self.whole_rate))
+        self.share_with(1)
         self._next_turn = 0.0
         self._recent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
@@ -150,7 +151,9 @@ class Throttle:
         """Several processes send for the same bot: each keeps to its part of the rate and the cap,
         so together they stay within Telegram's limit."""
         processes = max(1, processes)
-        self.rate = self.whole_rate / processes
+        self.rate = self.whole_rate / processes * (1 - PACE_HEADROOM)
+        # No one-second window may hold more than this process's part of the configured rate,
+        # however late the loop got round to its sends.
         self._window_allowance = max(1, math.floor(self.whole_rate / processes))
 
     def hold(self, seconds: float) -> None:

@@ -17,10 +17,10 @@ from bot.cli_stats import stats_app
 from bot.cli_support import (
     fail,
     freeze_start_up_objects,
+    load_settings,
     use_fastest_event_loop,
     with_database,
 )
-from bot.settings import Settings
 from messages import render
 from storage import subscriptions
 from storage.db import Database
@@ -49,7 +49,7 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = Settings()
+    settings = load_settings()
     if settings.telegram_bot_token is None:
         typer.echo(render("cli_no_token.txt"))
         try_out()
@@ -66,7 +66,7 @@ def try_out() -> None:
     """Chat with the real bot in this terminal, against a local Bot API server. No token needed."""
     from bot.try_mode import run_try_mode
 
-    asyncio.run(run_try_mode(Settings(), stdin=sys.stdin))
+    asyncio.run(run_try_mode(load_settings(), stdin=sys.stdin))
 
 
 @app.command("local-api")
@@ -89,7 +89,7 @@ def local_api(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the schema to the newest migration."""
-    settings = Settings()
+    settings = load_settings()
 
     async def done(_db: Database) -> None:
         return None
@@ -111,7 +111,7 @@ def lists_create(
             return await subscriptions.create_list(session, slug=slug, title=title, description=description)
 
     try:
-        mailing_list = asyncio.run(with_database(Settings(), create))
+        mailing_list = asyncio.run(with_database(load_settings(), create))
     except subscriptions.InvalidListError as problem:
         raise fail("cli_list_invalid.txt", problem=str(problem)) from None
     typer.echo(render("cli_list_created.txt", mailing_list=mailing_list))
@@ -135,7 +135,7 @@ def subscribers_import(
                 return None
             return await subscriptions.import_subscribers(session, chat_ids=chat_ids, mailing_list=mailing_list)
 
-    joined = asyncio.run(with_database(Settings(), add))
+    joined = asyncio.run(with_database(load_settings(), add))
     if joined is None:
         raise fail("cli_no_such_list.txt", slug=list_slug)
     typer.echo(render("cli_imported.txt", joined=joined, rows=len(chat_ids), slug=list_slug))
@@ -156,7 +156,7 @@ def subscribers_export(
                     return None
             return await subscriptions.export_subscribers(session, mailing_list=mailing_list)
 
-    exported = asyncio.run(with_database(Settings(), rows))
+    exported = asyncio.run(with_database(load_settings(), rows))
     if exported is None:
         raise fail("cli_no_such_list.txt", slug=list_slug)
     writer = csv.writer(sys.stdout)

@@ -14,7 +14,7 @@ import typer
 from jinja2 import TemplateNotFound
 
 from bot.broadcaster import check_message_length
-from bot.cli_support import fail, with_database
+from bot.cli_support import fail, load_settings, with_database
 from bot.settings import Settings
 from messages import render
 from storage import broadcasts
@@ -56,7 +56,7 @@ def broadcast_send(
         help="When to send, e.g. 2018-03-20T19:00 (in TIMEZONE unless an offset is given). Default: now.")] = None,
 ) -> None:
     """Queue an alert to a list; the running bot sends it and reports to nobody (see `status`)."""
-    settings = Settings()
+    settings = load_settings()
     now = SystemClock().now()
     if (text is None) == (template is None):
         raise fail("cli_broadcast_usage.txt")
@@ -104,7 +104,7 @@ def broadcast_status(
     broadcast_id: Annotated[int | None, typer.Argument(help="One broadcast; without it, the recent ones.")] = None,
 ) -> None:
     """Recent and scheduled broadcasts with their progress, or one in detail."""
-    settings = Settings()
+    settings = load_settings()
 
     async def read(db: Database):
         async with db.transaction() as session:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_support import with_database
+from bot.cli_support import load_settings, with_database
 from bot.settings import Settings
 from messages import render
 from storage import events_io
@@ -34,7 +34,7 @@ def events_import(
 
     A file with any problem changes nothing. Reminders are planned now and sent by the running bot.
     """
-    settings = Settings()
+    settings = load_settings()
     now = SystemClock().now()
     try:
         items = events_io.read_events_file(yaml_file.read_text(encoding="utf-8-sig"), tz=settings.tz, now=now,
@@ -56,7 +56,7 @@ def events_export(
     = None,
 ) -> None:
     """Write every event as YAML that `events import` reads back (no RSVPs, nothing about people)."""
-    settings = Settings()
+    settings = load_settings()
 
     async def dump(session):
         return await events_io.export_events(session, tz=settings.tz)

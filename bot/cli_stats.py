@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_support import with_database
-from bot.settings import Settings
+from bot.cli_support import load_settings, with_database
 from messages import render
 from storage.db import Database
 from storage.iapt_import import BUNDLE_PATH, IaptImportError, build_bundle, ensure_iapt_figures, import_iapt_directory
@@ -31,7 +30,7 @@ def import_figures(
 ) -> None:
     """Load the files of DIRECTORY (the ../shared/data/iapt layout). A malformed file: nothing changes."""
     try:
-        summary = asyncio.run(with_database(Settings(), lambda db: import_iapt_directory(db, directory)))
+        summary = asyncio.run(with_database(load_settings(), lambda db: import_iapt_directory(db, directory)))
     except IaptImportError as error:
         raise _rejected(error) from None
     typer.echo(render("stats_import_done.txt", summary=summary, source=str(directory)))
@@ -69,7 +68,7 @@ def show(
         await ensure_iapt_figures(db)
         return await StatsDesk(db).answer_request(request)
 
-    result = asyncio.run(with_database(Settings(), answer))
+    result = asyncio.run(with_database(load_settings(), answer))
     typer.echo(render(result.text_template, answer=result))
     if chart is not None and isinstance(result, TrendAnswer):
         from storage.iapt_chart import render_trend_chart

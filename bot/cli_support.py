@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from bot.settings import Settings
 from messages import render
@@ -22,9 +23,22 @@ def fail(template: str, **context: object) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def load_settings() -> Settings:
+    """The settings, or exit naming each one that is wrong (a traceback would hide which)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for found in error.errors():
+            name = "_".join(str(part) for part in found["loc"]).upper()
+            message = found["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}" if name else message)
+        raise fail("cli_bad_settings.txt", problems=problems) from None
+
+
 async def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Runs `work` on the configured database, its schema brought up to date first."""
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, schema=settings.database_schema)
     try:
         await db.upgrade()
         return await work(db)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///campaign-bot.db"
@@ -17,6 +18,8 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL only: keep the tables in this schema (several campaigns can share one database).
+    database_schema: str | None = None
     # NoDecode: the value is "1,2,3", not JSON, so we split it ourselves.
     organiser_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Europe/London"
@@ -59,6 +62,19 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("database_schema")
+    @classmethod
+    def _plain_schema_name(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+            raise ValueError("a schema name is letters, digits and underscores, not starting with a digit")
+        return value or None
+
+    @model_validator(mode="after")
+    def _schema_needs_postgresql(self) -> Settings:
+        if self.database_schema and not self.database_url.startswith(("postgres", "postgresql")):
+            raise ValueError("DATABASE_SCHEMA applies to PostgreSQL only; DATABASE_URL is not a PostgreSQL URL")
+        return self
 
     @field_validator("telegram_bot_token", "webhook_secret")
     @classmethod

@@ -101,13 +101,14 @@ async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
 class Database:
     """The engine and the session factory, handed around as one object."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, schema: str | None = None) -> None:
         self.engine = engine
+        self.schema = schema
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, *, schema: str | None = None) -> Database:
-        return cls(make_engine(url, schema=schema))
+        return cls(make_engine(url, schema=schema), schema=schema)
 
     @property
     def dialect(self) -> str:

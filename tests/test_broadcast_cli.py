@@ -71,11 +71,15 @@ def test_bad_input_is_refused_with_one_sentence(protests):
     assert unknown.exit_code == 1 and "There is no broadcast #7" in unknown.output
 
 
-@pytest.mark.skipif(POSTGRES_URL is not None, reason="the CLI and the bot share one SQLite file here")
 async def test_the_running_bot_sends_what_the_terminal_queued(running_bot, tmp_path, monkeypatch):
     await make_list(running_bot.db, "protests", "Protests and demos")
     await subscribe(running_bot.db, 101, "protests")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/campaign.db")
+    # The terminal and the bot share the database: the same SQLite file, or the same PostgreSQL schema.
+    if POSTGRES_URL is None:
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/campaign.db")
+    else:
+        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+        monkeypatch.setenv("DATABASE_SCHEMA", running_bot.db.schema)
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
     queued = await asyncio.to_thread(invoke, "broadcast", "send", "--list", "protests", "--text", "Vigil at 6")
     assert queued.exit_code == 0, queued.output

@@ -38,6 +38,23 @@ def test_db_upgrade_and_lists_create(cli_env):
     assert again.exit_code == 1 and "exists already" in again.output
 
 
+def test_unusable_settings_are_named_without_a_traceback(cli_env, monkeypatch):
+    monkeypatch.setenv("DATABASE_SCHEMA", "campaign")  # with the SQLite URL of cli_env
+    monkeypatch.setenv("BROADCAST_RATE", "fast")
+    refused = CliRunner().invoke(app, ["db", "upgrade"])
+    assert refused.exit_code == 1
+    assert "BROADCAST_RATE: Input should be a valid number" in refused.output
+    assert isinstance(refused.exception, SystemExit) and "Traceback" not in refused.output
+    monkeypatch.setenv("BROADCAST_RATE", "25")
+    refused = CliRunner().invoke(app, ["db", "upgrade"])
+    assert refused.exit_code == 1
+    assert "DATABASE_SCHEMA applies to PostgreSQL only" in refused.output
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
+    monkeypatch.setenv("DATABASE_SCHEMA", "campaign; DROP TABLE lists")
+    refused = CliRunner().invoke(app, ["db", "upgrade"])
+    assert refused.exit_code == 1 and "DATABASE_SCHEMA: a schema name is letters" in refused.output
+
+
 def test_subscribers_import_then_export(cli_env, tmp_path):
     invoke("lists", "create", "protests", "--title", "Protests")
     invoke("lists", "create", "groups", "--title", "Groups")

@@ -81,3 +81,19 @@ async def test_limits_answer_429_beyond_the_rate():
     finally:
         await api.stop()
     assert api.answered_429 == 1
+
+
+async def test_without_history_the_server_keeps_counts_but_no_state_per_chat():
+    # A benchmark's million recipients would otherwise each leave objects for the GC to walk.
+    api = LocalBotApi(keep_history=False, limits=Limits(per_second=100))
+    await api.start()
+    try:
+        async with Bot("1:x", base_url=f"{api.url}/bot") as bot:
+            sent = [await bot.send_message(chat_id, "alert") for chat_id in range(1, 51)]
+            with pytest.raises(RetryAfter):
+                await bot.send_message(7, "again within a second")
+    finally:
+        await api.stop()
+    assert api.chats == {}
+    assert len({message.message_id for message in sent}) == 50
+    assert api.stats()["distinct_chats"] == 50 and api.stats()["duplicates"] == 0

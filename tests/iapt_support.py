@@ -1,7 +1,7 @@
 """Shared by the tests/test_iapt_* modules: where the published data is, and loaded databases.
 
-The published files sit beside the checkout (../shared/data/iapt); CI has them too. Without
-them the IAPT tests are skipped with that reason, never passed.
+The published files sit beside the checkout (../shared/data/iapt), or where IAPT_DATA_DIR says.
+Without them the IAPT tests are skipped with that reason, never passed.
 
 Loading a million figures takes seconds, so on SQLite the first loaded database of the test run
 is kept as a template file and later ones are copies of it. On PostgreSQL (TEST_DATABASE_URL)
@@ -25,7 +25,17 @@ from storage.db import Database
 from storage.iapt_import import IaptData, read_iapt_directory, write_iapt_data
 from tests.builders import fresh_database
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "iapt"
+
+def _find_data_dir() -> Path:
+    """IAPT_DATA_DIR if set; else beside the checkout (../shared/data/iapt); else where this
+    machine keeps it (/work/shared/data/iapt), for a clone made somewhere else, as CI's may be."""
+    if os.environ.get("IAPT_DATA_DIR"):
+        return Path(os.environ["IAPT_DATA_DIR"])
+    candidates = [Path(__file__).resolve().parents[2] / "shared" / "data" / "iapt", Path("/work/shared/data/iapt")]
+    return next((path for path in candidates if (path / "iapt_annual_totals.csv").is_file()), candidates[0])
+
+
+DATA_DIR = _find_data_dir()
 requires_data = pytest.mark.skipif(not (DATA_DIR / "iapt_annual_totals.csv").is_file(),
                                    reason=f"the published IAPT files are not at {DATA_DIR}")
 

@@ -150,17 +150,21 @@ async def on_shutdown(application: Application) -> None:
     await stop_broadcasting(application)
     await stop_stats(application)
     await services.db.dispose()
+    # When start-up failed (Telegram unreachable), python-telegram-bot never shuts its Bot down,
+    # and the transport's open session would be reported at exit. Closing twice is harmless.
+    await application.bot_data["transport"].shutdown()
 
 
 def build_application(services: Services, *, token: str, api_url: str) -> Application:
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+    transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
     application = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api_url}/bot")
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
-        .request(AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast))
+        .request(transport)
         .rate_limiter(RepliesInTheSendingWindow())
         .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
         .post_init(on_startup)
@@ -168,6 +172,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .build()
     )
     application.bot_data["services"] = services
+    application.bot_data["transport"] = transport
     register_handlers(application)
     return application
 
@@ -226,24 +231,26 @@ async def running(application: Application, *, webhook: Webhook | None = None, p
     """
     application.bot_data["worker"] = not receive_updates
     await application.initialize()
-    await on_startup(application)
-    await application.start()
-    if not receive_updates:
-        pass
-    elif webhook is None:
-        await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
-                                                allowed_updates=Update.ALL_TYPES)
-    else:
-        log_webhook_refusals()
-        await application.updater.start_webhook(
-            listen=webhook.listen, port=webhook.port, url_path=webhook.path, webhook_url=webhook.url,
-            secret_token=webhook.secret, allowed_updates=Update.ALL_TYPES,
-        )
     try:
+        await on_startup(application)
+        await application.start()
+        if not receive_updates:
+            pass
+        elif webhook is None:
+            await application.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
+                                                    allowed_updates=Update.ALL_TYPES)
+        else:
+            log_webhook_refusals()
+            await application.updater.start_webhook(
+                listen=webhook.listen, port=webhook.port, url_path=webhook.path, webhook_url=webhook.url,
+                secret_token=webhook.secret, allowed_updates=Update.ALL_TYPES,
+            )
         yield application
     finally:
+        # As run_polling does: whatever got started is stopped, even when start-up failed half-way.
         if application.updater.running:
             await application.updater.stop()
-        await application.stop()
+        if application.running:
+            await application.stop()
         await application.shutdown()
         await on_shutdown(application)

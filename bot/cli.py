@@ -15,6 +15,8 @@ from bot.cli_broadcast import broadcast_app
 from bot.cli_events import events_app
 from bot.cli_stats import stats_app
 from bot.cli_support import (
+    DATABASE_UNREACHABLE,
+    database_unreachable,
     fail,
     freeze_start_up_objects,
     load_settings,
@@ -56,7 +58,10 @@ def run(
         return
     use_fastest_event_loop()
     freeze_start_up_objects()
-    problem = run_bot(settings, webhook_url=webhook, worker=worker)
+    try:
+        problem = run_bot(settings, webhook_url=webhook, worker=worker)
+    except DATABASE_UNREACHABLE as error:
+        raise database_unreachable(error) from None
     if problem is not None:
         raise fail("cli_run_failed.txt", problem=problem)
 

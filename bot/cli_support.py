@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings
 from messages import render
@@ -36,11 +37,25 @@ def load_settings() -> Settings:
         raise fail("cli_bad_settings.txt", problems=problems) from None
 
 
+# What opening a database raises when it is not there: refused or unresolvable addresses (OSError),
+# or the server's own refusal (a wrong password, no such database), wrapped by SQLAlchemy.
+DATABASE_UNREACHABLE = (OSError, DBAPIError)
+
+
+def database_unreachable(error: Exception) -> typer.Exit:
+    """The person is told which setting to check and what the database said; no traceback."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return fail("cli_database_unreachable.txt", reason=reason)
+
+
 async def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Runs `work` on the configured database, its schema brought up to date first."""
     db = Database.from_url(settings.database_url, schema=settings.database_schema)
     try:
-        await db.upgrade()
+        try:
+            await db.upgrade()
+        except DATABASE_UNREACHABLE as error:
+            raise database_unreachable(error) from None
         return await work(db)
     finally:
         await db.dispose()

@@ -17,10 +17,15 @@ from storage.db import Database
 
 
 class _ReportedToThePerson(logging.Filter):
-    """A refused token is told to the person in one sentence; its traceback would only bury it."""
+    """A refused token, or a Bot API server that cannot be reached at start-up, is told to the
+    person in one sentence; the traceback would only bury it. Network errors later on, while
+    polling, are still logged: those the bot retries, and an operator wants to see them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, InvalidToken):
+            return False
+        return not (isinstance(error, NetworkError) and record.getMessage().startswith("Network Retry Loop (Bootstrap"))
 
 
 async def _run_worker(application) -> None:

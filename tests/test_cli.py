@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -102,6 +103,45 @@ async def test_run_with_a_wrong_token_exits_with_one_sentence(cli_env):
     assert "Traceback" not in stderr.decode() + stdout.decode()
     assert "refused the token (401 Unauthorized)" in stderr.decode()
     assert [(call.method, call.status) for call in server.requests] == [("getMe", 401)]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens once the socket is closed
+
+
+async def run_campaign_bot(env: dict[str, str], *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        CAMPAIGN_BOT, *args, env={**os.environ, **env}, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, stdout.decode() + stderr.decode()
+
+
+async def test_run_without_a_reachable_bot_api_server_says_so_in_one_sentence(cli_env):
+    env = {**cli_env, "TELEGRAM_BOT_TOKEN": "111:right", "TELEGRAM_API_URL": f"http://127.0.0.1:{closed_port()}"}
+    status, output = await run_campaign_bot(env, "run")
+    assert status == 1
+    assert output.strip() == ("Could not reach the Bot API server at TELEGRAM_API_URL: check the address "
+                              "and the network, then try again.")
+
+
+@pytest.mark.parametrize("args", [("run",), ("run", "--worker"), ("db", "upgrade")])
+async def test_an_unreachable_database_is_named_without_a_traceback(cli_env, args):
+    server = LocalBotApi(token="111:right")
+    await server.start()
+    env = {**cli_env, "TELEGRAM_BOT_TOKEN": "111:right", "TELEGRAM_API_URL": server.url,
+           "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{closed_port()}/campaign"}
+    try:
+        status, output = await run_campaign_bot(env, *args)
+    finally:
+        await server.stop()
+    assert status == 1
+    assert "Traceback" not in output and "Unclosed" not in output
+    assert "Could not open the database named by DATABASE_URL (" in output
+    assert "check that the server is running" in output
 
 
 async def test_try_mode_shows_welcome_and_lists_and_lets_a_person_join_and_leave(cli_env):

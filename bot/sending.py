@@ -27,6 +27,7 @@ import logging
 import math
 import time
 import warnings
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from telegram import Bot
@@ -130,7 +131,11 @@ async def send_outgoing(bot: Bot, chat_id: int, message: Outgoing, *, paid: bool
 class Throttle:
     """Waits for each send's turn under the global pace, the hard cap, and the per-chat limits."""
 
-    def __init__(self, *, rate: float, hard_cap: int) -> None:
+    def __init__(self, *, rate: float, hard_cap: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        # Injected so tests can run the limits on virtual time, timers firing late included.
+        self._clock = clock
+        self._sleep = sleep
         # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
         self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
         self.hard_cap = hard_cap
@@ -145,7 +150,7 @@ class Throttle:
 
     @property
     def current_rate(self) -> float:
-        return self.rate * SLOWDOWN_AFTER_429 if time.monotonic() < self._slowed_until else self.rate
+        return self.rate * SLOWDOWN_AFTER_429 if self._clock() < self._slowed_until else self.rate
 
     def share_with(self, processes: int) -> None:
         """Several processes send for the same bot: each keeps to its part of the rate and the cap,
@@ -158,19 +163,19 @@ class Throttle:
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
-        self._next_turn = max(self._next_turn, time.monotonic() + seconds)
+        self._next_turn = max(self._next_turn, self._clock() + seconds)
 
     async def admit_reply(self) -> None:
         """A reply to someone goes ahead of the broadcast's queue but counts in its window, so the
         broadcast makes room for it; during a 429 pause it waits like everything else."""
-        now = time.monotonic()
+        now = self._clock()
         if now < self._paused_until:
-            await asyncio.sleep(self._paused_until - now)
-        self._recent.append(time.monotonic())
+            await self._sleep(self._paused_until - now)
+        self._recent.append(self._clock())
 
     def pause_all(self, seconds: float) -> None:
         """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while."""
-        now = time.monotonic()
+        now = self._clock()
         self._paused_until = max(self._paused_until, now + seconds)
         self._slowed_until = self._paused_until + SLOWDOWN_SECONDS
         # Turns reserved before the pause are void; everyone queues again after it.
@@ -190,31 +195,33 @@ class Throttle:
     def _reserve_chat_turn(self, chat_id: int, now: float) -> float:
         """The earliest moment this chat may get its next message, reserved for the caller."""
         turns = self._chat_turns.setdefault(chat_id, collections.deque())
-        if is_group_chat(chat_id):
-            span, allowed = 60.0 + WINDOW_GUARD, GROUP_MESSAGES_PER_MINUTE
-        else:
-            span, allowed = PER_CHAT_INTERVAL + WINDOW_GUARD, 1
+        # Every chat, a group too, gets at most one message a second; a group also 20 a minute.
         turn = now
-        if len(turns) >= allowed:
-            turn = max(now, turns[-allowed] + span)
+        if turns:
+            turn = max(turn, turns[-1] + PER_CHAT_INTERVAL + WINDOW_GUARD)
+        span = PER_CHAT_INTERVAL + WINDOW_GUARD
+        if is_group_chat(chat_id):
+            span = 60.0 + WINDOW_GUARD
+            if len(turns) >= GROUP_MESSAGES_PER_MINUTE:
+                turn = max(turn, turns[-GROUP_MESSAGES_PER_MINUTE] + span)
         turns.append(turn)
         self._expiry.append((turn + span, chat_id))
         return turn
 
     async def wait_turn(self, chat_id: int) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._forget_old_chats(now)
         chat_turn = self._reserve_chat_turn(chat_id, now)
         if chat_turn > now:
-            await asyncio.sleep(chat_turn - now)
+            await self._sleep(chat_turn - now)
         while True:
             # The steady pace: each send takes the next free slot, 1/rate apart.
-            now = time.monotonic()
+            now = self._clock()
             turn = max(now, self._next_turn)
             self._next_turn = turn + 1.0 / self.current_rate
             if turn > now:
-                await asyncio.sleep(turn - now)
-            now = time.monotonic()
+                await self._sleep(turn - now)
+            now = self._clock()
             if now < self._paused_until:
                 continue  # a 429 came while we waited: queue again behind the pause
             # The cap, however late the loop got round to us: never more than it in any second.

@@ -1,12 +1,12 @@
 # Two commands matter: `make run` (set up, then run the bot, or its try-out mode with no token)
-# and `make test` (set up, then run the whole suite on SQLite and, when a server answers, PostgreSQL).
+# and `make test` (set up, lint, then run the whole suite on SQLite and, when a server answers, PostgreSQL).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-sqlite test-postgres setup
+.PHONY: run test lint test-sqlite test-postgres setup
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,11 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/campaign-bot run
 
-test: test-sqlite test-postgres
+test: lint test-sqlite test-postgres
+
+lint: setup
+	@echo "== lint (ruff, settings in pyproject.toml) =="
+	$(BIN)/ruff check .
 
 test-sqlite: setup
 	@echo "== test suite on SQLite (the embedded default) =="

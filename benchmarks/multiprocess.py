@@ -459,7 +459,7 @@ class Run:
         duration = args.recipients / args.rate
         queue_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.startup_allowance)
         early = early_offsets(duration)
-        for (reminder_id, *_), offset in zip(planned, early):
+        for (reminder_id, *_), offset in zip(planned, early, strict=False):
             await self.db.execute("UPDATE reminders SET due_at = :due WHERE id = :id",
                                   due=queue_at + dt.timedelta(seconds=offset), id=reminder_id)
         self.late_ids = [row[0] for row in planned[len(early):]]
@@ -676,7 +676,7 @@ def busiest_polled_second(samples: list[tuple[float, int]]) -> tuple[int, float 
     """From the polled counts: the most messages accepted between two samples at most 1 s apart, and
     when the later sample was taken. A lower bound of the server's own figure, but it says when."""
     best, when, start = 0, None, 0
-    for end, (moment, count) in enumerate(samples):
+    for moment, count in samples:
         while moment - samples[start][0] > 1.0:
             start += 1
         if count - samples[start][1] > best:

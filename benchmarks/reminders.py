@@ -30,18 +30,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, text, update  # noqa: E402
+from sqlalchemy import select, text, update
 
-from bot.app import build_application, running  # noqa: E402
-from bot.local_api import LocalBotApi  # noqa: E402
-from bot.services import Services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from storage import events, subscriptions  # noqa: E402
-from storage.clock import SystemClock  # noqa: E402
-from storage.dates import parse_reminder_rules  # noqa: E402
-from storage.db import Database, make_engine  # noqa: E402
-from storage.events import DateDraft, EventDraft, Reminder  # noqa: E402
-from storage.models import ChatKind  # noqa: E402
+from bot.app import build_application, running
+from bot.local_api import LocalBotApi
+from bot.services import Services
+from bot.settings import Settings
+from storage import events, subscriptions
+from storage.clock import SystemClock
+from storage.dates import parse_reminder_rules
+from storage.db import Database, make_engine
+from storage.events import DateDraft, EventDraft, Reminder
+from storage.models import ChatKind
 
 TOKEN = "424242:benchmark"
 RULES = ("2 days before at 19:00 to everyone; 1 day before at 19:00 to everyone; 1 day before at 08:00 to going; "

@@ -36,17 +36,17 @@ from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_application, running  # noqa: E402
-from bot.handlers.stats import STATS_BUTTON_PATTERN  # noqa: E402
-from bot.local_api import LocalBotApi  # noqa: E402
-from bot.observing import ProcessedUpdates  # noqa: E402
-from bot.services import Services  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from messages import render  # noqa: E402
-from storage.clock import SystemClock  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.iapt_import import ensure_iapt_figures  # noqa: E402
-from storage.iapt_report import ChoicesAnswer, StatsDesk, StatsIndex  # noqa: E402
+from bot.app import build_application, running
+from bot.handlers.stats import STATS_BUTTON_PATTERN
+from bot.local_api import LocalBotApi
+from bot.observing import ProcessedUpdates
+from bot.services import Services
+from bot.settings import Settings
+from messages import render
+from storage.clock import SystemClock
+from storage.db import Database
+from storage.iapt_import import ensure_iapt_figures
+from storage.iapt_report import ChoicesAnswer, StatsDesk, StatsIndex
 
 SEED = 20260301
 COLUMNS = ("queries", "found", "direct", "choices", "p50 ms", "p99 ms", "max ms")

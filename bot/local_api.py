@@ -394,7 +394,8 @@ class LocalBotApi:
         return self._bot_message(params, {"venue": venue, "location": location})
 
     def _api_sendLocation(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._bot_message(params, {"location": {"latitude": params["latitude"], "longitude": params["longitude"]}})
+        location = {"latitude": params["latitude"], "longitude": params["longitude"]}
+        return self._bot_message(params, {"location": location})
 
     def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params["chat_id"])

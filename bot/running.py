@@ -39,7 +39,8 @@ def run_bot(settings: Settings, *, webhook_url: str | None = None, worker: bool 
     Returns the reason it could not start (a template key), or None after a clean stop.
     """
     assert settings.telegram_bot_token is not None
-    services = Services(settings=settings, db=Database.from_url(settings.database_url, schema=settings.database_schema), clock=SystemClock())
+    services = Services(settings=settings, clock=SystemClock(),
+                        db=Database.from_url(settings.database_url, schema=settings.database_schema))
     for name in ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater"):
         logging.getLogger(name).addFilter(_ReportedToThePerson())
     application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)

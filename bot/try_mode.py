@@ -115,7 +115,8 @@ async def run_try_mode(settings: Settings, *, stdin: TextIO, stdout: TextIO | No
     server = LocalBotApi(token=TRY_TOKEN)
     api_url = await server.start()
     settings = settings.model_copy(update={"organiser_ids": settings.organiser_ids | {ORGANISER_ID}})
-    services = Services(settings=settings, db=Database.from_url(settings.database_url, schema=settings.database_schema), clock=SystemClock())
+    services = Services(settings=settings, clock=SystemClock(),
+                        db=Database.from_url(settings.database_url, schema=settings.database_schema))
     application = build_application(services, token=TRY_TOKEN, api_url=api_url)
     processed = ProcessedUpdates(application)
     try:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from icalendar import Calendar, Event as CalendarEvent, vGeo
+from icalendar import Calendar, vGeo
+from icalendar import Event as CalendarEvent
 
 from storage.events import DateStatus, Event, EventDate
 

@@ -83,7 +83,8 @@ class Event(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(60), unique=True, nullable=False))
-    list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False, index=True))
+    list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False,
+                                          index=True))
     title: str = Field(sa_column=Column(String(MAX_TITLE_LENGTH), nullable=False))
     venue_name: str = Field(sa_column=Column(String(200), nullable=False))
     address: str = Field(sa_column=Column(String(300), nullable=False))
@@ -344,7 +345,8 @@ async def plan_reminders(session: AsyncSession, *, event_id: int, now: dt.dateti
     existing = {
         (item.event_date_id, item.rule_id): item
         for item in await session.scalars(
-            select(Reminder).join(EventDate, EventDate.id == Reminder.event_date_id).where(EventDate.event_id == event_id)
+            select(Reminder).join(EventDate, EventDate.id == Reminder.event_date_id)
+            .where(EventDate.event_id == event_id)
         )
     }
     settled = {ReminderStatus.SENT.value, ReminderStatus.MISSED.value}

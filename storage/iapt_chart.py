@@ -15,12 +15,12 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must come before anything imports pyplot
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure as MplFigure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter
 
-from messages import environment  # noqa: E402
-from storage.iapt_report import TrendAnswer  # noqa: E402
+from messages import environment
+from storage.iapt_report import TrendAnswer
 
 REFERRALS_COLOUR = "#005eb8"  # NHS blue
 FINISHED_COLOUR = "#41b6e6"

@@ -48,7 +48,9 @@ async def take_or_renew_lease(session: AsyncSession, *, name: str, holder: str, 
 async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
     """Give the lease up at a clean shutdown, so a successor need not wait for it to expire."""
     await session.execute(
-        update(Lease).where(Lease.name == name, Lease.holder == holder).values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .values(expires_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
     )
 
 

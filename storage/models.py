@@ -52,7 +52,8 @@ class Subscription(SQLModel, table=True):
     __tablename__ = "subscriptions"
 
     chat_id: int = Field(sa_column=Column(ForeignKey("chats.id", ondelete="CASCADE"), primary_key=True))
-    list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True, index=True))
+    list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True))
     subscribed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

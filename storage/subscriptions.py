@@ -194,7 +194,8 @@ async def _subscribed_list_ids(session: AsyncSession, chat: Chat | None) -> list
     return list(result)
 
 
-async def join_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind, mailing_list: MailingList) -> JoinOutcome:
+async def join_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
+                    mailing_list: MailingList) -> JoinOutcome:
     chat = await record_chat(session, telegram_id=telegram_id, kind=kind)
     if await session.get(Subscription, (chat.id, mailing_list.id)) is not None:
         return JoinOutcome.ALREADY
@@ -329,7 +330,8 @@ async def import_subscribers(session: AsyncSession, *, chat_ids: list[int], mail
     return joined
 
 
-async def export_subscribers(session: AsyncSession, *, mailing_list: MailingList | None = None) -> list[tuple[int, str]]:
+async def export_subscribers(session: AsyncSession, *,
+                             mailing_list: MailingList | None = None) -> list[tuple[int, str]]:
     """(chat id, list slug) of every active subscription, for the operator's terminal only."""
     query = (
         select(Chat.telegram_id, MailingList.slug)

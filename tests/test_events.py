@@ -39,9 +39,10 @@ async def import_example(db, clock, settings) -> events_io.ImportSummary:
         return await events_io.import_events(session, items=items, now=clock.now(), tz=settings.tz)
 
 
-async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_at=utc(2018, 3, 17, 10),
+async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_at: dt.datetime | None = None,
                       slug: str = "encounter-groups", rules: str = DEFAULT_RULES) -> int:
-    """A one-date event on `slug`; returns its date's id."""
+    """A one-date event on `slug` (by default the encounter group of 17 March 2018); returns its date's id."""
+    starts_at = starts_at or utc(2018, 3, 17, 10)
     async with db.transaction() as session:
         from storage import subscriptions
 

@@ -198,21 +198,21 @@ class Broadcaster:
                     raise LookupError(f"no broadcast {broadcast_id}")
                 if summary.status.finished and not awaiting_report and broadcast_id not in self._delivery_tasks:
                     return summary
-                async with self._progress:
-                    try:
-                        await asyncio.wait_for(self._progress.wait(), 0.5)
-                    except TimeoutError:
-                        pass
+                await self._progress_or(0.5)
 
     async def wait_until_idle(self, *, timeout: float = 30.0) -> None:
         """Waits until no broadcast is being delivered by this process."""
         async with asyncio.timeout(timeout):
             while self._delivery_tasks or self._wake.is_set() or self._looking:
-                async with self._progress:
-                    try:
-                        await asyncio.wait_for(self._progress.wait(), 0.5)
-                    except TimeoutError:
-                        pass
+                await self._progress_or(0.5)
+
+    async def _progress_or(self, seconds: float) -> None:
+        """Waits until the engine records or finishes something, or `seconds` pass."""
+        async with self._progress:
+            try:
+                await asyncio.wait_for(self._progress.wait(), seconds)
+            except TimeoutError:
+                pass
 
     async def _notify(self) -> None:
         async with self._progress:
@@ -361,13 +361,9 @@ class Broadcaster:
         """Waits until every delivery this process claimed for the broadcast is recorded."""
         while self._outstanding.get(broadcast_id, 0) > 0:
             self._outcomes_ready.set()
-            async with self._progress:
-                try:
-                    await asyncio.wait_for(self._progress.wait(), 1.0)
-                except TimeoutError:
-                    pass
-                if not self._send_tasks and not self._outcomes and self._stopping:
-                    return
+            await self._progress_or(1.0)
+            if not self._send_tasks and not self._outcomes and self._stopping:
+                return
 
     # ------------------------------------------------------------------ recording
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _schema_needs_postgresql(self) -> Settings:
-        if self.database_schema and not self.database_url.startswith(("postgres", "postgresql")):
+        if self.database_schema and not self.database_url.startswith("postgres"):
             raise ValueError("DATABASE_SCHEMA applies to PostgreSQL only; DATABASE_URL is not a PostgreSQL URL")
         return self
 

@@ -31,12 +31,9 @@ async def fresh_database(directory: Path, *, filename: str = "campaign.db") -> A
             await db.dispose()
         return
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_async_engine(normalise_database_url(postgres_url))
     try:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await create_schema(postgres_url, schema)
     except OSError as error:
-        await admin.dispose()
         pytest.skip(f"no PostgreSQL server answers at {postgres_url}: {error}")
     db = Database.from_url(postgres_url, schema=schema)
     try:
@@ -44,8 +41,23 @@ async def fresh_database(directory: Path, *, filename: str = "campaign.db") -> A
         yield db
     finally:
         await db.dispose()
+        await drop_schema(postgres_url, schema)
+
+
+async def create_schema(postgres_url: str, schema: str) -> None:
+    await _as_admin(postgres_url, f'CREATE SCHEMA "{schema}"')
+
+
+async def drop_schema(postgres_url: str, schema: str) -> None:
+    await _as_admin(postgres_url, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+async def _as_admin(postgres_url: str, statement: str) -> None:
+    admin = create_async_engine(normalise_database_url(postgres_url))
+    try:
         async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await connection.execute(text(statement))
+    finally:
         await admin.dispose()
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -130,14 +131,22 @@ class Person:
         return await self._changes_after(update)
 
 
-@pytest.fixture
-async def running_bot(database, telegram, clock, settings) -> AsyncIterator[RunningBot]:
-    services = Services(settings=settings, db=database, clock=clock)
+@asynccontextmanager
+async def bot_running(db: Database, telegram: LocalBotApi, clock, settings: Settings, *,
+                      poll_timeout: float = 5) -> AsyncIterator[RunningBot]:
+    """The real Application on `db`, polling the local Bot API server, until the block ends."""
+    services = Services(settings=settings, db=db, clock=clock)
     application = build_application(services, token=TOKEN, api_url=telegram.url)
     processed = ProcessedUpdates(application)
-    async with running(application, poll_timeout=5):
+    async with running(application, poll_timeout=poll_timeout):
         yield RunningBot(server=telegram, services=services, processed=processed, application=application)
         await telegram.release_long_polls()
+
+
+@pytest.fixture
+async def running_bot(database, telegram, clock, settings) -> AsyncIterator[RunningBot]:
+    async with bot_running(database, telegram, clock, settings) as bot:
+        yield bot
 
 
 @pytest.fixture

@@ -65,16 +65,12 @@ async def _sqlite_template_file() -> Path:
 @asynccontextmanager
 async def loaded_database(directory: Path) -> AsyncIterator[Database]:
     """An upgraded database holding every published figure, the test's own to change."""
-    if os.environ.get("TEST_DATABASE_URL") is None:
+    on_sqlite = os.environ.get("TEST_DATABASE_URL") is None
+    if on_sqlite:
+        # A copy of the loaded template: fresh_database finds its schema up to date.
         shutil.copyfile(await _sqlite_template_file(), directory / "iapt.db")
-        db = Database.from_url(f"sqlite+aiosqlite:///{directory}/iapt.db")
-        await db.upgrade()
-        try:
-            yield db
-        finally:
-            await db.dispose()
-        return
-    async with fresh_database(directory) as db:
-        async with db.transaction() as session:
-            await write_iapt_data(session, published_data())
+    async with fresh_database(directory, filename="iapt.db") as db:
+        if not on_sqlite:
+            async with db.transaction() as session:
+                await write_iapt_data(session, published_data())
         yield db

@@ -15,23 +15,19 @@ import re
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from bot.app import build_application, running
 from bot.handlers import stats as stats_handlers
-from bot.observing import ProcessedUpdates
-from bot.services import Services
-from storage.db import Database, normalise_database_url
+from storage.db import Database
 from storage.iapt import IaptFigure
 from storage.iapt_chart import render_trend_chart
 from storage.iapt_import import write_iapt_data
-from tests.conftest import POSTGRES_URL, TOKEN, Person, RunningBot
+from tests.builders import create_schema, drop_schema
+from tests.conftest import POSTGRES_URL, Person, RunningBot, bot_running
 from tests.iapt_support import DATA_DIR, loaded_database, published_data, requires_data
 
 pytestmark = requires_data
@@ -56,25 +52,16 @@ def postgres_figures_schema():
     schema = f"test_stats_{uuid.uuid4().hex[:12]}"
 
     async def create() -> None:
-        admin = create_async_engine(normalise_database_url(POSTGRES_URL))
-        async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
+        await create_schema(POSTGRES_URL, schema)
         db = Database.from_url(POSTGRES_URL, schema=schema)
         await db.upgrade()
         async with db.transaction() as session:
             await write_iapt_data(session, published_data())
         await db.dispose()
 
-    async def drop() -> None:
-        admin = create_async_engine(normalise_database_url(POSTGRES_URL))
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
     asyncio.run(create())
     yield schema
-    asyncio.run(drop())
+    asyncio.run(drop_schema(POSTGRES_URL, schema))
 
 
 @pytest.fixture
@@ -90,19 +77,9 @@ async def figures(tmp_path, postgres_figures_schema) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@asynccontextmanager
-async def bot_running(db: Database, telegram, clock, settings) -> AsyncIterator[RunningBot]:
-    services = Services(settings=settings, db=db, clock=clock)
-    application = build_application(services, token=TOKEN, api_url=telegram.url)
-    processed = ProcessedUpdates(application)
-    async with running(application, poll_timeout=1):
-        yield RunningBot(server=telegram, services=services, processed=processed, application=application)
-        await telegram.release_long_polls()
-
-
 @pytest.fixture
 async def stats_bot(figures, telegram, clock, settings) -> AsyncIterator[RunningBot]:
-    async with bot_running(figures, telegram, clock, settings) as bot:
+    async with bot_running(figures, telegram, clock, settings, poll_timeout=1) as bot:
         yield bot
 
 
@@ -316,7 +293,7 @@ async def test_inline_mode_offers_the_answer_to_share(stats_bot):
 async def test_a_flood_of_questions_is_told_to_wait_once_and_others_still_get_answers(figures, telegram, clock,
                                                                                         settings):
     limited = settings.model_copy(update={"stats_per_user_per_minute": 2})
-    async with bot_running(figures, telegram, clock, limited) as bot:
+    async with bot_running(figures, telegram, clock, limited, poll_timeout=1) as bot:
         flooder, other = bot.person(304), bot.person(305)
         assert "10,270" in await flooder.say("/stats tower hamlets 2018-19")
         assert "71,940" in await flooder.say("/stats A3A8R 2021-22")
@@ -338,7 +315,7 @@ async def test_with_no_figures_loaded_stats_says_how_to_load_them(running_bot):
 async def test_while_the_bundled_figures_load_stats_says_so_and_stopping_leaves_no_half_load(database, telegram,
                                                                                              clock, settings):
     loading = settings.model_copy(update={"stats_load_bundle": True})
-    async with bot_running(database, telegram, clock, loading) as bot:
+    async with bot_running(database, telegram, clock, loading, poll_timeout=1) as bot:
         answer = plain(await bot.person(307).say("/stats tower hamlets"))
         assert "figures are being loaded" in answer
     # The bot stopped mid-load: the load's transaction rolled back, and the next start loads again.

@@ -41,7 +41,7 @@ from bot.handlers import (
     stats,
     supporters,
 )
-from bot.handlers.common import Handler
+from bot.handlers.common import Handler, Who, guard_handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
 from bot.sending import RepliesInTheSendingWindow
@@ -58,37 +58,80 @@ logger = logging.getLogger(__name__)
 class Command:
     name: str
     callback: Handler
-    organisers_only: bool = False
+    who: Who = Who.ANYONE
+    # True: only with arguments; None: with or without (python-telegram-bot's `has_args`).
+    has_args: bool | None = None
+    chats: filters.BaseFilter = filters.ALL
 
 
-# The single table of commands: it registers the handlers, fills Telegram's command menu
-# and lets the unknown-command answer suggest the nearest real one.
+@dataclasses.dataclass(frozen=True)
+class Button:
+    """An inline button's handler, by the pattern of its callback_data."""
+
+    pattern: str
+    callback: Handler
+    who: Who = Who.ANYONE
+    # Its data ends in an event date's id, which the pressing chat must be allowed to see.
+    shows_event_date: bool = False
+
+
+ORGANISERS = Who.ORGANISERS
+CHAT_MANAGERS = Who.CHAT_MANAGERS
+# Half-finished organiser work kept in user_data: a refused organiser (removed meanwhile) loses it.
+ORGANISER_DRAFTS = (broadcasts.STEP, *events.DRAFT_KEYS)
+
+# The single table of commands: it registers the handlers, says who may use each, fills
+# Telegram's command menu and lets the unknown-command answer suggest the nearest real one.
+# The first entry that matches a message takes it.
 COMMANDS: tuple[Command, ...] = (
+    # A deep link signs the chat up, so in a group it is for administrators, as /subscribe is.
+    Command("start", supporters.join_from_link, CHAT_MANAGERS, has_args=True),
     Command("start", supporters.start),
     Command("help", supporters.help_command),
     Command("lists", supporters.show_lists),
-    Command("subscribe", supporters.subscribe),
-    Command("unsubscribe", supporters.unsubscribe),
+    Command("subscribe", supporters.subscribe, CHAT_MANAGERS),
+    Command("unsubscribe", supporters.unsubscribe, CHAT_MANAGERS),
     Command("mylists", supporters.my_lists),
-    Command("stop", supporters.stop),
+    Command("stop", supporters.stop, CHAT_MANAGERS),
     Command("privacy", supporters.privacy),
-    Command("mydata", supporters.my_data),
-    Command("forget", supporters.forget),
-    Command("newlist", organisers.new_list, organisers_only=True),
-    Command("organiser", organisers.organiser_command, organisers_only=True),
-    Command("broadcast", broadcasts.broadcast_command, organisers_only=True),
-    Command("broadcasts", broadcasts.broadcasts_command, organisers_only=True),
+    Command("mydata", supporters.my_data, CHAT_MANAGERS),
+    Command("forget", supporters.forget, CHAT_MANAGERS),
+    Command("newlist", organisers.new_list, ORGANISERS),
+    Command("organiser", organisers.organiser_command, ORGANISERS),
+    Command("broadcast", broadcasts.broadcast_command, ORGANISERS),
+    Command("broadcasts", broadcasts.broadcasts_command, ORGANISERS),
     Command("events", events.show_events),
     # In private chats the conversations in events.conversations() take these first.
-    Command("newevent", events.private_only, organisers_only=True),
-    Command("editevent", events.private_only, organisers_only=True),
-    Command("cancelevent", events.cancel_event, organisers_only=True),
+    Command("newevent", events.private_only, ORGANISERS),
+    Command("editevent", events.private_only, ORGANISERS),
+    # Its pick list names every coming event, so, like the other two, only in a private chat.
+    Command("cancelevent", events.cancel_event, ORGANISERS, chats=filters.ChatType.PRIVATE),
+    Command("cancelevent", events.private_only, ORGANISERS),
     Command("stats", stats.stats_command),
+)
+
+# The single table of buttons (stats' own come after it, and unknown ones last).
+BUTTONS: tuple[Button, ...] = (
+    Button(r"^(join|leave):\d+$", supporters.list_button_pressed, CHAT_MANAGERS),
+    Button(r"^forget:(yes|no)$", supporters.forget_answered, CHAT_MANAGERS),
+    Button(r"^bcast:list:\d+$", broadcasts.list_chosen, ORGANISERS),
+    Button(r"^bcast:(send|schedule|drop):\d+$", broadcasts.draft_answered, ORGANISERS),
+    Button(r"^bcast:(pause|resume|cancel):\d+$", broadcasts.control_pressed, ORGANISERS),
+    Button(r"^rsvp:(going|no):\d+$", events.rsvp_pressed, shows_event_date=True),
+    Button(r"^rsvp:name:\d+$", events.share_name_pressed, shows_event_date=True),
+    Button(r"^ics:\d+$", events.calendar_pressed, shows_event_date=True),
+    Button(r"^attendees:\d+$", events.attendees_pressed, ORGANISERS),
+    Button(r"^cancelevent:pick:\d+$", events.cancel_picked, ORGANISERS, shows_event_date=True),
+    Button(r"^cancelevent:(yes|no):\d+$", events.cancel_answered, ORGANISERS, shows_event_date=True),
 )
 
 
 def register_handlers(application: Application) -> None:
     only_new_messages = filters.UpdateType.MESSAGE
+
+    def add(handler, who: Who = Who.ANYONE) -> None:
+        application.add_handler(guard_handler(handler, who, drafts=ORGANISER_DRAFTS))
+
     application.add_handler(ChatMemberHandler(membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.group_migrated))
     application.add_handler(
@@ -97,21 +140,16 @@ def register_handlers(application: Application) -> None:
     # An organiser's answer to /broadcast's question (text, time) is not a stray message; any
     # command drops the question first (group -1 runs before the others).
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, broadcasts.drop_question), group=-1)
-    application.add_handler(MessageHandler(broadcasts.AwaitingAnswer(application) & only_new_messages,
-                                           broadcasts.next_step_message))
+    add(MessageHandler(broadcasts.AwaitingAnswer(application) & only_new_messages, broadcasts.next_step_message),
+        ORGANISERS)
     for conversation in events.conversations():
-        application.add_handler(conversation)
+        add(conversation, ORGANISERS)  # every step: entry points, each state's handlers, fallbacks
     for command in COMMANDS:
-        application.add_handler(CommandHandler(command.name, command.callback, filters=only_new_messages))
-    application.add_handler(CallbackQueryHandler(supporters.list_button_pressed, pattern=r"^(join|leave):\d+$"))
-    application.add_handler(CallbackQueryHandler(supporters.forget_answered, pattern=r"^forget:(yes|no)$"))
-    application.add_handler(CallbackQueryHandler(broadcasts.list_chosen, pattern=r"^bcast:list:\d+$"))
-    application.add_handler(CallbackQueryHandler(broadcasts.draft_answered,
-                                                 pattern=r"^bcast:(send|schedule|drop):\d+$"))
-    application.add_handler(CallbackQueryHandler(broadcasts.control_pressed,
-                                                 pattern=r"^bcast:(pause|resume|cancel):\d+$"))
-    for button in events.buttons():
-        application.add_handler(button)
+        add(CommandHandler(command.name, command.callback, filters=only_new_messages & command.chats,
+                           has_args=command.has_args), command.who)
+    for button in BUTTONS:
+        callback = events.visible_dates_only(button.callback) if button.shows_event_date else button.callback
+        add(CallbackQueryHandler(callback, pattern=button.pattern), button.who)
     application.add_handler(CallbackQueryHandler(stats.stats_button_pressed, pattern=stats.STATS_BUTTON_PATTERN))
     application.add_handler(InlineQueryHandler(stats.stats_inline_query))
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))
@@ -119,7 +157,7 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(filters.ALL, fallbacks.ignored))
     application.add_handler(CallbackQueryHandler(fallbacks.stale_button))
     application.add_error_handler(fallbacks.report_error)
-    application.bot_data["command_names"] = [command.name for command in COMMANDS]
+    application.bot_data["command_names"] = list(dict.fromkeys(command.name for command in COMMANDS))
 
 
 def command_menu() -> list[BotCommand]:

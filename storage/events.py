@@ -486,6 +486,24 @@ async def get_event_date(session: AsyncSession, *, event_date_id: int) -> tuple[
     return (row[0], row[1]) if row else None
 
 
+async def chat_may_see_event_date(session: AsyncSession, *, event_date_id: int, telegram_id: int) -> bool:
+    """Whether the chat may be shown the date (and answer it): its event is on a public list or on
+    a list the chat is on, or the chat answered the date already (so that someone who has left
+    the list can still free their place). False for a date that does not exist."""
+    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    conditions = [MailingList.public.is_(True)]
+    if chat is not None:
+        conditions.append(Event.list_id.in_(select(Subscription.list_id).where(Subscription.chat_id == chat.id)))
+        conditions.append(EventDate.id.in_(select(Rsvp.event_date_id).where(Rsvp.chat_id == chat.id)))
+    query = (
+        select(EventDate.id)
+        .join(Event, Event.id == EventDate.event_id)
+        .join(MailingList, MailingList.id == Event.list_id)
+        .where(EventDate.id == event_date_id, or_(*conditions))
+    )
+    return await session.scalar(query) is not None
+
+
 async def dates_of(session: AsyncSession, *, event_id: int) -> list[EventDate]:
     query = select(EventDate).where(EventDate.event_id == event_id).order_by(EventDate.starts_at)
     return list(await session.scalars(query))

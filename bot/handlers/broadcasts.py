@@ -4,6 +4,9 @@ and /broadcasts (progress, with pause, resume and cancel).
 Between a button and the organiser's next message, the step they are on is kept in
 `context.user_data` (it is lost on restart; the draft itself is in the database). Everything
 after the preview carries the broadcast's id in the button, so it survives a restart.
+
+Every handler here, the answers to the questions included, is declared organisers-only in
+`bot.app`, so a removed organiser is refused at the very next step and the question dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.broadcaster import check_message_length, compose_message
-from bot.handlers.common import argument_text, asker_is_organiser, organisers_only
+from bot.handlers.common import argument_text
 from bot.replies import Keyboard, edit_or_reply, label, reply
 from bot.sending import send_outgoing
 from bot.services import Services, services_of
@@ -56,7 +59,6 @@ def _wake_engine(services: Services) -> None:
         services.broadcaster.wake()
 
 
-@organisers_only
 async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/broadcast, or /broadcast <list> to skip choosing."""
     context.user_data.pop(STEP, None)
@@ -79,7 +81,6 @@ async def _ask_for_text(update: Update, context: ContextTypes.DEFAULT_TYPE, choi
     await edit_or_reply(update, "broadcast_ask_text.html", choice=choice)
 
 
-@organisers_only
 async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A list button under /broadcast."""
     await update.callback_query.answer()
@@ -114,8 +115,7 @@ async def drop_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def next_step_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An organiser's answer while /broadcast waits for the text or the time."""
     step = context.user_data.get(STEP)
-    if step is None or not await asker_is_organiser(update, context):
-        context.user_data.pop(STEP, None)
+    if step is None:
         return
     kind, ident = step
     if kind == "text":
@@ -188,7 +188,6 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
                 send_at=send_at, tz=settings.tz)
 
 
-@organisers_only
 async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send now, Schedule or Cancel under the preview."""
     query = update.callback_query
@@ -228,13 +227,11 @@ async def _show_broadcasts(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                         rate=services.settings.sending_rate, buttons=_control_buttons(items))
 
 
-@organisers_only
 async def broadcasts_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/broadcasts: recent and scheduled broadcasts, with their progress."""
     await _show_broadcasts(update, context)
 
 
-@organisers_only
 async def control_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Pause, Resume or Cancel under /broadcasts: change the status, then redraw the list."""
     query = update.callback_query

@@ -14,10 +14,10 @@ import functools
 import io
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
 
 from telegram import InputFile, Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     Application,
     BaseHandler,
@@ -29,7 +29,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.common import asker_is_organiser, chat_kind, organisers_only
+from bot.handlers.common import Handler, asker_is_organiser, chat_kind
+from bot.handlers.fallbacks import stale_button
 from bot.reminders import compose_cancelled, compose_moved, reminders_of, send_notice
 from bot.replies import Keyboard, edit_or_reply, label, reply
 from bot.services import Services, services_of
@@ -45,7 +46,10 @@ EDIT_PICK, EDIT_FIELD, EDIT_VALUE = range(100, 103)
 SKIP_WORDS = {"skip", "-", "none", "no", "n/a"}
 logger = logging.getLogger(__name__)
 DRAFT_KEY = "new_event"
+START_KEY = "new_event_start"  # the start of the date being entered, until its end is given
 EDIT_KEY = "edit_event"
+# What an organiser's half-finished conversations keep in user_data; dropped when they are refused.
+DRAFT_KEYS = (DRAFT_KEY, START_KEY, EDIT_KEY)
 EDITABLE = ("time", "title", "venue_name", "address", "meeting_point", "nearest_station", "map", "details",
             "contact", "capacity", "booked_elsewhere", "reminders")
 OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "contact")
@@ -75,30 +79,44 @@ async def _tell_promoted(application: Application, services: Services, event, ev
         await send_notice(application, chat_id, text)
 
 
-def organisers_conversation(handler: Callable[..., Awaitable[int]]) -> Callable[..., Awaitable[int]]:
-    """Like `organisers_only`, for a conversation's entry point: the state it returns is kept."""
-
-    @functools.wraps(handler)
-    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-        if await asker_is_organiser(update, context):
-            return await handler(update, context)
-        user_id = update.effective_user.id if update.effective_user else None
-        logger.warning("refused organiser command %s from user %s", handler.__name__, user_id)
-        await reply(update, "refused_organiser.html")
-        return ConversationHandler.END
-
-    return guarded
-
-
 async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/newevent or /editevent in a group: these conversations happen in a private chat."""
+    """/newevent, /editevent or /cancelevent in a group: organisers' work happens in a private chat."""
     await reply(update, "event_private_only.html")
 
 
 # ------------------------------------------------------------------ /events and its buttons
 
 
+async def organiser_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Organisers see every event and its counts in their private chat; a group sees what a
+    supporter sees, whoever asks there."""
+    return _is_private(update) and await asker_is_organiser(update, context)
+
+
+def visible_dates_only(callback: Handler) -> Handler:
+    """For a button whose data ends in an event date's id: runs `callback` only when the pressing
+    chat may see that date (`storage.events.chat_may_see_event_date`, or an organiser's private
+    chat); otherwise answers exactly as an unknown button, and changes nothing. A forged or old
+    button thus neither reads nor joins an event the chat was never shown."""
+
+    @functools.wraps(callback)
+    async def checked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> object:
+        date_id = int(update.callback_query.data.rsplit(":", 1)[1])
+        if not await organiser_view(update, context):
+            async with services_of(context).db.transaction() as session:
+                visible = await events.chat_may_see_event_date(session, event_date_id=date_id,
+                                                               telegram_id=update.effective_chat.id)
+            if not visible:
+                await stale_button(update, context)
+                return None
+        return await callback(update, context)
+
+    return checked
+
+
 def card_buttons(card: DateCard, *, private: bool, organiser: bool) -> Keyboard:
+    """The buttons under a card; in a group, whoever asked, those a supporter gets there."""
+    organiser = organiser and private
     date_id = card.date.id
     rows: Keyboard = []
     if private:
@@ -123,7 +141,7 @@ async def _send_card(update: Update, services: Services, card: DateCard, *, orga
 async def show_events(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/events: the coming dates of the chat's lists (every event, with counts, for organisers)."""
     services = services_of(context)
-    organiser = await asker_is_organiser(update, context)
+    organiser = await organiser_view(update, context)
     async with services.db.transaction() as session:
         cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
                                             now=services.clock.now(), everything=organiser)
@@ -152,7 +170,7 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     async with services.db.transaction() as session:
         card = await events.card_for(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id)
-    organiser = await asker_is_organiser(update, context)
+    organiser = await organiser_view(update, context)
     await edit_or_reply(update, "event_card.html", card=card, tz=services.settings.tz, organiser=organiser,
                         buttons=card_buttons(card, private=True, organiser=organiser))
     if result.promoted:
@@ -186,19 +204,41 @@ async def share_name_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE)
     await reply(update, "event_name_shared.html", shared=shared, name=name)
 
 
-@organisers_only
 async def attendees_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Counts per date as CSV, with only the names their owners chose to share."""
+    """Counts per date as CSV, with only the names their owners chose to share; always to the
+    organiser's private chat, so a press in a group (an old card, a forged button) posts nothing
+    there but, if the bot may not write to them privately, a pointer to ask in a private chat."""
     query = update.callback_query
-    await query.answer()
     services = services_of(context)
     event_id = int(query.data.split(":")[1])
     async with services.db.transaction() as session:
         event = await session.get(events.Event, event_id)
         rows = await events.attendance(session, event_id=event_id) if event is not None else []
     if event is None:
-        await reply(update, "event_rsvp_closed.html")
+        await stale_button(update, context)
         return
+    document = InputFile(_attendance_csv(rows, services).encode("utf-8"), filename=f"{event.key}-attendance.csv")
+    caption = render("event_attendees_caption.html", event=event)
+    if _is_private(update):
+        await query.answer()
+        await update.effective_chat.send_document(document, caption=caption)
+        return
+    try:
+        await context.bot.send_document(update.effective_user.id, document, caption=caption)
+    except Forbidden:
+        told_privately = False
+    except BadRequest as error:
+        if "chat not found" not in error.message.lower():
+            raise
+        told_privately = False
+    else:
+        told_privately = True
+    await query.answer(render("event_attendees_sent_privately.txt") if told_privately else None)
+    if not told_privately:
+        await reply(update, "event_attendees_ask_privately.html")
+
+
+def _attendance_csv(rows: list[events.Attendance], services: Services) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["start", "status", "going", "waiting", "cant_go", "booked_elsewhere", "places_left",
@@ -208,10 +248,7 @@ async def attendees_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         writer.writerow([row.starts_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), row.status, row.going, row.waiting,
                          row.not_going, row.booked_elsewhere, "" if row.places_left is None else row.places_left,
                          "; ".join(row.shared_names)])
-    await update.effective_chat.send_document(
-        InputFile(out.getvalue().encode("utf-8"), filename=f"{event.key}-attendance.csv"),
-        caption=render("event_attendees_caption.html", event=event),
-    )
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------ /newevent
@@ -245,7 +282,6 @@ async def _ask(update: Update, step: str, /, *, buttons: Keyboard | None = None,
     await reply(update, "event_ask.html", step=step, buttons=buttons, **context)
 
 
-@organisers_conversation
 async def new_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/newevent: starts the guided conversation."""
     context.user_data[DRAFT_KEY] = draft = NewEvent()
@@ -299,14 +335,14 @@ async def start_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     starts_at = await _read_start(update, context)
     if starts_at is None:
         return NEW_START
-    context.user_data["new_event_start"] = starts_at
+    context.user_data[START_KEY] = starts_at
     await _ask(update, "end")
     return NEW_END
 
 
 async def end_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     services = services_of(context)
-    starts_at = context.user_data["new_event_start"]
+    starts_at = context.user_data[START_KEY]
     try:
         ends_at = parse_end(_text(update), start=starts_at, tz=services.settings.tz)
     except DateProblem as problem:
@@ -470,7 +506,6 @@ async def _coming_dates_buttons(update: Update, context: ContextTypes.DEFAULT_TY
             for card in cards]
 
 
-@organisers_conversation
 async def edit_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     buttons = await _coming_dates_buttons(update, context, "editevent:date")
     await reply(update, "event_pick.html", action="edit", dates=buttons, buttons=buttons)
@@ -581,14 +616,12 @@ def location_or_pin(update: Update, text: str) -> tuple[float | None, float | No
     return events.parse_map_pin(text)
 
 
-@organisers_only
 async def cancel_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancelevent: pick a date, confirm, and everyone concerned is told."""
     buttons = await _coming_dates_buttons(update, context, "cancelevent:pick")
     await reply(update, "event_pick.html", action="cancel", dates=buttons, buttons=buttons)
 
 
-@organisers_only
 async def cancel_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     await query.answer()
@@ -604,7 +637,6 @@ async def cancel_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
                                   (label("event_cancel_no"), f"cancelevent:no:{date_id}")]])
 
 
-@organisers_only
 async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     await query.answer()
@@ -623,11 +655,12 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await edit_or_reply(update, "event_cancel_done.html", change=change, tz=tz)
 
 
-# ------------------------------------------------------------------ wiring, called from bot.app
+# ------------------------------------------------------------------ conversations, wired in bot.app
 
 
 def conversations() -> list[BaseHandler]:
-    """The /newevent and /editevent conversations; registered before the plain commands."""
+    """The /newevent and /editevent conversations; `bot.app` registers them before the plain
+    commands (and declares every step organisers-only); the buttons are in its BUTTONS table."""
     text = filters.TEXT & ~filters.COMMAND
     cancel = [CommandHandler("cancel", conversation_cancelled)]
     with warnings.catch_warnings():
@@ -661,7 +694,8 @@ def conversations() -> list[BaseHandler]:
         edit = ConversationHandler(
             entry_points=[CommandHandler("editevent", edit_event, filters=filters.ChatType.PRIVATE)],
             states={
-                EDIT_PICK: [CallbackQueryHandler(edit_date_picked, pattern=r"^editevent:date:\d+$")],
+                EDIT_PICK: [CallbackQueryHandler(visible_dates_only(edit_date_picked),
+                                                 pattern=r"^editevent:date:\d+$")],
                 EDIT_FIELD: [CallbackQueryHandler(edit_field_picked, pattern=r"^editevent:field:\w+$")],
                 EDIT_VALUE: [MessageHandler(text | filters.LOCATION, edit_value_given)],
             },
@@ -671,15 +705,3 @@ def conversations() -> list[BaseHandler]:
             name="editevent",
         )
     return [new, edit]
-
-
-def buttons() -> list[BaseHandler]:
-    """The buttons under event cards and /cancelevent."""
-    return [
-        CallbackQueryHandler(rsvp_pressed, pattern=r"^rsvp:(going|no):\d+$"),
-        CallbackQueryHandler(share_name_pressed, pattern=r"^rsvp:name:\d+$"),
-        CallbackQueryHandler(calendar_pressed, pattern=r"^ics:\d+$"),
-        CallbackQueryHandler(attendees_pressed, pattern=r"^attendees:\d+$"),
-        CallbackQueryHandler(cancel_picked, pattern=r"^cancelevent:pick:\d+$"),
-        CallbackQueryHandler(cancel_answered, pattern=r"^cancelevent:(yes|no):\d+$"),
-    ]

@@ -1,18 +1,19 @@
-"""Organisers' commands of the foundation: create lists, add and remove organisers."""
+"""Organisers' commands of the foundation: create lists, add and remove organisers.
+
+Only organisers reach these: `bot.app` declares them organisers-only.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import organisers_only
 from bot.replies import reply
 from bot.services import services_of
 from storage import organisers, subscriptions
 from storage.subscriptions import InvalidListError
 
 
-@organisers_only
 async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/newlist <slug> <title...>"""
     args = context.args or []
@@ -29,7 +30,6 @@ async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "newlist_done.html", mailing_list=mailing_list, bot_username=context.bot.username)
 
 
-@organisers_only
 async def organiser_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/organiser add <user-id>, /organiser remove <user-id>, /organiser list"""
     args = context.args or []

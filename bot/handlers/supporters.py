@@ -11,7 +11,6 @@ from bot.handlers.common import (
     argument_within_limit,
     asker_is_organiser,
     chat_kind,
-    chat_managers_only,
 )
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.replies import edit_or_reply, reply
@@ -24,17 +23,19 @@ def _is_private(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
-@argument_within_limit
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start, and /start <list> from a deep link (a poster's QR code)."""
-    if context.args:
-        await _join_named(update, context, argument_text(context), deep_link=True)
-        return
+    """/start: the welcome, with the lists as join buttons."""
     db = services_of(context).db
     async with db.transaction() as session:
         lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
     template = "welcome.html" if _is_private(update) else "welcome_group.html"
     await reply(update, template, lists=lists, buttons=list_buttons(lists))
+
+
+@argument_within_limit
+async def join_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start <list> from a deep link (a poster's QR code): joins, as /subscribe <list> does."""
+    await _join_named(update, context, argument_text(context), deep_link=True)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -53,7 +54,6 @@ async def show_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     await reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))
 
 
-@chat_managers_only
 @argument_within_limit
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     name = argument_text(context)
@@ -77,7 +77,6 @@ async def _join_named(update: Update, context: ContextTypes.DEFAULT_TYPE, name: 
     await reply(update, "joined.html", outcome=outcome.value, mailing_list=mailing_list)
 
 
-@chat_managers_only
 @argument_within_limit
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     name = argument_text(context)
@@ -104,7 +103,6 @@ async def my_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "mylists.html", lists=lists)
 
 
-@chat_managers_only
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     db = services_of(context).db
     async with db.transaction() as session:
@@ -112,7 +110,6 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "stopped.html", lists=left)
 
 
-@chat_managers_only
 async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
@@ -120,12 +117,10 @@ async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "mydata.html", data=data, tz=services.settings.tz)
 
 
-@chat_managers_only
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "forget_confirm.html", buttons=forget_buttons())
 
 
-@chat_managers_only
 async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The confirm or cancel button under /forget."""
     query = update.callback_query
@@ -138,7 +133,6 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await edit_or_reply(update, "forgotten.html", erased=erased)
 
 
-@chat_managers_only
 async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A join/leave button under /start or /lists: apply it and redraw the buttons."""
     query = update.callback_query

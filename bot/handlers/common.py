@@ -105,6 +105,7 @@ def guarded(callback: Callable[..., Awaitable[object]], who: Who, *,
         await _refuse(update, context, who, callback.__name__, drafts)
         return ConversationHandler.END
 
+    guard.who = who  # so the wiring can be read back: which handlers are whose (tests/test_access.py)
     return guard
 
 

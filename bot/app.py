@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -62,6 +63,8 @@ class Command:
     # True: only with arguments; None: with or without (python-telegram-bot's `has_args`).
     has_args: bool | None = None
     chats: filters.BaseFilter = filters.ALL
+    # user_data keys of the half-finished work this command belongs to, dropped when it is refused.
+    drafts: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,12 +76,13 @@ class Button:
     who: Who = Who.ANYONE
     # Its data ends in an event date's id, which the pressing chat must be allowed to see.
     shows_event_date: bool = False
+    drafts: tuple[str, ...] = ()  # as for Command
 
 
 ORGANISERS = Who.ORGANISERS
 CHAT_MANAGERS = Who.CHAT_MANAGERS
-# Half-finished organiser work kept in user_data: a refused organiser (removed meanwhile) loses it.
-ORGANISER_DRAFTS = (broadcasts.STEP, *events.DRAFT_KEYS)
+# The pending /broadcast question: an organiser refused on the way (removed meanwhile) loses it.
+BROADCAST_DRAFT = (broadcasts.STEP,)
 
 # The single table of commands: it registers the handlers, says who may use each, fills
 # Telegram's command menu and lets the unknown-command answer suggest the nearest real one.
@@ -98,8 +102,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("forget", supporters.forget, CHAT_MANAGERS),
     Command("newlist", organisers.new_list, ORGANISERS),
     Command("organiser", organisers.organiser_command, ORGANISERS),
-    Command("broadcast", broadcasts.broadcast_command, ORGANISERS),
-    Command("broadcasts", broadcasts.broadcasts_command, ORGANISERS),
+    Command("broadcast", broadcasts.broadcast_command, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Command("broadcasts", broadcasts.broadcasts_command, ORGANISERS, drafts=BROADCAST_DRAFT),
     Command("events", events.show_events),
     # In private chats the conversations in events.conversations() take these first.
     Command("newevent", events.private_only, ORGANISERS),
@@ -114,9 +118,9 @@ COMMANDS: tuple[Command, ...] = (
 BUTTONS: tuple[Button, ...] = (
     Button(r"^(join|leave):\d+$", supporters.list_button_pressed, CHAT_MANAGERS),
     Button(r"^forget:(yes|no)$", supporters.forget_answered, CHAT_MANAGERS),
-    Button(r"^bcast:list:\d+$", broadcasts.list_chosen, ORGANISERS),
-    Button(r"^bcast:(send|schedule|drop):\d+$", broadcasts.draft_answered, ORGANISERS),
-    Button(r"^bcast:(pause|resume|cancel):\d+$", broadcasts.control_pressed, ORGANISERS),
+    Button(r"^bcast:list:\d+$", broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(r"^bcast:(send|schedule|drop):\d+$", broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(r"^bcast:(pause|resume|cancel):\d+$", broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(r"^rsvp:(going|no):\d+$", events.rsvp_pressed, shows_event_date=True),
     Button(r"^rsvp:name:\d+$", events.share_name_pressed, shows_event_date=True),
     Button(r"^ics:\d+$", events.calendar_pressed, shows_event_date=True),
@@ -129,8 +133,8 @@ BUTTONS: tuple[Button, ...] = (
 def register_handlers(application: Application) -> None:
     only_new_messages = filters.UpdateType.MESSAGE
 
-    def add(handler, who: Who = Who.ANYONE) -> None:
-        application.add_handler(guard_handler(handler, who, drafts=ORGANISER_DRAFTS))
+    def add(handler: BaseHandler, who: Who, drafts: tuple[str, ...] = ()) -> None:
+        application.add_handler(guard_handler(handler, who, drafts=drafts))
 
     application.add_handler(ChatMemberHandler(membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.group_migrated))
@@ -141,15 +145,16 @@ def register_handlers(application: Application) -> None:
     # command drops the question first (group -1 runs before the others).
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, broadcasts.drop_question), group=-1)
     add(MessageHandler(broadcasts.AwaitingAnswer(application) & only_new_messages, broadcasts.next_step_message),
-        ORGANISERS)
+        ORGANISERS, BROADCAST_DRAFT)
     for conversation in events.conversations():
-        add(conversation, ORGANISERS)  # every step: entry points, each state's handlers, fallbacks
+        # Every step is checked: the entry points, each state's handlers and the fallbacks.
+        add(conversation, ORGANISERS, events.DRAFT_KEYS)
     for command in COMMANDS:
         add(CommandHandler(command.name, command.callback, filters=only_new_messages & command.chats,
-                           has_args=command.has_args), command.who)
+                           has_args=command.has_args), command.who, command.drafts)
     for button in BUTTONS:
         callback = events.visible_dates_only(button.callback) if button.shows_event_date else button.callback
-        add(CallbackQueryHandler(callback, pattern=button.pattern), button.who)
+        add(CallbackQueryHandler(callback, pattern=button.pattern), button.who, button.drafts)
     application.add_handler(CallbackQueryHandler(stats.stats_button_pressed, pattern=stats.STATS_BUTTON_PATTERN))
     application.add_handler(InlineQueryHandler(stats.stats_inline_query))
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))

@@ -383,3 +383,14 @@ async def test_attendees_in_a_group_when_the_bot_cannot_write_privately(running_
     told = await press_data(in_group, f"attendees:{world.inner_event}")
     assert [m["text"] for m in told] == [render("event_attendees_ask_privately.html")]
     assert "document" not in str(running_bot.server.sent_to(group)) and "User 103" not in str(told)
+
+
+async def test_a_refusal_in_a_group_leaves_the_organisers_private_draft_alone(running_bot, world, group):
+    organiser = running_bot.person(ORGANISER_ID)
+    await organiser.send("/newevent")
+    await organiser.press("Protests and demos")
+    await organiser.say("Demo")
+    assert "When does it end?" in await organiser.say("wed 21 march 8:15")
+    in_group = running_bot.person(ORGANISER_ID, chat_id=group)  # a plain member there
+    assert await in_group.say("/subscribe protests") == REFUSED_IN_GROUP
+    assert "another date" in await organiser.say("10am")

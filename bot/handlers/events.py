@@ -225,17 +225,14 @@ async def attendees_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         return
     try:
         await context.bot.send_document(update.effective_user.id, document, caption=caption)
-    except Forbidden:
-        told_privately = False
-    except BadRequest as error:
-        if "chat not found" not in error.message.lower():
+    except (Forbidden, BadRequest) as error:
+        # Forbidden: they never started a private chat, or blocked the bot; "chat not found" alike.
+        if isinstance(error, BadRequest) and "chat not found" not in error.message.lower():
             raise
-        told_privately = False
-    else:
-        told_privately = True
-    await query.answer(render("event_attendees_sent_privately.txt") if told_privately else None)
-    if not told_privately:
+        await query.answer()
         await reply(update, "event_attendees_ask_privately.html")
+        return
+    await query.answer(render("event_attendees_sent_privately.txt"))
 
 
 def _attendance_csv(rows: list[events.Attendance], services: Services) -> str:

@@ -394,3 +394,13 @@ async def test_a_refusal_in_a_group_leaves_the_organisers_private_draft_alone(ru
     in_group = running_bot.person(ORGANISER_ID, chat_id=group)  # a plain member there
     assert await in_group.say("/subscribe protests") == REFUSED_IN_GROUP
     assert "another date" in await organiser.say("10am")
+
+
+def test_what_only_a_groups_administrators_may_do_there(running_bot):
+    managed = set()
+    for handlers in running_bot.application.handlers.values():
+        for handler in handlers:
+            if getattr(handler.callback, "who", Who.ANYONE) is Who.CHAT_MANAGERS:
+                managed.add(handler.callback.__name__)
+    assert managed == {"join_from_link", "subscribe", "unsubscribe", "stop", "my_data", "forget", "forget_answered",
+                       "list_button_pressed"}

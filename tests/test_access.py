@@ -400,7 +400,7 @@ def test_what_only_a_groups_administrators_may_do_there(running_bot):
     managed = set()
     for handlers in running_bot.application.handlers.values():
         for handler in handlers:
-            if getattr(handler.callback, "who", Who.ANYONE) is Who.CHAT_MANAGERS:
+            if getattr(getattr(handler, "callback", None), "who", Who.ANYONE) is Who.CHAT_MANAGERS:
                 managed.add(handler.callback.__name__)
     assert managed == {"join_from_link", "subscribe", "unsubscribe", "stop", "my_data", "forget", "forget_answered",
                        "list_button_pressed"}

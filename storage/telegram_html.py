@@ -41,24 +41,27 @@ NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY = re.compile(r"&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,8})|([a-zA-Z]+));")
 _EMOJI_ID = re.compile(r"\d{1,20}")
 # What Telegram takes as a link: a web, tg:// or mailto: address, or a bare domain with a path.
-_LINK = re.compile(r"(?:https?://|tg://|mailto:)\S+|[a-z0-9.-]+\.[a-z]{2,}(?:/\S*)?", re.IGNORECASE)
+_LINK = re.compile(r"(?:https?://|tg://|mailto:)\S+|[a-z0-9.-]+\.[a-z]{2,}(?:[/?#]\S*)?", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
 class Position:
-    """Where in a text something is: `offset` counts characters from 0; line and column from 1."""
+    """Where in a text something is: `offset` counts characters from 0; line and column from 1.
+    `byte_offset` is what Telegram reports (UTF-8 bytes before it); `line_text` is that whole line."""
 
     offset: int
     byte_offset: int
     line: int
     column: int
+    line_text: str
 
     @classmethod
     def in_text(cls, text: str, offset: int) -> Position:
         before = text[:offset]
         line_start = before.rfind("\n") + 1
+        line_end = text.find("\n", offset)
         return cls(offset=offset, byte_offset=len(before.encode("utf-8")), line=before.count("\n") + 1,
-                   column=offset - line_start + 1)
+                   column=offset - line_start + 1, line_text=text[line_start:None if line_end < 0 else line_end])
 
 
 class TelegramHtmlError(ValueError):
@@ -102,6 +105,18 @@ def visible_length(telegram_html: str) -> int:
     return utf16_length(plain_text(telegram_html))
 
 
+def _decoded(entity: re.Match[str]) -> str | None:
+    """The character an entity stands for, or None if Telegram does not know it."""
+    decimal, hexadecimal, name = entity.groups()
+    if name is not None:
+        return NAMED_ENTITIES.get(name)
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    # Telegram decodes code points of Unicode except NUL and the surrogate halves.
+    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+        return chr(code)
+    return None
+
+
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -137,16 +152,7 @@ class _Parser:
     def entity(self) -> str:
         """The character of the entity at an ampersand, moving past it."""
         found = _ENTITY.match(self.source, self.at)
-        decoded = None
-        if found is not None:
-            decimal, hexadecimal, name = found.groups()
-            if name is not None:
-                decoded = NAMED_ENTITIES.get(name)
-            else:
-                code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-                # Telegram decodes code points of Unicode except NUL and the surrogate halves.
-                if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-                    decoded = chr(code)
+        decoded = _decoded(found) if found is not None else None
         if decoded is None:
             raise self.fail('Character "&" must be written as "&amp;"', self.at)
         self.at = found.end()
@@ -226,16 +232,13 @@ class _Parser:
                 while cursor < len(source) and not source[cursor].isspace() and source[cursor] != ">":
                     cursor += 1
                 raw_value = source[value_start:cursor]
-            found[name] = self.attribute_value(raw_value, begin)
+            found[name] = self.attribute_value(raw_value)
 
-    def attribute_value(self, raw: str, begin: int) -> str:
-        if "&" not in raw:
-            return raw
-        # Entities are decoded inside attribute values too; a problem is reported at the tag.
-        try:
-            return _Parser(raw).run()
-        except TelegramHtmlError as problem:
-            raise self.fail(f"{problem.problem} in an attribute value", begin) from None
+    @staticmethod
+    def attribute_value(raw: str) -> str:
+        """Entities in a value are decoded; an ampersand that starts none stays as it is, as Telegram
+        keeps it (links are written with bare ones, python-telegram-bot's among them)."""
+        return _ENTITY.sub(lambda found: _decoded(found) or found.group(0), raw)
 
     def check_attributes(self, tag: str, attributes: dict[str, str], begin: int) -> None:
         if tag == "a":
@@ -244,9 +247,7 @@ class _Parser:
                 raise self.fail('Tag "a" must have a non-empty attribute "href"', begin)
             if not _LINK.fullmatch(href):
                 raise self.fail(f'Tag "a" has an invalid URL "{href}" in its attribute "href"', begin)
-        elif tag == "span":
-            if attributes.get("class") != "tg-spoiler":
-                raise self.fail('Tag "span" must have class "tg-spoiler"', begin)
-        elif tag == "tg-emoji":
-            if not _EMOJI_ID.fullmatch(attributes.get("emoji-id", "")):
-                raise self.fail('Tag "tg-emoji" must have a numeric attribute "emoji-id"', begin)
+        elif tag == "span" and attributes.get("class") != "tg-spoiler":
+            raise self.fail('Tag "span" must have class "tg-spoiler"', begin)
+        elif tag == "tg-emoji" and not _EMOJI_ID.fullmatch(attributes.get("emoji-id", "")):
+            raise self.fail('Tag "tg-emoji" must have a numeric attribute "emoji-id"', begin)

@@ -9,9 +9,13 @@ import aiohttp
 import pytest
 from telegram import Bot, Message, MessageEntity
 from telegram.error import BadRequest
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.local_api import LocalBotApi
+from storage import broadcasts
 from storage.telegram_html import TelegramHtmlError, plain_text, utf16_length, visible_length
+from tests.builders import make_list, subscribe
 
 TOKEN = "1:secret"
 
@@ -237,3 +241,52 @@ def test_what_python_telegram_bot_makes_of_formatted_messages_passes():
                                "entities": [e.to_dict() for e in entities]}, bot=None)
     converted = message.text_html
     assert plain_text(converted) == text
+
+
+# ------------------------------------------------------------------ refused before a broadcast is queued
+
+@pytest.fixture
+def protests_in_terminal(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "",
+                        "ORGANISER_IDS": "", "TIMEZONE": "Europe/London"}.items():
+        monkeypatch.setenv(name, value)
+    terminal("lists", "create", "protests", "--title", "Protests and demos")
+
+
+def terminal(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def test_the_terminal_refuses_html_telegram_would_refuse_and_says_where(protests_in_terminal):
+    refused = terminal("broadcast", "send", "--list", "protests", "--text", "<b>Demo & <div>")
+    assert refused.exit_code == 1, refused.output
+    assert ('Character "&" must be written as "&amp;", at line 1, column 9 (character 9):\n'
+            '  <b>Demo & <div>\n'
+            '          ^\n') in refused.output
+    second_line = terminal("broadcast", "send", "--list", "protests", "--text",
+                           "<b>Demo</b> tomorrow\nMeet at the <div>gate</div>")
+    assert second_line.exit_code == 1
+    assert 'Unsupported start tag "div", at line 2, column 13 (character 34)' in second_line.output
+    assert "No broadcasts yet" in terminal("broadcast", "status").output
+    fine = terminal("broadcast", "send", "--list", "protests", "--text", "<b>Demo &amp; vigil</b>")
+    assert fine.exit_code == 0, fine.output
+
+
+async def test_broadcast_refuses_a_message_telegram_would_refuse(running_bot, organiser):
+    await make_list(running_bot.db, "protests", "Protests")
+    await subscribe(running_bot.db, 101, "protests")
+    await organiser.say("/broadcast protests")
+    # A link Telegram would not take, as python-telegram-bot turns it into HTML.
+    link = {"entities": [{"type": "text_link", "offset": 5, "length": 4, "url": "javascript:alert(1)"}]}
+    [refused] = await organiser.send("Demo here tomorrow", **link)
+    # The bot sends HTML; what the organiser reads is the text Telegram shows.
+    assert plain_text(refused["text"]) == (
+        'Telegram would refuse this message, so nothing was sent: Tag "a" has an invalid URL '
+        '"javascript:alert(1)" in its attribute "href", at line 1, column 6 (character 6). Send it again with '
+        "that part changed, or /broadcast to start again.")
+    async with running_bot.db.transaction() as session:
+        assert await broadcasts.recent_broadcasts(session) == []
+    # Still waiting for the text: the next one is previewed.
+    [preview, _confirm] = await organiser.send("Demo here tomorrow")
+    assert preview["text"].startswith("Demo here tomorrow")

@@ -29,6 +29,7 @@ MAX_INLINE_BUTTONS = 100
 MAX_COMMANDS = 100
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 MAX_COMMAND_DESCRIPTION = 256
+MAX_INLINE_RESULTS = 50
 _BUTTON_URL = re.compile(r"(?:https?|tg)://\S+", re.IGNORECASE)
 # An inline button does exactly one of these when pressed; with none it is refused.
 _BUTTON_ACTIONS = ("url", "callback_data", "web_app", "login_url", "switch_inline_query",
@@ -52,6 +53,8 @@ def refusal_of(method: str, params: dict[str, Any]) -> str | None:
             return problem
     if method == "setMyCommands":
         return _commands_problem(params.get("commands"))
+    if method == "answerInlineQuery":
+        return _inline_results_problem(params.get("results"))
     return None
 
 
@@ -129,4 +132,23 @@ def _commands_problem(commands: Any) -> str | None:
         description = str(command.get("description", "")).strip()
         if not 1 <= len(description) <= MAX_COMMAND_DESCRIPTION:
             return "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"
+    return None
+
+
+def _inline_results_problem(results: Any) -> str | None:
+    """An inline answer: at most 50 results, each message it would send held to the message rules."""
+    if not isinstance(results, list):
+        return "Bad Request: can't parse inline query results JSON object"
+    if len(results) > MAX_INLINE_RESULTS:
+        return "Bad Request: RESULTS_TOO_MUCH"
+    for result in results:
+        content = result.get("input_message_content") if isinstance(result, dict) else None
+        if isinstance(content, dict) and "message_text" in content:
+            problem = _text_problem(content["message_text"], content.get("parse_mode"))
+            if problem:
+                return problem
+        if isinstance(result, dict) and "reply_markup" in result:
+            problem = _keyboard_problem(result["reply_markup"])
+            if problem:
+                return problem
     return None

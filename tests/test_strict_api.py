@@ -290,3 +290,17 @@ async def test_broadcast_refuses_a_message_telegram_would_refuse(running_bot, or
     # Still waiting for the text: the next one is previewed.
     [preview, _confirm] = await organiser.send("Demo here tomorrow")
     assert preview["text"].startswith("Demo here tomorrow")
+
+
+async def test_inline_answers_are_held_to_the_message_rules(server):
+    def article(n: int, text: str) -> dict:
+        return {"type": "article", "id": str(n), "title": "t",
+                "input_message_content": {"message_text": text, "parse_mode": "HTML"}}
+
+    assert (await call(server, "answerInlineQuery", inline_query_id="1",
+                       results=[article(n, "<b>fine</b>") for n in range(50)]))["ok"]
+    assert await refusal(server, "answerInlineQuery", inline_query_id="1",
+                         results=[article(n, "x") for n in range(51)]) == "Bad Request: RESULTS_TOO_MUCH"
+    assert await refusal(server, "answerInlineQuery", inline_query_id="1",
+                         results=[article(1, "KINGSTON DRUG & ALCOHOL")]) == (
+        'Bad Request: can\'t parse entities: Character "&" must be written as "&amp;" at byte offset 14')

@@ -46,10 +46,7 @@ from sqlmodel import Field, SQLModel
 from storage import subscriptions, telegram_html
 from storage.db import UTCDateTime, utcnow
 from storage.models import Chat, MailingList, Subscription
-
-# Telegram's limits, counted after entity parsing (so on the visible text, in UTF-16 code units).
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
+from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _DeliveryId = BigInteger().with_variant(Integer(), "sqlite")

@@ -9,7 +9,8 @@ The rules are those of the Bot API documentation ("Formatting options", HTML sty
 - only these tags: b/strong, i/em, u/ins, s/strike/del, tg-spoiler, span class="tg-spoiler",
   a href, tg-emoji emoji-id, code, pre (with an optional code class="language-..." inside),
   blockquote and blockquote expandable; tag names are case-insensitive;
-- every tag closed, and closed in the reverse order of opening;
+- every tag closed, and closed in the reverse order of opening; nothing inside code or pre, no
+  blockquote in a blockquote, no link in a link (the documented nesting rules);
 - `<`, `>` and `&` that are not markup written as `&lt;`, `&gt;`, `&amp;`; the named entities
   `&lt; &gt; &amp; &quot;` and numeric ones (`&#38;`, `&#x26;`) are decoded.
 
@@ -188,7 +189,21 @@ class _Parser:
             raise self.fail(f'Unsupported start tag "{name}"', begin)
         attributes, self.at = self.attributes(name, cursor, begin)
         self.check_attributes(name, attributes, begin)
+        self.check_nesting(name, begin)
         self.open_tags.append(_OpenTag(name, begin))
+
+    def check_nesting(self, tag: str, begin: int) -> None:
+        """Telegram's documented nesting rules: nothing inside code or pre (but the code that names a
+        pre's language), no blockquote in a blockquote, no link in a link, no block inside a link.
+        Telegram drops what breaks them without a word; refusing says which formatting would be lost."""
+        open_names = [open_tag.name for open_tag in self.open_tags]
+        literal = next((name for name in reversed(open_names) if name in ("code", "pre")), None)
+        if literal is not None and not (tag == "code" and open_names[-1] == "pre"):
+            raise self.fail(f'Tag "{tag}" can\'t be inside "{literal}"', begin)
+        if tag == "blockquote" and "blockquote" in open_names:
+            raise self.fail('Tag "blockquote" can\'t be inside "blockquote"', begin)
+        if tag in ("a", "code", "pre", "blockquote") and "a" in open_names:
+            raise self.fail(f'Tag "{tag}" can\'t be inside "a"', begin)
 
     def attributes(self, tag: str, cursor: int, begin: int) -> tuple[dict[str, str], int]:
         """The attributes of the start tag `tag` from `cursor`, and where the tag ends."""

@@ -68,6 +68,12 @@ async def refusal(server: LocalBotApi, method: str, **params) -> str:
      'Expected equal sign in declaration of an attribute of the tag "blockquote" at byte offset 0'),
     ('<b ="x">x</b>', 'Empty attribute name in the tag "b" at byte offset 0'),
     ('<a href="https://x.org>x</a>', 'Unclosed start tag "a" at byte offset 0'),
+    ("<code>a <b>b</b></code>", 'Tag "b" can\'t be inside "code" at byte offset 8'),
+    ("<pre>a <i>b</i></pre>", 'Tag "i" can\'t be inside "pre" at byte offset 7'),
+    ('<pre><code class="language-py"><b>x</b></code></pre>', 'Tag "b" can\'t be inside "code" at byte offset 31'),
+    ("<blockquote>a <blockquote>b</blockquote></blockquote>",
+     'Tag "blockquote" can\'t be inside "blockquote" at byte offset 14'),
+    ('<a href="https://x.org">a <a href="https://y.org">b</a></a>', 'Tag "a" can\'t be inside "a" at byte offset 26'),
 ])
 async def test_html_telegram_refuses_is_refused_in_its_words(server, text, description):
     assert await refusal(server, "sendMessage", chat_id=5, text=text, parse_mode="HTML") == (
@@ -82,6 +88,8 @@ async def test_html_telegram_takes_is_taken(server):
             '<tg-emoji emoji-id="5368324170671202286">\U0001f44d</tg-emoji>'
             '<code>c</code><pre>p</pre><pre><code class="language-python">x = 1</code></pre>'
             '<blockquote>q</blockquote><blockquote expandable>long</blockquote><B>upper case</B>'
+            '<b>bold <i>italic <u>under <s>struck <a href="https://x.org">link <tg-spoiler>hidden</tg-spoiler></a>'
+            '</s></u></i></b><blockquote><b>bold</b> in a quote</blockquote><a href="https://x.org"><b>b</b></a>'
             ' &lt;&gt;&amp;&quot;&#33;&#x21;')
     body = await call(server, "sendMessage", chat_id=5, text=text, parse_mode="HTML")
     assert body["ok"], body

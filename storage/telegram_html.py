@@ -40,6 +40,7 @@ SUPPORTED_TAGS = frozenset({
 NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 # An entity at an ampersand: numeric (decimal or hex) or named, always ending in ';'.
 _ENTITY = re.compile(r"&(?:#(\d{1,8})|#[xX]([0-9a-fA-F]{1,8})|([a-zA-Z]+));")
+_MARKUP = re.compile(r"[<&]")
 _EMOJI_ID = re.compile(r"\d{1,20}")
 # What Telegram takes as a link: a web, tg:// or mailto: address, or a bare domain with a path.
 _LINK = re.compile(r"(?:https?://|tg://|mailto:)\S+|[a-z0-9.-]+\.[a-z]{2,}(?:[/?#]\S*)?", re.IGNORECASE)
@@ -131,8 +132,8 @@ class _Parser:
     def run(self) -> str:
         source = self.source
         while self.at < len(source):
-            next_markup = min((i for i in (source.find("<", self.at), source.find("&", self.at)) if i >= 0),
-                              default=len(source))
+            found = _MARKUP.search(source, self.at)
+            next_markup = found.start() if found is not None else len(source)
             self.output.append(source[self.at:next_markup])
             self.at = next_markup
             if self.at == len(source):

@@ -11,14 +11,16 @@ The rules are those of the Bot API documentation ("Formatting options", HTML sty
   blockquote and blockquote expandable; tag names are case-insensitive;
 - every tag closed, and closed in the reverse order of opening; nothing inside code or pre, no
   blockquote in a blockquote, no link in a link (the documented nesting rules);
-- `<`, `>` and `&` that are not markup written as `&lt;`, `&gt;`, `&amp;`; the named entities
-  `&lt; &gt; &amp; &quot;` and numeric ones (`&#38;`, `&#x26;`) are decoded.
+- `<` and `&` that are not markup written as `&lt;` and `&amp;` (a lone `>` is taken as text, as
+  Telegram takes it); the named entities `&lt; &gt; &amp; &quot;` and numeric ones (`&#38;`,
+  `&#x26;`) are decoded, in attribute values too, where a lone `&` stays (links are full of them).
 
 Where Telegram's server has an error message of its own, a problem carries that wording
 (`Unsupported start tag "div"`), and `telegram_description` adds the byte offset as Telegram
-reports it. Two rules are documented but not enforced by Telegram's parser, which keeps a lone
-`&` (or `<a>` without a link) as it is; this checker refuses them anyway, in wording of its own,
-because a text that relies on the leniency may break the day Telegram stops being lenient.
+reports it. A few rules are documented but not enforced by Telegram's parser, which keeps a lone
+`&` or an `<a>` without a link as text and drops formatting nested against the rules; this checker
+refuses them anyway, in wording of its own, because a text that relies on the leniency loses its
+formatting silently or breaks the day Telegram stops being lenient.
 
 Lengths (`utf16_length`) are what Telegram counts: UTF-16 code units of the text after parsing.
 Pure Python: it knows nothing of `telegram`, so `storage/` and the server can both use it.

@@ -312,3 +312,19 @@ async def test_inline_answers_are_held_to_the_message_rules(server):
     assert await refusal(server, "answerInlineQuery", inline_query_id="1",
                          results=[article(1, "KINGSTON DRUG & ALCOHOL")]) == (
         'Bad Request: can\'t parse entities: Character "&" must be written as "&amp;" at byte offset 14')
+
+
+async def test_queueing_a_broadcast_refuses_html_telegram_would_refuse(database):
+    # The one place every way in (Telegram, the terminal, reminders) queues through.
+    mailing_list = await make_list(database, "protests", "Protests")
+    async with database.transaction() as session:
+        with pytest.raises(TelegramHtmlError) as refused:
+            await broadcasts.create_broadcast(session, list_id=mailing_list.id, text="<b>Demo</b>\n<div>x</div>",
+                                              created_by=None)
+        assert (refused.value.position.line, refused.value.position.column) == (2, 1)
+        # Counted after parsing, in UTF-16: 2048 emoji are 4096 units, one more is too many.
+        assert await broadcasts.create_broadcast(session, list_id=mailing_list.id, created_by=None,
+                                                 text="<b>" + "\U0001f600" * 2048 + "</b>")
+        with pytest.raises(broadcasts.TextTooLong):
+            await broadcasts.create_broadcast(session, list_id=mailing_list.id, created_by=None,
+                                              text="\U0001f600" * 2048 + "&amp;")

@@ -23,6 +23,7 @@ from storage.clock import SystemClock
 from storage.dates import DateProblem, DateProblemKind, parse_moment
 from storage.db import Database
 from storage.subscriptions import get_list_by_slug, subscriber_count
+from storage.telegram_html import TelegramHtmlError
 
 broadcast_app = typer.Typer(help="Broadcasts: send an alert to a list, and follow its progress.",
                             no_args_is_help=True)
@@ -77,6 +78,7 @@ def broadcast_send(
             if template is not None:
                 name = template if template.endswith(".html") else f"{template}.html"
                 body = render(name, mailing_list=mailing_list)
+            # Refuses, with the position, HTML Telegram would refuse for every recipient.
             check_message_length(text=body, media_kind=None, mailing_list=mailing_list)
             broadcast = await broadcasts.create_broadcast(session, list_id=mailing_list.id, text=body,
                                                           created_by=None, send_at=send_at, now=now)
@@ -90,6 +92,8 @@ def broadcast_send(
         raise fail("cli_broadcast_no_template.txt", name=missing.name) from None
     except TextTooLong as problem:
         raise fail("cli_broadcast_too_long.txt", problem=problem) from None
+    except TelegramHtmlError as problem:
+        raise fail("cli_broadcast_bad_html.txt", problem=problem) from None
     except BroadcastError as problem:
         raise fail("cli_broadcast_refused.txt", problem=str(problem)) from None
     if queued is None:

@@ -4,7 +4,9 @@ It speaks the HTTP API python-telegram-bot uses (`/bot{token}/{method}`), keeps 
 history, lets a caller push user messages, commands and button presses in as updates, records
 every request the bot makes, and can be told to answer a chat with Telegram's errors
 (403 blocked, 400 chat not found, 429 retry_after, 5xx, group migration) or with a delay.
-With `limits` set it enforces Telegram's flood limits and answers 429 beyond them.
+With `limits` set it enforces Telegram's flood limits and answers 429 beyond them. It is as strict
+as Telegram about what a request may carry (HTML, lengths, buttons, commands: `bot/api_rules.py`),
+so a text Telegram would refuse fails here too.
 
 It serves the tests, `campaign-bot try`, and the benchmarks (in another process, through the
 `/_control/...` routes). It does not import `telegram`: it is the other side of the wire.
@@ -23,6 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from bot.api_rules import refusal_of
 
 BOT_USER_ID = 7000000001
 SEND_METHODS = frozenset(
@@ -215,6 +219,10 @@ class LocalBotApi:
         arrived_at = time.monotonic()
         if method == "getUpdates":
             return 200, {"ok": True, "result": await self._get_updates(params)}
+        # Telegram refuses a malformed request whatever the chat, so this comes before faults.
+        broken_rule = refusal_of(method, params)
+        if broken_rule is not None:
+            return 400, {"ok": False, "error_code": 400, "description": broken_rule}
         if method in SEND_METHODS or method == "editMessageText":
             refusal = await self._refusal_for(method, params)
             if refusal is not None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import html
-import re
 
 from sqlalchemy import (
     BigInteger,
@@ -45,13 +43,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlmodel import Field, SQLModel
 
-from storage import subscriptions
+from storage import subscriptions, telegram_html
 from storage.db import UTCDateTime, utcnow
 from storage.models import Chat, MailingList, Subscription
-
-# Telegram's limits, counted after entity parsing (so on the visible text, in UTF-16 code units).
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
+from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _DeliveryId = BigInteger().with_variant(Integer(), "sqlite")
@@ -238,23 +233,23 @@ class TimeInPast(BroadcastError):
 # ------------------------------------------------------------------ text
 
 
-_TAG = re.compile(r"<[^>]*>")
+def visible_length(html_text: str) -> int:
+    """The length Telegram counts for a message in HTML: tags removed, entities decoded, UTF-16 units.
 
-
-def visible_length(telegram_html: str) -> int:
-    """The length Telegram counts for a message in HTML: tags removed, entities decoded, UTF-16 units."""
-    plain = html.unescape(_TAG.sub("", telegram_html))
-    return len(plain.encode("utf-16-le")) // 2
+    Raises TelegramHtmlError (with the position) for HTML Telegram would refuse, so nothing that
+    would fail for every recipient is queued, whichever way it came in.
+    """
+    return telegram_html.visible_length(html_text)
 
 
 def length_limit(*, media_kind: MediaKind | str | None) -> int:
     return MAX_CAPTION_LENGTH if media_kind else MAX_TEXT_LENGTH
 
 
-def check_length(telegram_html: str, *, media_kind: MediaKind | str | None) -> None:
-    """Raises TextTooLong if Telegram would refuse the whole message (text or caption)."""
+def check_length(html_text: str, *, media_kind: MediaKind | str | None) -> None:
+    """Raises TelegramHtmlError or TextTooLong if Telegram would refuse the whole message (text or caption)."""
     limit = length_limit(media_kind=media_kind)
-    length = visible_length(telegram_html)
+    length = visible_length(html_text)
     if length > limit:
         raise TextTooLong(length, limit)
 
@@ -339,7 +334,8 @@ async def create_broadcast(
       **None** (and raises nothing; the caller's transaction stays usable).
 
     At most one of `photo_file_id` and `document_file_id`; `text` is then the caption.
-    Raises TextTooLong if the text alone is over Telegram's limit. The caller must wake the
+    Raises TelegramHtmlError if Telegram could not parse the text, TextTooLong if it alone is over
+    Telegram's limit. The caller must wake the
     engine (`Broadcaster.wake()`) after committing.
     """
     if photo_file_id and document_file_id:

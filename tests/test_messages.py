@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
+from types import SimpleNamespace as Sample
 
 import pytest
 from jinja2 import UndefinedError
+from jinja2.runtime import Macro
 
 from messages import environment, label, render, template_names
+from storage.broadcasts import BroadcastStatus, TextTooLong
+from storage.events_io import FileProblem
+from storage.iapt_import import ImportSummary
+from storage.iapt_report import (
+    ChoicesAnswer,
+    EthnicityAnswer,
+    HeadlineAnswer,
+    NotFoundAnswer,
+    Share,
+    TrendAnswer,
+    YearMissingAnswer,
+)
+from storage.subscriptions import CsvProblem
+from storage.telegram_html import Position, TelegramHtmlError
+from tests.template_samples import (
+    AREA,
+    ENGLAND,
+    ETHNIC_ROWS,
+    HOSTILE,
+    LINEAGE,
+    MAILING_LIST,
+    NEXT_DAY,
+    POPULATION,
+    ROWS,
+    SERVICE,
+    TREND,
+    TZ,
+    YEAR,
+    area_answer,
+    broadcast,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_REFERENCE = re.compile(r"[\"']([a-z0-9_]+\.(?:html|txt))[\"']")
@@ -52,3 +86,112 @@ def test_templates_parse():
     env = environment()
     for name in template_names():
         env.get_template(name)
+
+
+# ------------------------------------------------------------------ every plain-text template, rendered
+
+# The terminal's and the try-out mode's texts, rendered with sample data in each branch. They are
+# plain text: what is given appears as it is, never HTML-escaped. (HTML ones: test_templates_sent.py.)
+PLAIN_SAMPLES: dict[str, list[dict]] = {
+    "cli_bad_settings.txt": [{"problems": ["TIMEZONE: not a time zone", "ORGANISER_IDS: not a number"]}],
+    "cli_broadcast_bad_html.txt": [{"problem": TelegramHtmlError('Unsupported start tag "div"',
+                                                                 Position.in_text(f"{HOSTILE}\n<b>x <div>", 5))}],
+    "cli_broadcast_bad_time.txt": [{"kind": "past", "text": HOSTILE, "timezone": "Europe/London"},
+                                   {"kind": "unreadable", "text": HOSTILE, "timezone": "Europe/London"}],
+    "cli_broadcast_no_template.txt": [{"name": "nosuch.html"}],
+    "cli_broadcast_queued.txt": [{"broadcast": Sample(id=7, send_at=send_at), "mailing_list": MAILING_LIST,
+                                  "count": 3, "tz": TZ} for send_at in (None, NEXT_DAY)],
+    "cli_broadcast_refused.txt": [{"problem": f"{HOSTILE} is not allowed"}],
+    "cli_broadcast_status.txt": [{"items": [], "tz": TZ, "rate": 25, "detail": False}] + [
+        {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}
+        for detail in (False, True)],
+    "cli_broadcast_too_long.txt": [{"problem": TextTooLong(5000, 4096)}],
+    "cli_broadcast_unknown.txt": [{"broadcast_id": 7}],
+    "cli_broadcast_usage.txt": [{}],
+    "cli_database_unreachable.txt": [{"reason": "connection refused"}],
+    "cli_db_upgraded.txt": [{}],
+    "cli_events_imported.txt": [{"path": "events.csv", "summary": Sample(created=n, updated=1, dates_added=n)}
+                                for n in (0, 1, 2)],
+    "cli_events_rejected.txt": [{"path": "events.csv", "problems": [FileProblem("row 2", f"{HOSTILE}?")]}],
+    "cli_import_rejected.txt": [{"path": "ids.csv", "problems": [CsvProblem(3, "not a chat id")]}],
+    "cli_imported.txt": [{"rows": 10, "joined": 8, "slug": "rights"}],
+    "cli_list_created.txt": [{"mailing_list": MAILING_LIST}],
+    "cli_list_invalid.txt": [{"problem": "the short name is taken"}],
+    "cli_no_such_list.txt": [{"slug": "rights"}],
+    "cli_no_token.txt": [{}],
+    "cli_run_failed.txt": [{"problem": "invalid_token"}, {"problem": "unreachable"}],
+    "command_menu.txt": [{}],
+    "stats_area.txt": [{"answer": area_answer()}, {"answer": area_answer(ENGLAND, lineage=(), rounded=False)},
+                       {"answer": area_answer(period=None)}],
+    "stats_bundle_built.txt": [{"path": "iapt.db.gz", "size": 1_234_567, "figures": 98_765, "source": "data/"}],
+    "stats_choices.txt": [{"answer": ChoicesAnswer(HOSTILE, (AREA, SERVICE, ENGLAND), "area", None)}],
+    "stats_ethnicity.txt": [{"answer": EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, LINEAGE, (), True)},
+                            {"answer": EthnicityAnswer(ENGLAND, YEAR, (), 0, (), (), False)}],
+    "stats_headline.txt": [{"answer": HeadlineAnswer(area_answer(ENGLAND, lineage=()))}],
+    "stats_import_done.txt": [{"summary": ImportSummary(areas_added=2, periods_added=1, links_changed=1,
+                                                        datasets_replaced=["annual", "monthly"],
+                                                        figures_written=1000, figures_total=5000,
+                                                        suppressed_total=40), "source": "data/"},
+                              {"summary": ImportSummary(figures_total=5000), "source": "data/"}],
+    "stats_import_rejected.txt": [{"error": Sample(file="a.csv", line=3, column=2, problem="not a number")},
+                                  {"error": Sample(file="a.csv", line=None, column=None, problem="missing")}],
+    "stats_no_figures.txt": [{}],
+    "stats_not_found.txt": [{"answer": NotFoundAnswer(HOSTILE, (AREA,))}, {"answer": NotFoundAnswer(HOSTILE, ())}],
+    "stats_trend.txt": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
+                        {"answer": TrendAnswer(ENGLAND, (), (), (), False)}],
+    "stats_year_missing.txt": [
+        {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
+        {"answer": YearMissingAnswer(AREA, "2030-31", (), (), (), (), "area")}],
+    "try_intro.txt": [{"supporter_id": 101, "organiser_id": 900, "database": "sqlite:///campaign.db"}],
+    "try_message.txt": [{"text": HOSTILE, "buttons": ["Join: " + HOSTILE]}, {"text": "x", "buttons": []}],
+    "try_no_answer.txt": [{}],
+    "try_prompt.txt": [{"organiser": True}, {"organiser": False}],
+    "try_switched.txt": [{"organiser": True, "user_id": 900}, {"organiser": False, "user_id": 101}],
+}
+# Templates of macros only, each called with sample arguments named as the macro names them.
+MACRO_ARGUMENTS = {
+    "title": HOSTILE, "count": 3, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
+    "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
+    "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
+}
+MACRO_TEMPLATES = ("buttons.txt", "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt")
+# The chart is only ever drawn for a trend.
+MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)}}
+INLINE_ANSWERS = (area_answer(), EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, (), (), True),
+                  TrendAnswer(AREA, TREND, (), (), True), HeadlineAnswer(area_answer(ENGLAND)),
+                  YearMissingAnswer(AREA, "2030-31", ("2018-19",), (), (), (), "area"), NotFoundAnswer(HOSTILE, ()),
+                  Sample(retry_after=3, limit=10))
+
+
+def test_every_plain_text_template_has_samples():
+    plain = {name for name in template_names() if name.endswith(".txt")}
+    assert set(PLAIN_SAMPLES) | set(MACRO_TEMPLATES) | {"stats_inline.txt"} == plain
+
+
+@pytest.mark.parametrize(("name", "context"), [pytest.param(name, context, id=f"{name}-{n}")
+                                               for name, contexts in PLAIN_SAMPLES.items()
+                                               for n, context in enumerate(contexts)])
+def test_plain_text_template_renders(name, context):
+    text = render(name, **context)
+    assert text.strip()
+    assert "Rights &amp;" not in text, "plain text must not be HTML-escaped"
+
+
+@pytest.mark.parametrize("name", MACRO_TEMPLATES)
+def test_every_macro_renders(name):
+    module = environment().get_template(name).module
+    macros = [value for value in vars(module).values() if isinstance(value, Macro)]
+    assert macros
+    for macro in macros:
+        samples = MACRO_ARGUMENTS | MACRO_ARGUMENTS_OF.get(name, {})
+        text = str(macro(**{argument: samples[argument] for argument in macro.arguments}))
+        assert text.strip(), macro.name
+        assert "&amp;" not in text, macro.name
+
+
+def test_inline_titles_and_descriptions_render():
+    module = environment().get_template("stats_inline.txt").module
+    for answer in INLINE_ANSWERS:
+        kind = "SlowDown" if isinstance(answer, Sample) else type(answer).__name__
+        assert module.title(kind, answer).strip() and "Rights &amp;" not in module.title(kind, answer)
+        assert module.description(kind, answer).strip()

@@ -24,6 +24,7 @@ from storage import broadcasts
 from storage.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
 from storage.dates import DateProblem, parse_moment
 from storage.models import MailingList
+from storage.telegram_html import TelegramHtmlError
 
 STEP = "broadcast_step"  # key in user_data: ("text", list_id) or ("time", broadcast_id)
 ACTIONS = {"pause", "resume", "cancel"}
@@ -152,6 +153,9 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
             check_message_length(text=text, media_kind=media_kind, mailing_list=mailing_list)
         except TextTooLong as problem:
             await reply(update, "broadcast_too_long.html", problem=problem)
+            return
+        except TelegramHtmlError as problem:
+            await reply(update, "broadcast_bad_html.html", problem=problem)
             return
         draft = await broadcasts.create_broadcast(
             session, list_id=list_id, text=text, created_by=update.effective_user.id, draft=True,

@@ -1,0 +1,106 @@
+"""Sample values for rendering templates: what handlers and the report pass, made to break
+unescaped HTML (names and titles carry `&`, `<`, `>` and quotes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace as Sample
+from zoneinfo import ZoneInfo
+
+from storage.broadcasts import BroadcastCounts, BroadcastStatus, BroadcastSummary
+from storage.dates import parse_reminder_rules
+from storage.iapt import LinkKind, OrgType, Unit
+from storage.iapt_report import (
+    AreaAnswer,
+    AreaRef,
+    EthnicRow,
+    Figure,
+    Lineage,
+    MeasureRow,
+    MonthlyBlock,
+    Period,
+    Population,
+    Share,
+    ShareRow,
+    TrendPoint,
+)
+
+TZ = ZoneInfo("Europe/London")
+# Every text a person or an import can put into a message, made to break unescaped HTML.
+HOSTILE = 'Rights & <Welfare> "now"'
+AT = dt.datetime(2018, 3, 21, 8, 15, tzinfo=dt.UTC)
+LATER = dt.datetime(2018, 3, 21, 10, 0, tzinfo=dt.UTC)
+NEXT_DAY = dt.datetime(2018, 3, 22, 18, 30, tzinfo=dt.UTC)
+
+MAILING_LIST = Sample(title=HOSTILE, slug="rights", description=f"Alerts about {HOSTILE}")
+CHOICE = Sample(id=1, title=HOSTILE, subscribers=1234)
+EVENT = Sample(title=HOSTILE, key="demo-<2018>", venue_name="The Tab & Co", full_address="35 Powis Sq <W11>",
+               meeting_point="By the <gate>", nearest_station="Notting Hill & Gate", details="Bring <banners> & food",
+               contact="Sam <sam@example.org>")
+PLAIN_EVENT = Sample(title="Vigil", key="vigil", venue_name="Hall", full_address="1 Road", meeting_point=None,
+                     nearest_station=None, details=None, contact=None)
+DATE = Sample(starts_at=AT, ends_at=LATER, booked_elsewhere=3)
+LONG_DATE = Sample(starts_at=AT, ends_at=NEXT_DAY, booked_elsewhere=0)
+RULES = parse_reminder_rules("1 day before at 19:00 to everyone; 90 minutes before to going")
+
+
+def broadcast(status: BroadcastStatus, **counts: int) -> BroadcastSummary:
+    numbers = {"recipients": 5000, "sent": 1200, "blocked": 3, "gone": 2, "failed": 1, "skipped": 4} | counts
+    return BroadcastSummary(id=7, status=status, list_slug="rights", list_title=HOSTILE, text="<b>Demo</b>",
+                            media_kind=None, created_by=900, send_at=NEXT_DAY, created_at=AT, started_at=AT,
+                            finished_at=LATER, counts=BroadcastCounts(**numbers), possible_duplicates=2)
+
+
+def card(**changes) -> Sample:
+    base = dict(event=EVENT, date=DATE, changed=True, places_left=3, fully_booked=False, my_status="going",
+                my_waiting_position=2, list_title=HOSTILE, going=10, waiting=2, not_going=1,
+                reminders={"sent": 2, "pending": 1})
+    return Sample(**(base | changes))
+
+
+# ------------------------------------------------------------------ statistics answers, as the report builds them
+
+def count(value: float | None, *, suppressed: bool = False) -> Figure:
+    return Figure(None if value is None else float(value), suppressed, Unit.COUNT)
+
+
+def rate(value: float | None) -> Figure:
+    return Figure(None if value is None else float(value), False, Unit.PERCENTAGE)
+
+
+YEAR = Period("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "Psychological Therapies, 2018-19 & more")
+MONTH = Period("March 2019", "monthly", dt.date(2019, 3, 1), dt.date(2019, 3, 31), "Monthly <statistics>")
+ENGLAND = AreaRef(1, OrgType.ENGLAND, "ENG", "England", "2016-17", "2018-19", "March 2019")
+AREA = AreaRef(2, OrgType.CCG, "08V", "KINGSTON DRUG & ALCOHOL <SERVICE>", "2016-17", "2018-19", None)
+SERVICE = AreaRef(3, OrgType.PROVIDER, "RY9", "Talking <Therapies> & Co", "2017-18", "2018-19", "March 2019")
+LINEAGE = tuple(Lineage(kind, outgoing, SERVICE, dt.date(2019, 4, 1) if outgoing else None)
+                for kind in LinkKind for outgoing in (True, False))
+ROWS = (
+    MeasureRow("referrals_received_count", count(10270), None, count(1_600_000), None),
+    MeasureRow("recovery_count", count(None, suppressed=True), rate(52.1), count(500_000), rate(50.8)),
+    MeasureRow("improvement_count", count(None), rate(None), None, None),
+)
+MONTHLY = MonthlyBlock(MONTH, (MeasureRow("M001", count(900), None, count(140_000), None),
+                               MeasureRow("M031", count(700), None, None, None)))
+POPULATION = Population(180_000, "mid-2018", dt.date(2018, 6, 30), "estimate", "ONS <mid-year>", "secondary",
+                        "Kingston & Richmond")
+
+
+def area_answer(area: AreaRef = AREA, **changes) -> AreaAnswer:
+    values = dict(area=area, period=YEAR, latest=True, rows=ROWS,
+                  shares=(ShareRow("finished_of_referrals", Share("a", "b", 41.2), Share("a", "b", 40.0)),
+                          ShareRow("recovered_of_referrals", Share("a", "b", None, True), None),
+                          ShareRow("referred_of_population", Share("a", "b", None), None)),
+                  population=POPULATION, england_population=POPULATION, monthly=MONTHLY, lineage=LINEAGE,
+                  offers=(SERVICE,), rounded=True)
+    return AreaAnswer(**(values | changes))
+
+
+ETHNIC_ROWS = (
+    EthnicRow("Ethnic Group", "White & Other", "All", count(500), count(300), count(150), rate(50), rate(51)),
+    EthnicRow("Ethnic Group", "White & Other", "<British>", count(400), count(250), count(120), rate(48), None),
+    EthnicRow("BME Group", "BME", "", count(None, suppressed=True), count(5), count(None), rate(None), None),
+)
+TREND = tuple(TrendPoint(YEAR, count(10270), count(5000), rate(52.1), rate(50.8)) for _ in range(2))
+
+

@@ -1,0 +1,232 @@
+"""Every HTML template, rendered with sample data in each of its branches, is a message Telegram takes.
+
+Each rendering is sent with sendMessage (parse mode HTML) through python-telegram-bot to the
+project's Bot API server, which refuses what Telegram refuses. Names and titles in the samples
+carry `&`, `<`, `>` and quotes, so a template that forgot to escape something fails here.
+Partials (`_*.html`) are sent as part of the templates that include them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from telegram import Bot
+from telegram.error import BadRequest
+
+from bot.local_api import LocalBotApi
+from messages import render, template_names
+from storage.broadcasts import BroadcastStatus, TextTooLong
+from storage.dates import DateProblem, DateProblemKind
+from storage.iapt_report import (
+    ChoicesAnswer,
+    EthnicityAnswer,
+    HeadlineAnswer,
+    NotFoundAnswer,
+    TrendAnswer,
+    YearMissingAnswer,
+)
+from storage.telegram_html import Position, TelegramHtmlError
+from tests.template_samples import (
+    AREA,
+    AT,
+    CHOICE,
+    DATE,
+    ENGLAND,
+    ETHNIC_ROWS,
+    EVENT,
+    HOSTILE,
+    LINEAGE,
+    LONG_DATE,
+    MAILING_LIST,
+    MONTHLY,
+    NEXT_DAY,
+    PLAIN_EVENT,
+    RULES,
+    SERVICE,
+    TREND,
+    TZ,
+    YEAR,
+    Sample,
+    area_answer,
+    broadcast,
+    card,
+)
+
+TOKEN = "1:secret"
+
+
+# ------------------------------------------------------------------ the samples: template -> its renderings
+
+SAMPLES: dict[str, list[dict]] = {
+    "alert_example.html": [{}],
+    "broadcast_ask_text.html": [{"choice": CHOICE}],
+    "broadcast_ask_time.html": [{"broadcast_id": 7, "timezone": "Europe/London"}],
+    "broadcast_bad_html.html": [{"problem": TelegramHtmlError('Unsupported start tag "div"',
+                                                              Position.in_text("<b>x\n <div>", 6))}],
+    "broadcast_bad_time.html": [{"kind": kind, "text": HOSTILE, "timezone": "Europe/London"} for kind in (
+        "past", "morning_or_evening", "no_time", "clocks_go_back", "unreadable")],
+    "broadcast_choose_list.html": [{}],
+    "broadcast_confirm.html": [{"count": 1, "title": HOSTILE}, {"count": 1234, "title": HOSTILE}],
+    "broadcast_dropped.html": [{}],
+    "broadcast_footer.html": [{"mailing_list": MAILING_LIST}],
+    "broadcast_no_lists.html": [{}],
+    "broadcast_no_longer_waiting.html": [{"broadcast_id": 7}],
+    "broadcast_not_text.html": [{}],
+    "broadcast_report.html": [{"broadcast": broadcast(BroadcastStatus.DONE), "tz": TZ},
+                              {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ}],
+    "broadcast_scheduled.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
+    "broadcast_started.html": [{"broadcast_id": 7, "title": HOSTILE}],
+    "broadcast_too_long.html": [{"problem": TextTooLong(5000, 4096)}, {"problem": TextTooLong(1100, 1024)}],
+    "broadcast_unknown_list.html": [{"name": HOSTILE}],
+    "broadcasts.html": [{"items": [], "tz": TZ, "rate": 25}] + [
+        {"items": [broadcast(status, recipients=recipients) for status in BroadcastStatus], "tz": TZ, "rate": 25}
+        for recipients in (1300, 5000, 200_000)],
+    "error.html": [{}],
+    "event_ask.html": [{"step": step, "list_title": HOSTILE, "dates_so_far": 2} for step in (
+        "list", "title", "start", "end", "more_dates", "venue", "address", "meeting_point", "nearest_station", "map",
+        "details", "contact", "capacity")],
+    "event_attendees_caption.html": [{"event": EVENT}],
+    "event_cancel_confirm.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
+    "event_cancel_done.html": [{"change": None, "tz": TZ},
+                               {"change": Sample(told=True, event=EVENT, date=DATE), "tz": TZ},
+                               {"change": Sample(told=False, event=EVENT, date=DATE), "tz": TZ}],
+    "event_cancel_kept.html": [{}],
+    "event_cancelled.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
+    "event_card.html": [
+        {"card": card(), "tz": TZ, "organiser": True},
+        {"card": card(event=PLAIN_EVENT, date=LONG_DATE, changed=False, places_left=0, fully_booked=True,
+                      my_status="waiting", reminders={}), "tz": TZ, "organiser": True},
+        {"card": card(places_left=None, my_status="not_going"), "tz": TZ, "organiser": False},
+        {"card": card(places_left=1, my_status=None), "tz": TZ, "organiser": False},
+    ],
+    "event_confirm.html": [
+        {"draft": Sample(title=HOSTILE, venue_name=EVENT.venue_name, address="35 <Powis> Sq", postcode="W11 2AY",
+                         meeting_point="Gate & fence", nearest_station="Notting <Hill>", latitude=51.51,
+                         longitude=-0.2, details=EVENT.details, contact=EVENT.contact, capacity=40),
+         "list_title": HOSTILE, "dates": [DATE, LONG_DATE], "tz": TZ, "rules": RULES, "first_due": [NEXT_DAY, None]},
+        {"draft": Sample(title="Vigil", venue_name="Hall", address="1 Road", postcode="E1 1AA", meeting_point=None,
+                         nearest_station=None, latitude=None, longitude=None, details=None, contact=None,
+                         capacity=None), "list_title": HOSTILE, "dates": [DATE], "tz": TZ, "rules": [],
+         "first_due": []},
+    ],
+    "event_date_problem.html": [
+        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday="Wednesday"), "tz": TZ}
+        for kind in DateProblemKind] + [{"problem": DateProblem(DateProblemKind.PAST, HOSTILE), "tz": TZ}],
+    "event_discarded.html": [{}],
+    "event_edit_ask.html": [{"field": field, "current": HOSTILE} for field in (
+        "time", "reminders", "capacity", "booked_elsewhere", "map", "details")] + [{"field": "contact", "current": ""}],
+    "event_edit_fields.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
+    "event_edited.html": [{"told": True, "promoted": 0}, {"told": False, "promoted": 1}, {"told": True, "promoted": 2}],
+    "event_ics_caption.html": [{"title": HOSTILE}],
+    "event_invalid.html": [{"problem": f"{HOSTILE} is not a number"}],
+    "event_moved.html": [{"event": EVENT, "old_starts_at": AT, "date": LONG_DATE, "tz": TZ},
+                         {"event": PLAIN_EVENT, "old_starts_at": AT, "date": DATE, "tz": TZ}],
+    "event_name_shared.html": [{"shared": True, "name": HOSTILE}, {"shared": False, "name": HOSTILE}],
+    "event_no_lists.html": [{}],
+    "event_none.html": [{"on_no_list": True}, {"on_no_list": False}],
+    "event_pick.html": [{"dates": [DATE], "action": "edit"}, {"dates": [DATE], "action": "cancel"},
+                        {"dates": [], "action": "edit"}, {"dates": [], "action": "cancel"}],
+    "event_private_only.html": [{}],
+    "event_promoted.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
+    "event_published.html": [{"event": EVENT, "skipped": 0}, {"event": EVENT, "skipped": 1},
+                             {"event": EVENT, "skipped": 2}],
+    "event_reminder.html": [{"event": EVENT, "date": DATE, "tz": TZ, "going_only": True},
+                            {"event": PLAIN_EVENT, "date": LONG_DATE, "tz": TZ, "going_only": False}],
+    "event_reminders_missed.html": [{"missed": [Sample(event=EVENT, date=DATE, rule=rule) for rule in rules],
+                                     "tz": TZ} for rules in (RULES, RULES[:1])],
+    "event_rsvp_closed.html": [{}],
+    "event_rsvp_private.html": [{}],
+    "forget_cancelled.html": [{}],
+    "forget_confirm.html": [{}],
+    "forgotten.html": [{"erased": True}, {"erased": False}],
+    "help.html": [{"private": private, "organiser": organiser} for private in (True, False)
+                  for organiser in (True, False)],
+    "joined.html": [{"outcome": "joined", "mailing_list": MAILING_LIST},
+                    {"outcome": "already", "mailing_list": MAILING_LIST}],
+    "left.html": [{"outcome": "left", "mailing_list": MAILING_LIST},
+                  {"outcome": "not_on", "mailing_list": MAILING_LIST}],
+    "lists.html": [{"lists": []}, {"lists": [Sample(subscribed=True, mailing_list=MAILING_LIST),
+                                             Sample(subscribed=False, mailing_list=Sample(
+                                                 title="Vigils", slug="vigils", description=None))]}],
+    "mydata.html": [
+        {"data": None, "tz": TZ},
+        {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
+                        subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]}),
+         "tz": TZ},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={}),
+         "tz": TZ},
+    ],
+    "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
+    "need_list_name.html": [{"command": "subscribe"}],
+    "newlist_done.html": [{"mailing_list": MAILING_LIST, "bot_username": "campaign_bot"}],
+    "newlist_invalid.html": [{"problem": f"the title {HOSTILE} is too long"}],
+    "newlist_usage.html": [{}],
+    "organiser_changed.html": [{"change": change, "user_id": 42} for change in (
+        "added", "already", "removed", "configured", "not_organiser")],
+    "organiser_list.html": [{"ids": [42, 900], "configured": {900}}],
+    "organiser_usage.html": [{}],
+    "privacy.html": [{}],
+    "refused_group_admin.html": [{}],
+    "refused_organiser.html": [{}],
+    "stale_button.html": [{}],
+    "stats_area.html": [{"answer": area_answer()}, {"answer": area_answer(ENGLAND, lineage=(), rounded=False)},
+                        {"answer": area_answer(period=None, monthly=MONTHLY)},
+                        {"answer": area_answer(population=None, england_population=None, monthly=None, latest=False)}],
+    "stats_choices.html": [{"answer": ChoicesAnswer(HOSTILE, (AREA, SERVICE, ENGLAND), "area", None)}],
+    "stats_ethnicity.html": [
+        {"answer": EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, LINEAGE, (), True)},
+        {"answer": EthnicityAnswer(ENGLAND, YEAR, (), 0, (), (), False)},
+        {"answer": EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 3, (), (), True)},
+    ],
+    "stats_headline.html": [{"answer": HeadlineAnswer(area_answer(ENGLAND, lineage=()))},
+                            {"answer": HeadlineAnswer(area_answer(ENGLAND, monthly=None))}],
+    "stats_loading.html": [{}],
+    "stats_no_figures.html": [{}],
+    "stats_not_found.html": [{"answer": NotFoundAnswer(HOSTILE, (AREA, SERVICE))},
+                             {"answer": NotFoundAnswer(HOSTILE, ())}],
+    "stats_slow_down.html": [{"answer": Sample(limit=10, retry_after=1)}, {"answer": Sample(limit=10, retry_after=30)}],
+    "stats_too_long.html": [{"limit": 100}],
+    "stats_trend.html": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
+                         {"answer": TrendAnswer(ENGLAND, TREND[:1], (), (), False)},
+                         {"answer": TrendAnswer(AREA, (), (), (), True)}],
+    "stats_year_missing.html": [
+        {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
+        {"answer": YearMissingAnswer(AREA, "2030-31", ("2017-18", "2018-19"), (), (), (), "area")},
+        {"answer": YearMissingAnswer(AREA, "2030-31", (), (), (), (), "area")},
+    ],
+    "stopped.html": [{"lists": [MAILING_LIST, MAILING_LIST]}, {"lists": []}],
+    "text_expected.html": [{}],
+    "too_long.html": [{"limit": 64}],
+    "unknown_command.html": [{"command": "lsts", "nearest": ["lists", "mylists"]}, {"command": "x", "nearest": []}],
+    "unknown_list.html": [{"deep_link": True, "name": HOSTILE, "suggestions": [MAILING_LIST]},
+                          {"deep_link": False, "name": HOSTILE, "suggestions": []}],
+    "welcome.html": [{"lists": [Sample(subscribed=False, mailing_list=MAILING_LIST)]}, {"lists": []}],
+    "welcome_group.html": [{"lists": [Sample(subscribed=True, mailing_list=MAILING_LIST)]}, {"lists": []}],
+}
+
+RENDERINGS = [pytest.param(name, context, id=f"{name}-{n}")
+              for name, contexts in SAMPLES.items() for n, context in enumerate(contexts)]
+
+
+def test_every_html_template_has_samples():
+    html_templates = {name for name in template_names() if name.endswith(".html") and not name.startswith("_")}
+    assert set(SAMPLES) == html_templates
+
+
+@pytest.fixture
+async def bot():
+    server = LocalBotApi(token=TOKEN)
+    await server.start()
+    async with Bot(TOKEN, base_url=f"{server.url}/bot") as bot:
+        yield bot
+    await server.stop()
+
+
+@pytest.mark.parametrize(("name", "context"), RENDERINGS)
+async def test_template_is_a_message_telegram_takes(bot, name, context):
+    text = render(name, **context)
+    try:
+        sent = await bot.send_message(101, text, parse_mode="HTML")
+    except BadRequest as refused:
+        pytest.fail(f"Telegram would refuse {name}: {refused.message}\n{text}")
+    assert sent.text == text
+    assert HOSTILE not in text, "a sample value reached the message unescaped"

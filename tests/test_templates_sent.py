@@ -116,6 +116,7 @@ SAMPLES: dict[str, list[dict]] = {
         "time", "reminders", "capacity", "booked_elsewhere", "map", "details")] + [{"field": "contact", "current": ""}],
     "event_edit_fields.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
     "event_edited.html": [{"told": True, "promoted": 0}, {"told": False, "promoted": 1}, {"told": True, "promoted": 2}],
+    "event_attendees_ask_privately.html": [{}],
     "event_ics_caption.html": [{"title": HOSTILE}],
     "event_invalid.html": [{"problem": f"{HOSTILE} is not a number"}],
     "event_moved.html": [{"event": EVENT, "old_starts_at": AT, "date": LONG_DATE, "tz": TZ},

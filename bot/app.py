@@ -43,6 +43,7 @@ from bot.handlers import (
 )
 from bot.handlers.common import Handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
+from bot.log_redaction import redact_from_logs
 from bot.reminders import start_reminders
 from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
@@ -156,6 +157,8 @@ async def on_shutdown(application: Application) -> None:
 
 
 def build_application(services: Services, *, token: str, api_url: str) -> Application:
+    # Here, because every way of running the bot (run, worker, webhook, try, tests) builds it.
+    redact_from_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
     application = (

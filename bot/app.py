@@ -32,6 +32,7 @@ from telegram.ext import (
 )
 
 from bot.broadcaster import start_broadcasting, stop_broadcasting
+from bot.flood_guard import FloodGuard
 from bot.handlers import (
     broadcasts,
     events,
@@ -161,6 +162,8 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     redact_from_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
+    flood_guard = FloodGuard(limit=services.settings.flood_limit,
+                             window_seconds=services.settings.flood_window_seconds, clock=services.clock)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -169,7 +172,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .defaults(defaults)
         .request(transport)
         .rate_limiter(RepliesInTheSendingWindow())
-        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
+        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    # A chat sending more than flood_limit messages and button presses within flood_window_seconds
+    # is told once to slow down, and the rest it sends within the window are dropped.
+    flood_limit: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod

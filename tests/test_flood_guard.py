@@ -27,13 +27,14 @@ async def test_a_chat_with_a_long_backlog_does_not_hold_up_another_chat(database
     unguarded = settings.model_copy(update={"flood_limit": 1000})
     async with bot_running(database, telegram, clock, unguarded) as bot:
         flooder, other = bot.person(FLOODER), bot.person(OTHER)
-        telegram.set_fault(FLOODER, ChatFault(kind="delay", delay=1.0))
+        telegram.set_fault(FLOODER, ChatFault(kind="delay", delay=2.0))
         for _ in range(70):
             telegram.user_message(FLOODER, text="/help")
         other_help = telegram.user_message(OTHER, text="/help")
-        await bot.deliver(other_help)
+        # Long enough for the old way, where it came after seven of the flooder's slow answers.
+        await bot.processed.wait_for(other_help["update_id"], timeout=30)
         # The other chat was answered while the flooder's updates were still waiting their turn
-        # (one at a time, a second each), not after the backlog ahead of it had been worked off.
+        # (one at a time, two seconds each), not after the backlog ahead of it had been worked off.
         assert len(help_answers(other.messages)) == 1
         assert len(help_answers(flooder.messages)) <= 2
         telegram.clear_fault(FLOODER)

@@ -59,6 +59,35 @@ async def test_a_redirect_loop_while_answering_is_logged_without_the_token(runni
     assert_no_token(logged)
 
 
+class Keeper(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+async def test_a_logger_of_its_own_with_its_own_handler_is_cleaned_too(running_bot):
+    # Not propagating to the root, so no filter on the root or its handlers would ever see it.
+    secluded = logging.getLogger("somebody.elses.library")
+    keeper = Keeper()
+    secluded.addHandler(keeper)
+    secluded.propagate = False
+    try:
+        try:
+            raise RuntimeError(f"GET {running_bot.server.url}/bot{TOKEN}/getMe failed")
+        except RuntimeError:
+            secluded.exception("request to %s failed", f"{running_bot.server.url}/bot{TOKEN}/getMe")
+        secluded.warning("no token here: %d", 42)
+    finally:
+        secluded.removeHandler(keeper)
+        secluded.propagate = True
+    assert "RuntimeError" in keeper.lines[0] and "/bot[redacted]/getMe" in keeper.lines[0]
+    assert keeper.lines[1] == "no token here: 42"
+    assert_no_token("\n".join(keeper.lines))
+
+
 async def test_network_errors_at_start_up_are_logged_without_the_token(database, clock, settings, all_logs):
     application = build_application(Services(settings, database, clock), token=TOKEN,
                                     api_url=f"http://127.0.0.1:{free_port()}")

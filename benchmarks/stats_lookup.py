@@ -138,9 +138,9 @@ class TelegramAsker:
 async def telegram_asker(db: Database, index: StatsIndex) -> AsyncIterator[TelegramAsker]:
     server = LocalBotApi(token=TOKEN)
     await server.start()
-    # The per-person limit stays on, high enough that one asker is never refused.
+    # The per-person limit and the flood guard stay on, high enough that one asker is never refused.
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, stats_load_bundle=False,
-                        stats_per_user_per_minute=1_000_000)
+                        stats_per_user_per_minute=1_000_000, flood_limit=1_000_000)
     application = build_application(Services(settings=settings, db=db, clock=SystemClock()), token=TOKEN,
                                     api_url=server.url)
     processed = ProcessedUpdates(application)

@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot.broadcaster import start_broadcasting, stop_broadcasting
+from bot.flood_guard import FloodGuard
 from bot.handlers import (
     broadcasts,
     events,
@@ -44,6 +45,7 @@ from bot.handlers import (
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
+from bot.log_redaction import redact_from_logs
 from bot.reminders import start_reminders
 from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
@@ -199,8 +201,12 @@ async def on_shutdown(application: Application) -> None:
 
 
 def build_application(services: Services, *, token: str, api_url: str) -> Application:
+    # Here, because every way of running the bot (run, worker, webhook, try, tests) builds it.
+    redact_from_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
+    flood_guard = FloodGuard(limit=services.settings.flood_limit,
+                             window_seconds=services.settings.flood_window_seconds, clock=services.clock)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -209,7 +215,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .defaults(defaults)
         .request(transport)
         .rate_limiter(RepliesInTheSendingWindow())
-        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64))
+        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()

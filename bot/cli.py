@@ -27,7 +27,9 @@ from messages import render
 from storage import subscriptions
 from storage.db import Database
 
-app = typer.Typer(help="campaign-bot: a Telegram bot for campaign groups.", no_args_is_help=True)
+# A crash's traceback must not print local variables: the settings among them hold the token.
+app = typer.Typer(help="campaign-bot: a Telegram bot for campaign groups.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 lists_app = typer.Typer(help="Mailing lists.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Subscribers, in and out as CSV.", no_args_is_help=True)
@@ -47,11 +49,14 @@ def run(
         help="Take no updates: only send broadcasts and, when this process holds the lease, reminders.")] = False,
 ) -> None:
     """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
+    from bot.log_redaction import redact_from_logs
     from bot.running import run_bot
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
+    # Before anything is logged; every logger's records are cleaned (see bot/log_redaction.py).
+    redact_from_logs(settings.telegram_bot_token, settings.webhook_secret)
     if settings.telegram_bot_token is None:
         typer.echo(render("cli_no_token.txt"))
         try_out()

@@ -158,6 +158,9 @@ class LocalBotApi:
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.url = ""
+        # Methods answered with a redirect to themselves, for ever: no Telegram server does this,
+        # but it makes an HTTP client fail with an error that quotes the request URL (and its token).
+        self.redirect_loop_methods: set[str] = set()
 
     # ------------------------------------------------------------------ serving
 
@@ -195,6 +198,10 @@ class LocalBotApi:
         if self.token is not None and request.match_info["token"] != self.token:
             self.requests.append(ApiRequest(method=method, params={}, at=time.monotonic(), status=401))
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        if method in self.redirect_loop_methods:
+            self.requests.append(ApiRequest(method=method, params={}, at=time.monotonic(), status=307))
+            await self._notify()
+            raise web.HTTPTemporaryRedirect(request.path_qs)
         params: dict[str, Any] = {}
         if request.method == "POST":
             if request.content_type == "application/json":

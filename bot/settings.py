@@ -15,7 +15,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///campaign-bot.db"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    telegram_bot_token: str | None = None
+    # repr=False: a printed or logged Settings must not show the secrets.
+    telegram_bot_token: str | None = Field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = DEFAULT_DATABASE_URL
     # PostgreSQL only: keep the tables in this schema (several campaigns can share one database).
@@ -30,9 +31,13 @@ class Settings(BaseSettings):
     stats_load_bundle: bool = True
     # Each new event's reminders unless its organiser changes them (syntax: storage/dates.py).
     reminder_rules: str = "1 day before at 19:00 to everyone; 90 minutes before to going"
-    webhook_secret: str | None = None
+    webhook_secret: str | None = Field(default=None, repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    # A chat sending more than flood_limit messages and button presses within flood_window_seconds
+    # is told once to slow down, and the rest it sends within the window are dropped.
+    flood_limit: int = Field(default=20, ge=1)
+    flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod

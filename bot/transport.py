@@ -12,6 +12,8 @@ from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from bot.log_redaction import redact
+
 # The methods that put a message in a chat, which Telegram counts against its flood limits.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVenue", "sendLocation", "copyMessage"})
 
@@ -97,4 +99,6 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            # aiohttp's message may quote the request URL, which holds the bot token; the cause is
+            # dropped for the same reason (a traceback prints it). Its kind and cleaned text remain.
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {redact(str(error))}") from None

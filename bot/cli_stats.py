@@ -28,7 +28,7 @@ def _rejected(error: IaptImportError) -> typer.Exit:
 def import_figures(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The folder of published files.")],
 ) -> None:
-    """Load the files of DIRECTORY (the ../shared/data/iapt layout). A malformed file: nothing changes."""
+    """Load the files of DIRECTORY (the layout of tests/data/iapt, unpacked). A malformed file: nothing changes."""
     try:
         summary = asyncio.run(with_database(load_settings(), lambda db: import_iapt_directory(db, directory)))
     except IaptImportError as error:

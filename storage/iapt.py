@@ -233,7 +233,7 @@ class IaptPopulation(SQLModel, table=True):
 
 # ---------------------------------------------------------------------------------------------
 # Curated facts. These are not in the data files as data; each is stated in
-# /work/shared/data/iapt/SOURCE.md ("Gaps and caveats"), which is where to check them.
+# the notes that came with the published files ("Gaps and caveats"); each carries its citation here.
 # ---------------------------------------------------------------------------------------------
 
 

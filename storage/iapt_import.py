@@ -587,7 +587,7 @@ class _Reader:
 
 
 def read_iapt_directory(directory: Path) -> IaptData:
-    """Every file of the ../shared/data/iapt layout, parsed and checked; raises IaptImportError."""
+    """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises IaptImportError."""
     directory = Path(directory)
     if not directory.is_dir():
         raise IaptImportError(str(directory), "not a directory")

@@ -1,6 +1,6 @@
 """Importing the published IAPT files: real spot values, suppression, idempotence, refusals.
 
-Expected values are the spot values listed in ../shared/data/iapt/SOURCE.md, checked through
+Expected values are the spot values published with the data (its notes list them), checked through
 plain SQL over the imported tables (not through the report code).
 """
 

@@ -2,8 +2,8 @@
 
 The figures come through the real import (tests/iapt_support.py: on SQLite a copy of one
 database loaded at the start of the run; on PostgreSQL one schema loaded once for this module
-and only read by the tests). Every value asserted is a spot value of
-../shared/data/iapt/SOURCE.md.
+and only read by the tests). Every value asserted is a spot value
+published with the data.
 """
 
 from __future__ import annotations

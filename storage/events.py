@@ -305,7 +305,8 @@ def field_too_long(name: str, value: str, limit: int) -> str | None:
     length = utf16_length(value)
     if length <= limit:
         return None
-    return f"the {name} has {length} characters, more than the {limit} allowed (an emoji counts as two)"
+    verb = "have" if name == "details" else "has"
+    return f"the {name} {verb} {length} characters, more than the {limit} allowed (an emoji counts as two)"
 
 
 def check_field_length(attribute: str, value: str) -> None:

@@ -4,7 +4,6 @@ and skipped, never a sweep that rolls back for ever or a start-up that fails."""
 
 from __future__ import annotations
 
-import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -149,7 +148,8 @@ async def write_straight_in(db, date_id: int, **values: str) -> None:
 
 async def reminder_rows(db, date_id: int) -> list[tuple[str, str | None]]:
     async with db.transaction() as session:
-        rows = await session.scalars(select(Reminder).where(Reminder.event_date_id == date_id).order_by(Reminder.due_at))
+        rows = await session.scalars(select(Reminder).where(Reminder.event_date_id == date_id)
+                                     .order_by(Reminder.due_at))
         return [(row.status, row.failure) for row in rows]
 
 

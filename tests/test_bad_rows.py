@@ -4,6 +4,8 @@ and skipped, never a sweep that rolls back for ever or a start-up that fails."""
 
 from __future__ import annotations
 
+import html
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,10 +16,12 @@ from storage import events, events_io
 from storage.broadcasts import Broadcast, visible_length
 from storage.dates import parse_reminder_rules
 from storage.events import DateCard, Event, EventDate, Reminder
+from storage.iapt import IaptArea, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod
 from storage.models import MailingList
 from storage.subscriptions import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
+from tests.iapt_support import loaded_database, requires_data
 from tests.test_events import date_ids, import_example, small_event, utc
 from tests.test_events_reminders import GOING, SUPPORTERS, all_delivered, bot_running, reminders_to
 
@@ -238,3 +242,67 @@ async def test_cancelling_or_moving_a_bad_row_changes_nothing_and_says_why(datab
     assert (date.status, date.starts_at) == ("scheduled", utc(2018, 3, 21, 8))
     assert notices == []
     assert [status for status, _failure in await reminder_rows(database, bad_date)] == ["pending"]
+
+
+# ------------------------------------------------------------------ /stats: a bad row costs its own answer only
+
+
+@pytest.fixture
+async def damaged_figures(tmp_path):
+    """Every published figure, then three faults written straight into the database: Tower
+    Hamlets' referrals of 2018-19 made infinite, Somerset's name made longer than any message,
+    and Darlington's name made something matplotlib cannot draw (a formula with an unknown symbol)."""
+    async with loaded_database(tmp_path) as db:
+        async with db.transaction() as session:
+            area = select(IaptArea.id).where(IaptArea.code == "08V").scalar_subquery()
+            period = select(IaptPeriod.id).where(IaptPeriod.label == "2018-19").scalar_subquery()
+            measure = select(IaptMeasure.id).where(IaptMeasure.key == "referrals_received_count").scalar_subquery()
+            total = select(IaptBreakdown.id).where(IaptBreakdown.variable_type == "Total").scalar_subquery()
+            damaged = await session.execute(
+                update(IaptFigure).where(IaptFigure.area_id == area, IaptFigure.period_id == period,
+                                         IaptFigure.measure_id == measure, IaptFigure.breakdown_id == total)
+                .values(value=float("inf")))
+            assert damaged.rowcount == 1
+            if db.dialect == "postgresql":  # a name column made wider by hand, as write_straight_in does
+                await session.execute(text("ALTER TABLE iapt_areas ALTER COLUMN name TYPE TEXT"))
+            renamed = await session.execute(update(IaptArea).where(IaptArea.code == "11X")
+                                            .values(name="NHS SOMERSET CCG " * 300))
+            assert renamed.rowcount == 1
+            await session.execute(update(IaptArea).where(IaptArea.code == "00C")
+                                  .values(name="NHS DARLINGTON $\\nosuchsymbol$ CCG"))
+        yield db
+
+
+def shown(telegram_html: str) -> str:
+    """What Telegram shows of an HTML text: tags gone, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", telegram_html))
+
+
+@requires_data
+async def test_stats_rows_that_cannot_be_handled_are_reported_and_skipped(damaged_figures, telegram, clock, settings,
+                                                                          caplog):
+    async with bot_running(damaged_figures, telegram, clock, settings) as bot:
+        asker = bot.person(301)
+        # The infinite figure is left out and said to be unreadable; the rest of the answer stands.
+        answer = shown(await asker.say("/stats tower hamlets 2018-19"))
+        assert "Referrals received: unreadable (a fault in the stored figures)" in answer
+        assert "Finished a course of treatment: 1,710" in answer
+        assert "unreadable and left out" in caplog.text
+        # An answer longer than any message: an apology, not a refusal from Telegram or silence.
+        apology = shown(await asker.say("/stats 11X"))
+        assert apology.startswith("Sorry: the figures of NHS SOMERSET CCG") and "cannot be shown" in apology
+        assert len(apology) < 400
+        assert all(len(shown(m.get("text") or m.get("caption") or "")) <= MESSAGE_LIMIT for m in asker.messages)
+        # A chart that cannot be drawn: said so, then the figures as text.
+        said, figures = await asker.send("/stats 00C trend")
+        assert "the chart of NHS DARLINGTON $\\nosuchsymbol$ CCG could not be drawn" in shown(said["text"])
+        assert "2018-19: 2,410 · 925 · 54% (52.1%)" in shown(figures["text"])
+        assert not telegram.calls("sendPhoto")
+        # Inline, the over-long area is offered as an apology too; and everything else still works.
+        update_ = telegram.inline_query(303, "11X")
+        await bot.deliver(update_)
+        [result] = telegram.calls("answerInlineQuery")[-1].params["results"]
+        assert "cannot be shown" in result["title"]
+        assert len(shown(result["input_message_content"]["message_text"])) <= MESSAGE_LIMIT
+        assert "Finished a course of treatment: 1,710" in shown(await asker.say("/stats tower hamlets 2018-19"))
+        assert "Referrals received: 1,603,643" in shown(await asker.say("/stats england 2018-19"))

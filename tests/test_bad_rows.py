@@ -306,3 +306,32 @@ async def test_stats_rows_that_cannot_be_handled_are_reported_and_skipped(damage
         assert len(shown(result["input_message_content"]["message_text"])) <= MESSAGE_LIMIT
         assert "Finished a course of treatment: 1,710" in shown(await asker.say("/stats tower hamlets 2018-19"))
         assert "Referrals received: 1,603,643" in shown(await asker.say("/stats england 2018-19"))
+
+
+# ------------------------------------------------------------------ the schema and the missed-reminders report
+
+
+async def test_the_event_columns_are_as_wide_as_the_bounds_on_this_database(database):
+    from sqlalchemy import inspect
+
+    async with database.engine.connect() as connection:
+        columns = await connection.run_sync(lambda sync: {c["name"]: c["type"] for c in inspect(sync).get_columns(
+            "events")})
+        reminder_columns = await connection.run_sync(lambda sync: {c["name"]: c["type"] for c in inspect(
+            sync).get_columns("reminders")})
+    widths = {attribute: getattr(columns[attribute], "length", None) for attribute, _name, _limit in events.TEXT_FIELDS}
+    # details is TEXT on both databases, bounded in code only (see migration 0008_event_limits).
+    assert widths == {**events.FIELD_LIMITS, "details": None}
+    assert reminder_columns["failure"].length == events.MAX_FAILURE_LENGTH
+
+
+async def test_a_missed_reminder_of_an_over_long_title_is_reported_in_one_message(database, telegram, clock, settings,
+                                                                                 lists):
+    date_id = await small_event(database, clock, settings, slug="protests", starts_at=utc(2018, 3, 21, 8),
+                                rules="1 day before at 18:00 to everyone")
+    await write_straight_in(database, date_id, title="Small group " * 500)
+    clock.set(utc(2018, 3, 21, 9))  # the bot was down from before the reminder until after the start
+    async with bot_running(database, telegram, clock, settings) as bot:
+        assert len(bot.services.reminders.last_rebuild.caught_up.missed) == 1
+    [report] = [m["text"] for m in telegram.sent_to(ORGANISER_ID) if "Reminders not sent" in m.get("text", "")]
+    assert "Small group Small group" in report and visible_length(report) < 600

@@ -237,10 +237,14 @@ class ReminderScheduler:
             async with services.db.transaction() as session:
                 ids = await organisers.all_organiser_ids(session, configured=services.settings.organiser_ids)
             text = render(template, tz=services.settings.tz, listed=REPORT_LISTED, **context)
-            for organiser_id in ids:
-                await send_notice(self.application, organiser_id, text)
         except Exception:
-            logger.exception("could not tell organisers (%s)", template)
+            logger.exception("could not compose the notice to organisers (%s)", template)
+            return
+        for organiser_id in ids:
+            try:
+                await send_notice(self.application, organiser_id, text)
+            except Exception:  # one organiser's chat failing must not keep the notice from the others
+                logger.exception("could not send the notice %s to organiser %s", template, organiser_id)
 
     async def _report_missed(self, missed: list[DueReminder]) -> None:
         logger.warning("%d reminders missed: their events had started before they could be sent", len(missed))

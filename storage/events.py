@@ -875,15 +875,18 @@ class FiringReport:
 Composer = Callable[[DueReminder], str]
 
 
-def _due_reminders(now: dt.datetime) -> Select:
+def _pending_reminders_with_events() -> Select:
     return (
         select(Reminder, EventDate, Event, ReminderRuleRow)
         .join(EventDate, EventDate.id == Reminder.event_date_id)
         .join(Event, Event.id == EventDate.event_id)
         .join(ReminderRuleRow, ReminderRuleRow.id == Reminder.rule_id)
-        .where(Reminder.status == ReminderStatus.PENDING.value, Reminder.due_at <= now)
-        .order_by(Reminder.due_at, Reminder.id)
+        .where(Reminder.status == ReminderStatus.PENDING.value)
     )
+
+
+def _due_reminders(now: dt.datetime) -> Select:
+    return _pending_reminders_with_events().where(Reminder.due_at <= now).order_by(Reminder.due_at, Reminder.id)
 
 
 async def due_reminder_ids(session: AsyncSession, *, now: dt.datetime, limit: int = 200) -> list[int]:
@@ -950,13 +953,7 @@ async def mark_reminder_failed(session: AsyncSession, *, reminder_id: int, probl
                                now: dt.datetime) -> FailedReminder | None:
     """A PENDING reminder that could not be sent for a reason of its own becomes FAILED, with the
     reason kept; None if it is not PENDING (nothing to report twice)."""
-    row = (await session.execute(
-        select(Reminder, EventDate, Event, ReminderRuleRow)
-        .join(EventDate, EventDate.id == Reminder.event_date_id)
-        .join(Event, Event.id == EventDate.event_id)
-        .join(ReminderRuleRow, ReminderRuleRow.id == Reminder.rule_id)
-        .where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.PENDING.value)
-    )).first()
+    row = (await session.execute(_pending_reminders_with_events().where(Reminder.id == reminder_id))).first()
     if row is None:
         return None
     reminder, event_date, event, rule_row = row

@@ -44,7 +44,7 @@ FIRING_BATCH = 200
 PAGE_SIZE = 5000
 # A report to organisers lists at most this many reminders (then "and N more"), so that however
 # many there are, and however long their titles, it fits in one message.
-REPORT_LISTED = 10
+REPORT_LISTED = 8
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,6 +4,7 @@ and skipped, never a sweep that rolls back for ever or a start-up that fails."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from zoneinfo import ZoneInfo
@@ -65,6 +66,24 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
     assert all(length <= MESSAGE_LIMIT for length in lengths.values()), lengths
     # The card, the longest, really is near the limit: the bounds are not vacuous.
     assert lengths["event_card.html"] > MESSAGE_LIMIT * 0.9, lengths
+
+
+def test_reports_to_organisers_fit_one_message_however_many_and_however_long():
+    from bot.reminders import REPORT_LISTED
+    from storage.dates import Audience, ReminderRule
+    from storage.events import DueReminder, FailedReminder
+
+    tz = ZoneInfo("Europe/London")
+    event = Event(id=1, list_id=1, title=EMOJI * 5000, venue_name="v", address="a", postcode="W11 2AY")
+    date = EventDate(id=1, event_id=1, starts_at=utc(2018, 9, 26, 10, 15), ends_at=utc(2018, 9, 26, 11, 15))
+    rule = ReminderRule(Audience.LIST, days_before=14, at=dt.time(19, 0))
+    many = [DueReminder(number, event, date, rule) for number in range(500)]
+    failed = [FailedReminder(due, "x" * events.MAX_FAILURE_LENGTH) for due in many]
+    for template, context in (("event_reminders_missed.html", {"missed": many}),
+                              ("event_reminders_failed.html", {"failed": failed})):
+        text = render(template, tz=tz, listed=REPORT_LISTED, **context)
+        assert visible_length(text) <= MESSAGE_LIMIT, template
+        assert "and 492 more" in text
 
 
 # ------------------------------------------------------------------ every way in checks every field

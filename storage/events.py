@@ -861,10 +861,6 @@ class FiringReport:
     def anything(self) -> bool:
         return bool(self.sent or self.missed or self.cancelled or self.failed)
 
-    @property
-    def settled(self) -> int:
-        return len(self.sent) + len(self.missed) + self.cancelled + len(self.failed)
-
     def add(self, other: FiringReport) -> None:
         self.sent += other.sent
         self.missed += other.missed

@@ -32,7 +32,7 @@ from bot.sending import Outgoing
 from bot.services import Services
 from messages import render
 from storage import events, organisers
-from storage.events import DateChange, DueReminder, FiringReport
+from storage.events import DateChange, DueReminder, FailedReminder, FiringReport
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ SWEEP_JOB = "reminders-sweep"
 SWEEP_SECONDS = 15.0
 FIRING_BATCH = 200
 PAGE_SIZE = 5000
+# A report to organisers lists at most this many reminders (then "and N more"), so that however
+# many there are, and however long their titles, it fits in one message.
+REPORT_LISTED = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,33 +189,69 @@ class ReminderScheduler:
 
     async def fire_due(self) -> FiringReport:
         """Settles every reminder due by the clock, wakes the broadcast engine for those sent,
-        and tells organisers about any that were missed."""
+        and tells organisers about any that were missed or failed.
+
+        Each reminder is settled in a transaction of its own, so one that cannot be composed or
+        handed on (an over-long field written straight into the database, say) is rolled back
+        alone, marked FAILED with its reason, and reported once; the others go out, and nothing
+        a row holds can make this raise (it runs at start-up)."""
         total = FiringReport()
         tz = self.services.settings.tz
+        compose = compose_reminder(tz)
         async with self._firing:
             while True:
+                now = self.services.clock.now()
                 async with self.services.db.transaction() as session:
-                    report = await events.fire_due_reminders(session, now=self.services.clock.now(),
-                                                             compose=compose_reminder(tz), limit=FIRING_BATCH)
-                total.sent += report.sent
-                total.missed += report.missed
-                total.cancelled += report.cancelled
-                if report.sent and self.services.broadcaster is not None:
+                    due_ids = await events.due_reminder_ids(session, now=now, limit=FIRING_BATCH)
+                for reminder_id in due_ids:
+                    total.add(await self._fire_one(reminder_id, now=now, compose=compose))
+                if total.sent and self.services.broadcaster is not None:
                     self.services.broadcaster.wake()
-                if len(report.sent) + len(report.missed) + report.cancelled < FIRING_BATCH:
+                if len(due_ids) < FIRING_BATCH:
                     break
         if total.missed:
             await self._report_missed(total.missed)
+        if total.failed:
+            await self._report_failed(total.failed)
         return total
 
-    async def _report_missed(self, missed: list[DueReminder]) -> None:
+    async def _fire_one(self, reminder_id: int, *, now: dt.datetime,
+                        compose: Callable[[DueReminder], str]) -> FiringReport:
+        try:
+            async with self.services.db.transaction() as session:
+                return await events.fire_due_reminders(session, now=now, compose=compose, limit=1,
+                                                       reminder_id=reminder_id)
+        except Exception as problem:  # anything the row makes composing or handing on raise
+            async with self.services.db.transaction() as session:
+                failed = await events.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
+                                                           now=now)
+            logger.warning("reminder %s failed and will not be sent: %s", reminder_id,
+                           failed.reason if failed else type(problem).__name__, exc_info=problem)
+            return FiringReport(failed=[failed] if failed else [])
+
+    async def _tell_organisers(self, template: str, **context: object) -> None:
+        """One notice to every organiser; a notice that cannot be composed or sent is logged, never
+        raised (this runs at start-up and in the sweep)."""
         services = self.services
-        async with services.db.transaction() as session:
-            ids = await organisers.all_organiser_ids(session, configured=services.settings.organiser_ids)
-        text = render("event_reminders_missed.html", missed=missed, tz=services.settings.tz)
+        try:
+            async with services.db.transaction() as session:
+                ids = await organisers.all_organiser_ids(session, configured=services.settings.organiser_ids)
+            text = render(template, tz=services.settings.tz, listed=REPORT_LISTED, **context)
+        except Exception:
+            logger.exception("could not compose the notice to organisers (%s)", template)
+            return
         for organiser_id in ids:
-            await send_notice(self.application, organiser_id, text)
+            try:
+                await send_notice(self.application, organiser_id, text)
+            except Exception:  # one organiser's chat failing must not keep the notice from the others
+                logger.exception("could not send the notice %s to organiser %s", template, organiser_id)
+
+    async def _report_missed(self, missed: list[DueReminder]) -> None:
         logger.warning("%d reminders missed: their events had started before they could be sent", len(missed))
+        await self._tell_organisers("event_reminders_missed.html", missed=missed)
+
+    async def _report_failed(self, failed: list[FailedReminder]) -> None:
+        await self._tell_organisers("event_reminders_failed.html", failed=failed)
 
 
 def reminders_of(application: Application) -> ReminderScheduler:

@@ -49,7 +49,26 @@ class StillLoading:
     html_template: ClassVar[str] = "stats_loading.html"
 
 
-Reply = StatsAnswer | SlowDown | StillLoading
+@dataclasses.dataclass(frozen=True)
+class StatsUnavailable:
+    """An answer that could not be made or shown from the stored figures (a corrupt row, an area
+    name too long for a message): logged, and the person told so, instead of silence or an error."""
+
+    html_template: ClassVar[str] = "stats_unavailable.html"
+    area_name: str | None = None  # the area asked about, when it is known
+
+
+Reply = StatsAnswer | SlowDown | StillLoading | StatsUnavailable
+
+
+async def _answer_or_apology(making: Awaitable[StatsAnswer], *, what: str) -> Reply:
+    """The answer, or StatsUnavailable if making it raised: a row that cannot be handled costs
+    its own answer only, never the others, and is never retried in a loop."""
+    try:
+        return await making
+    except Exception:
+        logger.exception("a /stats answer could not be made (%s); the asker was told", what)
+        return StatsUnavailable()
 
 
 class StatsService:
@@ -100,13 +119,15 @@ class StatsService:
 
     async def answer(self, person: Hashable, text: str) -> Reply:
         """The answer to `/stats <text>` asked by `person`, within their limit."""
-        return self._refusal(self.questions, person) or await self.desk.answer(text)
+        return (self._refusal(self.questions, person)
+                or await _answer_or_apology(self.desk.answer(text), what="a typed question"))
 
     async def answer_for_area(self, person: Hashable, area_id: int, *, view: View,
                               year: str | None) -> Reply:
         """The answer for an area chosen with a button."""
         return (self._refusal(self.questions, person)
-                or await self.desk.answer_for_area(area_id, view=view, year=year))
+                or await _answer_or_apology(self.desk.answer_for_area(area_id, view=view, year=year),
+                                            what=f"area {area_id}, {view.value}"))
 
     async def answer_inline(self, person: Hashable, text: str) -> tuple[Reply, ...]:
         """The answers to offer for `@bot <text>` typed in any chat (its own, more generous, limit).
@@ -117,14 +138,15 @@ class StatsService:
         refusal = self._refusal(self.inline_queries, person)
         if refusal is not None:
             return (refusal,)
-        answer = await self.desk.answer(text)
+        answer = await _answer_or_apology(self.desk.answer(text), what="an inline question")
         if isinstance(answer, ChoicesAnswer):
             areas, view, year = answer.candidates, answer.view, answer.year
         elif isinstance(answer, NotFoundAnswer) and answer.nearest:
             areas, view, year = answer.nearest, View.SUMMARY, None
         else:
             return (answer,)
-        return tuple([await self.desk.answer_for_area(area.id, view=view, year=year)
+        return tuple([await _answer_or_apology(self.desk.answer_for_area(area.id, view=view, year=year),
+                                               what=f"area {area.id}, inline")
                       for area in areas[:INLINE_RESULTS]])
 
 

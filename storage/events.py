@@ -47,8 +47,32 @@ from storage.db import UTCDateTime, utcnow
 from storage.models import Chat, ChatKind, MailingList, Subscription
 
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
+# The longest value of each text field, counted in UTF-16 code units as Telegram counts a message
+# (an emoji is two), so that a card, reminder or notice with every field at its longest still fits
+# in one message of 4096 (tests/test_bad_rows.py renders them all at these bounds). The columns
+# are as wide in characters; a value within its bound in UTF-16 units never has more characters.
+MAX_KEY_LENGTH = 60
 MAX_TITLE_LENGTH = 120
+MAX_VENUE_LENGTH = 200
+MAX_ADDRESS_LENGTH = 300
+MAX_POSTCODE_LENGTH = 10
+MAX_MEETING_POINT_LENGTH = 200
+MAX_STATION_LENGTH = 100
 MAX_DETAILS_LENGTH = 2000
+MAX_CONTACT_LENGTH = 200
+# Each bounded field of an event: (attribute, the name people know it by, the bound).
+TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("key", "key", MAX_KEY_LENGTH),
+    ("title", "title", MAX_TITLE_LENGTH),
+    ("venue_name", "venue", MAX_VENUE_LENGTH),
+    ("address", "address", MAX_ADDRESS_LENGTH),
+    ("postcode", "postcode", MAX_POSTCODE_LENGTH),
+    ("meeting_point", "meeting point", MAX_MEETING_POINT_LENGTH),
+    ("nearest_station", "nearest station", MAX_STATION_LENGTH),
+    ("details", "details", MAX_DETAILS_LENGTH),
+    ("contact", "contact", MAX_CONTACT_LENGTH),
+)
+FIELD_LIMITS = {attribute: limit for attribute, _name, limit in TEXT_FIELDS}
 
 
 class DateStatus(enum.StrEnum):
@@ -69,10 +93,19 @@ class ReminderStatus(enum.StrEnum):
     MISSED = "missed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # it could not be composed or handed on, for a reason of its own (kept in `failure`)
+
+
+MAX_FAILURE_LENGTH = 300
 
 
 class InvalidEventError(ValueError):
     """An event that cannot be published as given; the message says why."""
+
+
+class NoticeNotComposable(InvalidEventError):
+    """A change people must hear about was refused, changing nothing, because its notice could
+    not be composed from the event as stored (an over-long field, most likely); the message says why."""
 
 
 # ------------------------------------------------------------------ tables
@@ -82,19 +115,22 @@ class Event(SQLModel, table=True):
     __tablename__ = "events"
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(sa_column=Column(String(60), unique=True, nullable=False))
+    key: str = Field(sa_column=Column(String(MAX_KEY_LENGTH), unique=True, nullable=False))
     list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False,
                                           index=True))
     title: str = Field(sa_column=Column(String(MAX_TITLE_LENGTH), nullable=False))
-    venue_name: str = Field(sa_column=Column(String(200), nullable=False))
-    address: str = Field(sa_column=Column(String(300), nullable=False))
-    postcode: str = Field(sa_column=Column(String(10), nullable=False))
-    meeting_point: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=""))
-    nearest_station: str = Field(default="", sa_column=Column(String(100), nullable=False, server_default=""))
+    venue_name: str = Field(sa_column=Column(String(MAX_VENUE_LENGTH), nullable=False))
+    address: str = Field(sa_column=Column(String(MAX_ADDRESS_LENGTH), nullable=False))
+    postcode: str = Field(sa_column=Column(String(MAX_POSTCODE_LENGTH), nullable=False))
+    meeting_point: str = Field(default="", sa_column=Column(String(MAX_MEETING_POINT_LENGTH), nullable=False,
+                                                            server_default=""))
+    nearest_station: str = Field(default="", sa_column=Column(String(MAX_STATION_LENGTH), nullable=False,
+                                                              server_default=""))
     latitude: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     longitude: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     details: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    contact: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=""))
+    contact: str = Field(default="", sa_column=Column(String(MAX_CONTACT_LENGTH), nullable=False,
+                                                      server_default=""))
     capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
@@ -161,6 +197,8 @@ class Reminder(SQLModel, table=True):
     due_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     status: str = Field(default=ReminderStatus.PENDING.value, sa_column=Column(String(16), nullable=False))
     settled_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Why a FAILED reminder could not go out, for organisers and the log.
+    failure: str | None = Field(default=None, sa_column=Column(String(MAX_FAILURE_LENGTH), nullable=True))
 
     @property
     def origin_key(self) -> str:
@@ -257,22 +295,62 @@ def parse_capacity(text: str) -> int | None:
     return int(words)
 
 
+def utf16_length(text: str) -> int:
+    """How long Telegram counts `text`: UTF-16 code units, so an emoji outside the BMP is two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def field_too_long(name: str, value: str, limit: int) -> str | None:
+    """Why `value` cannot be the event's `name` (as people know the field), or None if it fits."""
+    length = utf16_length(value)
+    if length <= limit:
+        return None
+    verb = "have" if name == "details" else "has"
+    return f"the {name} {verb} {length} characters, more than the {limit} allowed (an emoji counts as two)"
+
+
+def check_field_length(attribute: str, value: str) -> None:
+    """Raises InvalidEventError, naming the field, if `value` is too long for it: what every way
+    in (a /newevent step, /editevent, the YAML import) calls before anything is stored."""
+    for known, name, limit in TEXT_FIELDS:
+        if known == attribute:
+            problem = field_too_long(name, value.strip(), limit)
+            if problem is not None:
+                raise InvalidEventError(problem)
+            return
+    raise KeyError(attribute)
+
+
+def overlong_fields(event: Event | EventDraft) -> list[str]:
+    """What is over its bound in a stored row (one written before the bounds, or straight into
+    the database): the reason a reminder or notice of it cannot be composed."""
+    problems = []
+    for attribute, name, limit in TEXT_FIELDS:
+        value = getattr(event, attribute) or ""
+        problem = field_too_long(name, value if isinstance(value, str) else str(value), limit)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
 def check_draft(draft: EventDraft) -> None:
-    if not draft.title.strip() or len(draft.title) > MAX_TITLE_LENGTH:
+    if not draft.title.strip():
         raise InvalidEventError(f"a title has 1 to {MAX_TITLE_LENGTH} characters")
     if not draft.venue_name.strip():
         raise InvalidEventError("an event needs a venue")
     if not draft.address.strip():
         raise InvalidEventError("an event needs an address")
     draft.postcode = normalise_postcode(draft.postcode)
+    for attribute, _name, _limit in TEXT_FIELDS:
+        value = getattr(draft, attribute)
+        if value is not None:
+            check_field_length(attribute, value)
     if (draft.latitude is None) != (draft.longitude is None):
         raise InvalidEventError("a map pin needs both latitude and longitude")
     if draft.latitude is not None and not (-90 <= draft.latitude <= 90 and -180 <= draft.longitude <= 180):
         raise InvalidEventError("the map pin is off the map")
     if draft.capacity is not None and draft.capacity < 1:
         raise InvalidEventError("a capacity is at least 1 (or none, for no limit)")
-    if len(draft.details) > MAX_DETAILS_LENGTH:
-        raise InvalidEventError(f"details have at most {MAX_DETAILS_LENGTH} characters")
     if not draft.dates:
         raise InvalidEventError("an event needs at least one date")
     starts = [item.starts_at for item in draft.dates]
@@ -784,39 +862,70 @@ class DueReminder:
     rule: ReminderRule
 
 
+@dataclasses.dataclass(frozen=True)
+class FailedReminder:
+    due: DueReminder
+    reason: str
+
+
 @dataclasses.dataclass
 class FiringReport:
     sent: list[DueReminder] = dataclasses.field(default_factory=list)
     missed: list[DueReminder] = dataclasses.field(default_factory=list)
     cancelled: int = 0
+    failed: list[FailedReminder] = dataclasses.field(default_factory=list)
 
     @property
     def anything(self) -> bool:
-        return bool(self.sent or self.missed or self.cancelled)
+        return bool(self.sent or self.missed or self.cancelled or self.failed)
+
+    def add(self, other: FiringReport) -> None:
+        self.sent += other.sent
+        self.missed += other.missed
+        self.cancelled += other.cancelled
+        self.failed += other.failed
 
 
 Composer = Callable[[DueReminder], str]
 
 
-async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose: Composer,
-                             limit: int = 200) -> FiringReport:
-    """Settles up to `limit` PENDING reminders due by `now`, oldest first.
-
-    One whose event has not started is marked SENT and its broadcast created in this same
-    transaction (the broadcast's unique origin key makes a second one impossible); one whose
-    event has started is MISSED; one of a cancelled date is CANCELLED. Running it again, or
-    twice at once, sends nothing twice: a row only leaves PENDING once.
-    """
-    report = FiringReport()
-    query = (
+def _pending_reminders_with_events() -> Select:
+    return (
         select(Reminder, EventDate, Event, ReminderRuleRow)
         .join(EventDate, EventDate.id == Reminder.event_date_id)
         .join(Event, Event.id == EventDate.event_id)
         .join(ReminderRuleRow, ReminderRuleRow.id == Reminder.rule_id)
-        .where(Reminder.status == ReminderStatus.PENDING.value, Reminder.due_at <= now)
-        .order_by(Reminder.due_at, Reminder.id)
-        .limit(limit)
+        .where(Reminder.status == ReminderStatus.PENDING.value)
     )
+
+
+def _due_reminders(now: dt.datetime) -> Select:
+    return _pending_reminders_with_events().where(Reminder.due_at <= now).order_by(Reminder.due_at, Reminder.id)
+
+
+async def due_reminder_ids(session: AsyncSession, *, now: dt.datetime, limit: int = 200) -> list[int]:
+    """Ids of up to `limit` PENDING reminders due by `now`, oldest first: exactly those
+    `fire_due_reminders` would settle, so each can be settled in a transaction of its own."""
+    query = _due_reminders(now).with_only_columns(Reminder.id).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose: Composer,
+                             limit: int = 200, reminder_id: int | None = None) -> FiringReport:
+    """Settles up to `limit` PENDING reminders due by `now`, oldest first (only `reminder_id`,
+    if given).
+
+    One whose event has not started is marked SENT and its broadcast created in this same
+    transaction (the broadcast's unique origin key makes a second one impossible); one whose
+    event has started is MISSED; one of a cancelled date is CANCELLED. Running it again, or
+    twice at once, sends nothing twice: a row only leaves PENDING once. If composing a reminder
+    or creating its broadcast raises, so does this, and the caller rolls back; the bot settles
+    each reminder in its own transaction and marks that one FAILED (`mark_reminder_failed`).
+    """
+    report = FiringReport()
+    query = _due_reminders(now).limit(limit)
+    if reminder_id is not None:
+        query = query.where(Reminder.id == reminder_id)
     for reminder, event_date, event, rule_row in (await session.execute(query)).all():
         due = DueReminder(reminder.id, event, event_date, rule_row.as_rule())
         if event_date.status == DateStatus.CANCELLED.value or not rule_row.active:
@@ -840,6 +949,38 @@ async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose
         else:
             report.cancelled += 1
     return report
+
+
+def failure_reason(problem: Exception, event: Event) -> str:
+    """Why a reminder or notice of `event` could not be composed: what went wrong, and any field
+    over its bound (the likely cause), short enough to store and to show organisers."""
+    if isinstance(problem, broadcasts.TextTooLong):
+        words = [f"too long for one Telegram message ({problem})"]
+    else:
+        words = [f"{type(problem).__name__}: {problem}"]
+    words += overlong_fields(event)
+    reason = "; ".join(words)
+    return reason if len(reason) <= MAX_FAILURE_LENGTH else reason[:MAX_FAILURE_LENGTH - 1] + "…"
+
+
+async def mark_reminder_failed(session: AsyncSession, *, reminder_id: int, problem: Exception,
+                               now: dt.datetime) -> FailedReminder | None:
+    """A PENDING reminder that could not be sent for a reason of its own becomes FAILED, with the
+    reason kept; None if it is not PENDING (nothing to report twice)."""
+    row = (await session.execute(_pending_reminders_with_events().where(Reminder.id == reminder_id))).first()
+    if row is None:
+        return None
+    reminder, event_date, event, rule_row = row
+    reason = failure_reason(problem, event)
+    result = await session.execute(
+        update(Reminder)
+        .where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.PENDING.value)
+        .values(status=ReminderStatus.FAILED.value, settled_at=now, failure=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    return FailedReminder(DueReminder(reminder.id, event, event_date, rule_row.as_rule()), reason)
 
 
 async def _settle(session: AsyncSession, reminder_id: int, status: ReminderStatus, now: dt.datetime) -> bool:
@@ -936,7 +1077,7 @@ async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_a
     await session.flush()
     await plan_reminders(session, event_id=event.id, now=now, tz=tz)
     change = DateChange(event, event_date, old, told=True)
-    await create_event_broadcast(session, list_id=event.list_id, text=compose(change),
+    await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-moved:{event_date.id}:{event_date.sequence}",
                                  recipients=recipients, now=now)
     return change
@@ -963,9 +1104,21 @@ async def cancel_event_date(session: AsyncSession, *, event_date_id: int, now: d
     )
     await session.flush()
     change = DateChange(event, event_date, event_date.starts_at, told=True)
-    await create_event_broadcast(session, list_id=event.list_id, text=compose(change),
+    await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-cancelled:{event_date.id}", recipients=recipients, now=now)
     return change
+
+
+def _compose_notice(compose: Callable[[DateChange], str], change: DateChange) -> str:
+    """The notice's text, checked against Telegram's limit before anything is handed on. Raises
+    NoticeNotComposable (the caller's transaction then rolls back: the change is not made, so
+    nobody misses hearing of it) with the reason and the over-long fields."""
+    try:
+        text = compose(change)
+        broadcasts.check_length(text, media_kind=None)
+    except Exception as problem:  # whatever the row makes the composer raise, the answer is the same
+        raise NoticeNotComposable(failure_reason(problem, change.event)) from problem
+    return text
 
 
 async def create_event_broadcast(session: AsyncSession, *, list_id: int, text: str, origin_key: str,

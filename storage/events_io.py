@@ -143,8 +143,6 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
         latitude=latitude, longitude=longitude, details=_text(entry, "details"), contact=_text(entry, "contact"),
         capacity=capacity, key=key, rules=rules, dates=dates,
     )
-    if len(key) > 60:
-        raise InvalidEventError("'key' has at most 60 characters")
     events.check_draft(draft)
     return EventInFile(_text(entry, "list", required=True), draft, rules_given, cancelled)
 

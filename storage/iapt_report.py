@@ -16,6 +16,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import enum
+import logging
+import math
 import re
 import time
 from collections import defaultdict
@@ -71,6 +73,8 @@ TREND_MEASURES = ("referrals_received_count", "finished_course_treatment_count",
 # Which population to use when a period has several: better sources first.
 CONFIDENCE_RANK = {"high": 0, "secondary": 1, "projection": 2, "low": 3}
 INDEX_RECHECK_SECONDS = 60.0
+
+logger = logging.getLogger(__name__)
 
 
 class View(enum.StrEnum):
@@ -151,6 +155,9 @@ class Figure:
     value: float | None
     suppressed: bool
     unit: str
+    # The stored row holds something that is not a number (infinity, NaN, text): it is left out
+    # of the answer and said to be unreadable, rather than failing the whole answer.
+    unreadable: bool = False
 
     @property
     def available(self) -> bool:
@@ -158,7 +165,7 @@ class Figure:
 
     @property
     def missing(self) -> bool:
-        return self.value is None and not self.suppressed
+        return self.value is None and not self.suppressed and not self.unreadable
 
     @property
     def number(self) -> str:
@@ -528,6 +535,13 @@ async def select_figures(session: AsyncSession, *, area_ids: Iterable[int], peri
 # --------------------------------------------------------------------------------------------
 
 
+def _readable(value: object) -> bool:
+    """A figure as the import stores it: a finite number, or none at all."""
+    if value is None:
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class _Builder:
     def __init__(self, index: StatsIndex, figures: dict[FigureKey, tuple[float | None, bool]]) -> None:
         self.index, self.figures = index, figures
@@ -536,10 +550,17 @@ class _Builder:
         measure = self.index.measures.get(key)
         if measure is None:
             return ABSENT_COUNT
-        found = self.figures.get((area_id, breakdown_id or self.index.total_id, period_id, measure.id))
+        key = (area_id, breakdown_id or self.index.total_id, period_id, measure.id)
+        found = self.figures.get(key)
         if found is None:
             return Figure(None, False, measure.unit)
-        return Figure(found[0], found[1], measure.unit)
+        value, suppressed = found
+        if not _readable(value):
+            logger.warning("an IAPT figure row is unreadable and left out (area %s, breakdown %s, period %s, "
+                           "measure %s)", *key)
+            return Figure(None, False, measure.unit, unreadable=True)
+        return Figure(value, bool(suppressed), measure.unit)
+
 
     def rows(self, area_id: int, period_id: int, spec: Sequence[tuple[str, str | None]]) -> tuple[MeasureRow, ...]:
         england = self.index.england_id

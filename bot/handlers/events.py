@@ -309,10 +309,22 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     return NEW_TITLE
 
 
+async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bool:
+    """Tells the organiser, naming the field, when `value` is over its bound (never cut short)."""
+    try:
+        events.check_field_length(attribute, value)
+    except InvalidEventError as problem:
+        await reply(update, "event_invalid.html", problem=str(problem))
+        return True
+    return False
+
+
 async def title_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     title = _text(update)
-    if not title or len(title) > events.MAX_TITLE_LENGTH:
+    if not title:
         await reply(update, "event_invalid.html", problem=f"a title has 1 to {events.MAX_TITLE_LENGTH} characters")
+        return NEW_TITLE
+    if await _refused_as_too_long(update, "title", title):
         return NEW_TITLE
     _draft(context).title = title
     await _ask(update, "start")
@@ -378,7 +390,9 @@ async def venue_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     if not _text(update):
         await _ask(update, "venue")
         return NEW_VENUE
-    _draft(context).venue_name = _text(update)[:200]
+    if await _refused_as_too_long(update, "venue_name", _text(update)):
+        return NEW_VENUE
+    _draft(context).venue_name = _text(update)
     await _ask(update, "address")
     return NEW_ADDRESS
 
@@ -389,20 +403,28 @@ async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return NEW_ADDRESS
+    if await _refused_as_too_long(update, "address", address):
+        return NEW_ADDRESS
     draft = _draft(context)
-    draft.address, draft.postcode = address[:300], postcode
+    draft.address, draft.postcode = address, postcode
     await _ask(update, "meeting_point")
     return NEW_MEETING_POINT
 
 
 async def meeting_point_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    _draft(context).meeting_point = "" if _skipped(_text(update)) else _text(update)[:200]
+    value = "" if _skipped(_text(update)) else _text(update)
+    if await _refused_as_too_long(update, "meeting_point", value):
+        return NEW_MEETING_POINT
+    _draft(context).meeting_point = value
     await _ask(update, "nearest_station")
     return NEW_STATION
 
 
 async def station_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    _draft(context).nearest_station = "" if _skipped(_text(update)) else _text(update)[:100]
+    value = "" if _skipped(_text(update)) else _text(update)
+    if await _refused_as_too_long(update, "nearest_station", value):
+        return NEW_STATION
+    _draft(context).nearest_station = value
     await _ask(update, "map")
     return NEW_MAP
 
@@ -423,13 +445,19 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def details_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    _draft(context).details = "" if _skipped(_text(update)) else _text(update)[:events.MAX_DETAILS_LENGTH]
+    value = "" if _skipped(_text(update)) else _text(update)
+    if await _refused_as_too_long(update, "details", value):
+        return NEW_DETAILS
+    _draft(context).details = value
     await _ask(update, "contact")
     return NEW_CONTACT
 
 
 async def contact_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    _draft(context).contact = "" if _skipped(_text(update)) else _text(update)[:200]
+    value = "" if _skipped(_text(update)) else _text(update)
+    if await _refused_as_too_long(update, "contact", value):
+        return NEW_CONTACT
+    _draft(context).contact = value
     await _ask(update, "capacity")
     return NEW_CAPACITY
 
@@ -591,6 +619,13 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     except DateProblem as problem:
         await reply(update, "event_date_problem.html", problem=problem, tz=tz)
         return EDIT_VALUE
+    except events.NoticeNotComposable as problem:
+        # Nothing was changed; what must change first is another field, not the value just sent.
+        logger.warning("the time of event date %s was not changed: its notice cannot be composed",
+                       state.get("date_id"))
+        context.user_data.pop(EDIT_KEY, None)
+        await reply(update, "event_notice_impossible.html", problem=str(problem))
+        return ConversationHandler.END
     except (InvalidEventError, ValueError) as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return EDIT_VALUE
@@ -643,9 +678,14 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     services = services_of(context)
     tz = services.settings.tz
-    async with services.db.transaction() as session:
-        change = await events.cancel_event_date(session, event_date_id=int(date_id), now=services.clock.now(),
-                                                compose=compose_cancelled(tz))
+    try:
+        async with services.db.transaction() as session:
+            change = await events.cancel_event_date(session, event_date_id=int(date_id), now=services.clock.now(),
+                                                    compose=compose_cancelled(tz))
+    except events.NoticeNotComposable as problem:
+        logger.warning("event date %s was not cancelled: its notice cannot be composed", date_id)
+        await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
+        return
     if change is not None and change.told:
         _wake_broadcaster(services)
         await reminders_of(context.application).replan(event_id=change.event.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 
 from telegram import InlineQueryResultArticle, InputFile, InputTextMessageContent, Update
@@ -19,7 +20,7 @@ from telegram.ext import ContextTypes
 from bot.handlers.common import argument_text
 from bot.replies import Keyboard, edit_or_reply, keyboard, reply
 from bot.services import services_of
-from bot.stats_service import Reply, SlowDown, StatsService, StillLoading
+from bot.stats_service import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
 from messages import environment, render
 from storage.iapt_chart import render_trend_chart
 from storage.iapt_report import (
@@ -41,6 +42,8 @@ _STATS_BUTTON = re.compile(STATS_BUTTON_PATTERN)
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
 CAPTION_LIMIT = 1024  # characters Telegram shows under a photo
+MESSAGE_LIMIT = 4096  # characters of a message (UTF-16 units), also of an inline result's message
+logger = logging.getLogger(__name__)
 INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals are not cached
 
 
@@ -84,7 +87,8 @@ async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
     query = update.inline_query
     answers = await stats_of(context).answer_inline(query.from_user.id, query.query[:MAX_QUESTION_LENGTH])
-    refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer)) for a in answers)
+    answers = [sendable(answer) for answer in answers]
+    refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer, StatsUnavailable)) for a in answers)
     await query.answer([inline_article(str(number), answer) for number, answer in enumerate(answers)],
                        cache_time=0 if refused else INLINE_CACHE_SECONDS, is_personal=refused)
 
@@ -96,9 +100,12 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
     """The answer as a message (or a chart), with its buttons; `in_place` replaces the question."""
     if isinstance(answer, SlowDown) and not answer.first_refusal:
         return  # told once already: answering every message of a flood would be a flood
+    answer = sendable(answer)
     if isinstance(answer, TrendAnswer) and answer.points:
-        await _send_trend(update, answer)
-        return
+        if await _send_trend(update, answer):
+            return
+        # The chart failed: the same figures as text, after saying so.
+        await reply(update, "stats_chart_failed.html", answer=answer)
     buttons = stats_buttons(answer)
     if in_place and not isinstance(answer, (SlowDown, StillLoading)):
         await edit_or_reply(update, answer.html_template, buttons=buttons, answer=answer)
@@ -106,18 +113,50 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
         await reply(update, answer.html_template, buttons=buttons, answer=answer)
 
 
-async def _send_trend(update: Update, answer: TrendAnswer) -> None:
-    chart = await asyncio.to_thread(render_trend_chart, answer)
+def _area_name(answer: Reply) -> str | None:
+    area = getattr(answer, "area", None)
+    return getattr(area, "name", None)
+
+
+def sendable(answer: Reply) -> Reply:
+    """`answer`, or an apology if what a row holds makes it impossible to send as Telegram
+    requires (a template that fails on it, a text over Telegram's limit): logged, never silence."""
+    try:
+        text = render(answer.html_template, answer=answer)
+        stats_buttons(answer)
+        for field in ("title", "description"):
+            _inline_words(field, answer)
+    except Exception:
+        logger.exception("a /stats answer (%s) could not be composed; the asker gets an apology",
+                         type(answer).__name__)
+        return StatsUnavailable()
+    length = len(html.unescape(re.sub(r"<[^>]+>", "", text)).encode("utf-16-le")) // 2
+    if length > MESSAGE_LIMIT:
+        area = getattr(answer, "area", None)
+        logger.warning("a /stats answer (%s, area %s) has %d characters, more than a message holds; "
+                       "the asker gets an apology", type(answer).__name__, getattr(area, "id", None), length)
+        return StatsUnavailable(_area_name(answer))
+    return answer
+
+
+async def _send_trend(update: Update, answer: TrendAnswer) -> bool:
+    """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
+    try:
+        chart = await asyncio.to_thread(render_trend_chart, answer)
+    except Exception:
+        logger.exception("the trend chart of area %s could not be drawn", answer.area.id)
+        return False
     photo = InputFile(chart, filename=f"stats-{answer.area.code}-trend.png")
     text = render(answer.html_template, answer=answer)
     buttons = keyboard(stats_buttons(answer))
     chat = update.effective_chat
     if shown_length(text) <= CAPTION_LIMIT:
         await chat.send_photo(photo, caption=text, reply_markup=buttons)
-        return
+        return True
     # Too long for a caption: the chart, then the same figures as a message of their own.
     await chat.send_photo(photo)
     await chat.send_message(text, reply_markup=buttons)
+    return True
 
 
 def shown_length(telegram_html: str) -> int:

@@ -94,6 +94,7 @@ def test_templates_parse():
 # plain text: what is given appears as it is, never HTML-escaped. (HTML ones: test_templates_sent.py.)
 PLAIN_SAMPLES: dict[str, list[dict]] = {
     "event_attendees_sent_privately.txt": [{}],
+    "flood_press_dropped.txt": [{}],
     "cli_bad_settings.txt": [{"problems": ["TIMEZONE: not a time zone", "ORGANISER_IDS: not a number"]}],
     "cli_broadcast_bad_html.txt": [{"problem": TelegramHtmlError('Unsupported start tag "div"',
                                                                  Position.in_text(f"{HOSTILE}\n<b>x <div>", 5))}],

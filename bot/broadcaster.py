@@ -567,7 +567,8 @@ class Broadcaster:
         if text is None:
             logger.warning("broadcast %s paused itself and has no creator to tell", broadcast_id)
             return
-        await broadcasts.record_notice(session, about=broadcast_id, telegram_id=summary.created_by, text=text,
+        broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+        await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=summary.created_by, text=text,
                                        now=self.clock.now())
 
     async def _fail(self, broadcast_id: int, problem: Exception) -> None:

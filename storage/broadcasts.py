@@ -505,24 +505,22 @@ def report_origin_key(broadcast_id: int) -> str:
     return f"report:{broadcast_id}"
 
 
-async def record_notice(session: AsyncSession, *, about: int, telegram_id: int, text: str, now: dt.datetime,
+async def record_notice(session: AsyncSession, *, list_id: int, telegram_id: int, text: str, now: dt.datetime,
                         origin_key: str | None = None) -> Broadcast | None:
-    """Queues `text` (Telegram HTML, sent as it is) to the private chat `telegram_id`, about the
-    broadcast `about`, in the caller's transaction; the engine sends it like any broadcast.
+    """Queues `text` (Telegram HTML, sent as it is, without a footer) to the private chat
+    `telegram_id`, about something of the list `list_id`, in the caller's transaction; the engine
+    sends it like any broadcast.
 
     The chat's row is made if there is none (organisers need not be subscribers); a chat that
     blocked the bot stays unreachable and gets nothing. Returns None if `origin_key` was used before.
     """
-    about_row = await get_broadcast(session, broadcast_id=about)
-    if about_row is None:
-        return None
     chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
     if chat is None:
         chat = Chat(telegram_id=telegram_id, kind=ChatKind.PRIVATE.value, active=True)
         session.add(chat)
         await session.flush()
     only_them = select(Chat.id).where(Chat.id == chat.id)
-    notice = await create_broadcast(session, list_id=about_row.list_id, text=text, created_by=None,
+    notice = await create_broadcast(session, list_id=list_id, text=text, created_by=None,
                                     origin_key=origin_key, recipient_chat_rows=only_them, now=now,
                                     kind=BroadcastKind.REPORT,
                                     # Never refused here: that would undo the status change it reports.
@@ -541,7 +539,7 @@ async def record_report(session: AsyncSession, *, broadcast_id: int, text: str |
     if text is None or broadcast.created_by is None:
         await session.flush()
         return False
-    notice = await record_notice(session, about=broadcast_id, telegram_id=broadcast.created_by, text=text,
+    notice = await record_notice(session, list_id=broadcast.list_id, telegram_id=broadcast.created_by, text=text,
                                  origin_key=report_origin_key(broadcast_id), now=now)
     return notice is not None
 

@@ -164,6 +164,7 @@ async def test_editing_details_or_reminder_rules_never_resends(running_bot, orga
     scheduler = running_bot.services.reminders
     clock.set(utc(2018, 3, 20, 19, 1))
     await scheduler.fire_due()
+    await all_delivered(running_bot)  # the organiser's notice of missed reminders goes through the engine
     await organiser.send("/editevent")
     await organiser.press("Demo at the Millennium")
     await organiser.press("Reminders")

@@ -54,7 +54,7 @@ from bot.sending import (
 from bot.services import Services
 from bot.transport import AiohttpRequest
 from messages import render
-from storage import broadcasts
+from storage import broadcasts, organisers
 from storage.broadcasts import (
     BroadcastKind,
     BroadcastStatus,
@@ -131,6 +131,7 @@ class Broadcaster:
         flush_interval: float = 0.05,
         poll_interval: float = 5.0,
         claimer: str | None = None,
+        configured_organisers: frozenset[int] = frozenset(),
     ) -> None:
         self.db = db
         # Whose claims these are: the process's name (its worker lease says it is alive).
@@ -139,6 +140,9 @@ class Broadcaster:
         self.clock = clock
         self.compose = compose
         self.report = report
+        # The organisers of the settings (those in the database are read when needed): who is told
+        # when a broadcast nobody created (a reminder, one queued from the terminal) goes wrong.
+        self.configured_organisers = configured_organisers
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
@@ -545,8 +549,8 @@ class Broadcaster:
     # ------------------------------------------------------------------ reports
 
     def _organiser_text(self, summary: BroadcastSummary | None) -> str | None:
-        """What the broadcast's creator is told now, or None if nobody is (or it cannot be rendered)."""
-        if summary is None or self.report is None or summary.created_by is None:
+        """What organisers are told about the broadcast now, or None (no reporter, or it cannot be rendered)."""
+        if summary is None or self.report is None:
             return None
         try:
             return self.report(summary)
@@ -557,19 +561,30 @@ class Broadcaster:
     async def _record_report(self, session, broadcast_id: int) -> None:
         """Queues the final report in the caller's transaction (the one that finished the broadcast)."""
         summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-        await broadcasts.record_report(session, broadcast_id=broadcast_id, text=self._organiser_text(summary),
-                                       now=self.clock.now())
+        text = self._organiser_text(summary) if summary is not None and summary.created_by is not None else None
+        await broadcasts.record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
 
     async def _record_notice(self, session, broadcast_id: int) -> None:
-        """Queues a notice that the engine paused the broadcast, in the caller's transaction."""
+        """Queues, in the caller's transaction, a notice that the engine paused the broadcast (or
+        failed one nobody created): to its creator, or else to every organiser. Never about a
+        notice to an organiser, which would otherwise beget notices about itself."""
         summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+        if summary is None:
+            return
+        if summary.created_by is not None:
+            recipients = [summary.created_by]
+        elif summary.kind == BroadcastKind.REPORT.value:
+            recipients = []
+        else:
+            recipients = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
         text = self._organiser_text(summary)
-        if text is None:
-            logger.warning("broadcast %s paused itself and has no creator to tell", broadcast_id)
+        if text is None or not recipients:
+            logger.warning("broadcast %s is %s and nobody is told", broadcast_id, summary.status.value)
             return
         broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
-        await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=summary.created_by, text=text,
-                                       now=self.clock.now())
+        for telegram_id in recipients:
+            await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
+                                           now=self.clock.now())
 
     async def _fail(self, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
@@ -581,7 +596,10 @@ class Broadcaster:
         async with self.db.transaction() as session:
             if await broadcasts.fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,
                                                now=self.clock.now()):
-                await self._record_report(session, broadcast_id)
+                await self._record_report(session, broadcast_id)  # its creator, if it has one
+                broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+                if broadcast.created_by is None:
+                    await self._record_notice(session, broadcast_id)
 
 
 
@@ -636,7 +654,8 @@ async def start_broadcasting(application: Application) -> Broadcaster:
         return render("broadcast_report.html", broadcast=summary, tz=settings.tz)
 
     broadcaster = Broadcaster(db=services.db, sender=sender, clock=services.clock, compose=compose_broadcast,
-                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name)
+                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name,
+                              configured_organisers=settings.organiser_ids)
     async with services.db.transaction() as session:
         others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {services.process_name})
     if others:

@@ -440,3 +440,13 @@ async def test_an_outcome_that_cannot_be_stored_does_not_take_its_batch_with_it(
     assert summary.status is BroadcastStatus.DONE
     assert (summary.counts.sent, summary.counts.pending) == (4, 0)
     assert await slugs_of(running_bot.db, -300) == ["protests"]
+
+
+async def test_a_broadcast_nobody_created_that_pauses_itself_tells_every_organiser(running_bot, protests):
+    # A reminder, or an alert queued from the terminal: there is no creator to tell.
+    await subscribe(running_bot.db, 101, "protests")
+    running_bot.server.set_fault(101, ChatFault(kind="bad_request", description="Bad Request: message text is empty"))
+    broadcast = await create(running_bot, protests, created_by=None)
+    await until(lambda: _paused_and_told(running_bot, broadcast.id))
+    [notice] = [t for t in texts_sent(running_bot.server, ORGANISER_ID) if "Broadcast paused" in t]
+    assert "message text is empty" in notice.lower()

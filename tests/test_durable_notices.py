@@ -37,7 +37,8 @@ def restart_engine(running_bot) -> Broadcaster:
     killed = running_bot.services.broadcaster
     sender = TelegramSender(killed.sender.bot, rate=killed.rate)
     restarted = Broadcaster(db=running_bot.db, sender=sender, clock=killed.clock, compose=killed.compose,
-                            report=killed.report, rate=killed.rate, concurrency=killed.concurrency)
+                            report=killed.report, rate=killed.rate, concurrency=killed.concurrency,
+                            configured_organisers=killed.configured_organisers)
     running_bot.services.broadcaster = restarted
     restarted.start()
     return restarted

@@ -19,11 +19,9 @@ cannot be put together (its text with the list's footer over Telegram's limit, s
 FAILED with the reason; an outcome whose lesson about the chat cannot be stored is recorded
 without it, alone, so the rest of its batch is not rolled back with it.
 
-A circuit breaker watches each broadcast's first sends. Until one of them gets through, sends
-Telegram refuses for what the message is ("can't parse entities", "message is too long", a file
-id it does not know) are held back; at `BREAKER_REFUSALS` of them, or when every send so far was
-one, the broadcast pauses itself with the reason and the held deliveries go back in the queue, so
-Resume (after the cause is fixed) sends them. It is never failed recipient by recipient.
+A circuit breaker (`bot/breaker.py`) watches each broadcast's first sends: when Telegram refuses
+them for what the message is, the broadcast pauses itself with the reason and those deliveries go
+back in the queue for Resume. It is never failed recipient by recipient.
 
 What the organiser is told (the report at the end, a pause, a failure) is recorded as a notice
 in the same transaction as the status change and sent by this engine like any broadcast.
@@ -32,7 +30,6 @@ in the same transaction as the status change and sent by this engine like any br
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import math
@@ -42,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot
 from telegram.ext import Application
 
+from bot.breaker import CircuitBreaker
 from bot.leadership import RENEW_EVERY
 from bot.sending import (
     Outgoing,
@@ -85,13 +83,6 @@ Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
 # Renders what the organiser is told about a broadcast (done, paused by the engine, or failed).
 Reporter = Callable[[BroadcastSummary], str]
 
-# Refusals of the message itself, before any send of the broadcast got through, that pause it.
-# Such a refusal is a property of the message, so the same answer from five different recipients
-# leaves no doubt; one or two could still be a quirk of those chats. It costs at most five wasted
-# requests (plus those already in flight), and a broadcast to fewer people pauses as soon as
-# every one of its sends so far was refused.
-BREAKER_REFUSALS = 5
-
 
 # Seconds between looks at deliveries another process holds, while nothing else is left to send.
 CLAIMS_ELSEWHERE_RECHECK = 1.0
@@ -100,21 +91,6 @@ CLAIMS_ELSEWHERE_RECHECK = 1.0
 def default_concurrency(rate: float) -> int:
     """Enough claimed-but-unrecorded sends to keep the pace with ~0.3 s of latency and batching."""
     return max(8, min(1024, math.ceil(rate * 0.6)))
-
-
-@dataclasses.dataclass
-class _Breaker:
-    """One delivery pass's watch over its first sends (see the module docstring)."""
-
-    broadcast_id: int
-    proven: bool = False  # a send got through: the message itself is fine
-    tripped: bool = False
-    paused: bool = False  # the pause is committed (or the broadcast had stopped sending anyway)
-    reason: str = ""
-    in_flight: int = 0
-    # Refused before anything was proven: failures of their own if a send gets through, else
-    # back in the queue when the breaker trips.
-    held: list[DeliveryOutcome] = dataclasses.field(default_factory=list)
 
 
 class Broadcaster:
@@ -165,7 +141,7 @@ class Broadcaster:
         self.requeued_after_restart = 0
         # Broadcasts whose delivery task must start its pass again from the first pending row.
         self._rewind: set[int] = set()
-        self._breakers: dict[int, _Breaker] = {}
+        self._breakers: dict[int, CircuitBreaker] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -339,13 +315,13 @@ class Broadcaster:
         except Exception as problem:  # whatever it is, retrying will not change it
             await self._fail(broadcast_id, problem)
             return
-        breaker = self._breakers[broadcast_id] = _Breaker(broadcast_id)
+        breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
         try:
             await self._deliver_with(breaker, message)
         finally:
             self._breakers.pop(broadcast_id, None)
 
-    async def _deliver_with(self, breaker: _Breaker, message: Outgoing) -> None:
+    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing) -> None:
         broadcast_id = breaker.broadcast_id
         after_id = 0
         while not self._stopping:
@@ -385,7 +361,7 @@ class Broadcaster:
                     break
         await self._drain(broadcast_id, breaker)
 
-    async def _claim_and_send(self, breaker: _Breaker, chunk: list[PendingDelivery], message: Outgoing) -> bool:
+    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing) -> bool:
         """Claims `chunk` and starts its sends; False if the broadcast is no longer sending."""
         broadcast_id = breaker.broadcast_id
         wanted = sum(1 for d in chunk if d.reachable)
@@ -411,7 +387,7 @@ class Broadcaster:
             task.add_done_callback(self._send_tasks.discard)
         return True
 
-    async def _send_one(self, breaker: _Breaker, delivery: PendingDelivery, message: Outgoing) -> None:
+    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing) -> None:
         broadcast_id = breaker.broadcast_id
         try:
             result = await self.sender.send(delivery.telegram_id, message)
@@ -423,47 +399,31 @@ class Broadcaster:
             breaker.in_flight -= 1
         outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, _STATUS_OF[result.outcome],
                                   result.new_chat_id)
-        if result.outcome is SendOutcome.REFUSED and not breaker.proven:
-            await self._refused_before_proof(breaker, outcome, result.detail)
-            return
-        if result.outcome is SendOutcome.SENT and not breaker.proven:
-            breaker.proven = True
-            # The message is fine after all: what was refused before was about those recipients.
-            self._outcomes.extend(breaker.held)
-            breaker.held.clear()
-        self._outcomes.append(outcome)
-        self._outcomes_ready.set()
-
-    async def _refused_before_proof(self, breaker: _Breaker, outcome: DeliveryOutcome, reason: str) -> None:
-        if breaker.tripped:
-            # Sent before the breaker tripped, refused after: back in the queue with the others.
-            self._outcomes.append(dataclasses.replace(outcome, status=DeliveryStatus.PENDING))
+        to_record, trip = breaker.take(outcome, result)
+        if to_record:
+            self._outcomes.extend(to_record)
             self._outcomes_ready.set()
-            if not breaker.paused:
-                await self._pause(breaker)
-            return
-        breaker.held.append(outcome)
-        breaker.reason = breaker.reason or reason
-        if len(breaker.held) >= BREAKER_REFUSALS:
+        if trip:
             await self._trip(breaker)
-        elif breaker.in_flight == 0:
+        elif breaker.tripped and not breaker.paused:
+            await self._pause(breaker)  # the pause could not be committed before: try again
+        elif breaker.every_send_refused:
             await self._notify()  # a drain may be waiting to see whether every send was refused
 
-    async def _trip(self, breaker: _Breaker) -> None:
+    async def _trip(self, breaker: CircuitBreaker) -> None:
         """The message itself is refused: pause the broadcast, then put the held deliveries back."""
-        breaker.tripped = True
+        breaker.trip()
         logger.error("broadcast %s: its first %d sends were refused for what the message is; pausing it",
                      breaker.broadcast_id, len(breaker.held))
         # Paused first, so the deliveries going back in the queue are not claimed again meanwhile.
         await self._pause(breaker)
         self._requeue_held(breaker)
 
-    def _requeue_held(self, breaker: _Breaker) -> None:
-        self._outcomes.extend(dataclasses.replace(held, status=DeliveryStatus.PENDING) for held in breaker.held)
-        breaker.held.clear()
+    def _requeue_held(self, breaker: CircuitBreaker) -> None:
+        self._outcomes.extend(breaker.release_held())
         self._outcomes_ready.set()
 
-    async def _pause(self, breaker: _Breaker) -> None:
+    async def _pause(self, breaker: CircuitBreaker) -> None:
         try:
             async with self.db.transaction() as session:
                 if await broadcasts.pause_for_problem(session, broadcast_id=breaker.broadcast_id,
@@ -476,11 +436,10 @@ class Broadcaster:
         breaker.paused = True
         self._wake.set()  # the organiser's notice is a broadcast of its own
 
-    async def _drain(self, broadcast_id: int, breaker: _Breaker) -> None:
+    async def _drain(self, broadcast_id: int, breaker: CircuitBreaker) -> None:
         """Waits until every delivery this process claimed for the broadcast is recorded."""
         while self._outstanding.get(broadcast_id, 0) > 0:
-            if breaker.held and breaker.in_flight == 0 and not breaker.tripped and not self._stopping:
-                # Every send of this pass came back, and each was refused for the message itself.
+            if breaker.every_send_refused and not self._stopping:
                 await self._trip(breaker)
             self._outcomes_ready.set()
             await self._progress_or(1.0)

@@ -36,6 +36,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.ext import Application
 
@@ -517,13 +518,13 @@ class Broadcaster:
             logger.exception("could not put together the notice about broadcast %s; nobody is told", summary.id)
             return None
 
-    async def _record_report(self, session, broadcast_id: int) -> None:
+    async def _record_report(self, session: AsyncSession, broadcast_id: int) -> None:
         """Queues the final report in the caller's transaction (the one that finished the broadcast)."""
         summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
         text = self._organiser_text(summary) if summary is not None and summary.created_by is not None else None
         await broadcasts.record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
 
-    async def _record_notice(self, session, broadcast_id: int) -> None:
+    async def _record_notice(self, session: AsyncSession, broadcast_id: int) -> None:
         """Queues, in the caller's transaction, a notice that the engine paused the broadcast (or
         failed one nobody created): to its creator, or else to every organiser. Never about a
         notice to an organiser, which would otherwise beget notices about itself."""
@@ -547,7 +548,7 @@ class Broadcaster:
 
     async def _fail(self, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
-        if isinstance(problem, broadcasts.BroadcastError):
+        if isinstance(problem, broadcasts.TextTooLong):
             reason = f"the message with its footer is {problem}"
         else:
             reason = f"the message could not be put together ({type(problem).__name__})"

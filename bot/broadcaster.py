@@ -13,34 +13,49 @@ left SENDING; at start-up they are put back in the queue, sent again and counted
 
 Pausing and cancelling are status changes in the database, seen at the next claim; sends already
 claimed finish and are recorded.
+
+A row that cannot be handled is reported and skipped, never retried for ever: a broadcast that
+cannot be put together (its text with the list's footer over Telegram's limit, say) is marked
+FAILED with the reason; an outcome whose lesson about the chat cannot be stored is recorded
+without it, alone, so the rest of its batch is not rolled back with it.
+
+A circuit breaker (`bot/breaker.py`) watches each broadcast's first sends: when Telegram refuses
+them for what the message is, the broadcast pauses itself with the reason and those deliveries go
+back in the queue for Resume. It is never failed recipient by recipient.
+
+What the organiser is told (the report at the end, a pause, a failure) is recorded as a notice
+in the same transaction as the status change and sent by this engine like any broadcast.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.ext import Application
 
+from bot.breaker import CircuitBreaker
 from bot.leadership import RENEW_EVERY
 from bot.sending import (
     Outgoing,
     RepliesInTheSendingWindow,
     Sender,
     SendOutcome,
+    SendResult,
     TelegramSender,
 )
 from bot.services import Services
 from bot.transport import AiohttpRequest
 from messages import render
-from storage import broadcasts
+from storage import broadcasts, organisers
 from storage.broadcasts import (
+    BroadcastKind,
     BroadcastStatus,
     BroadcastSummary,
     DeliveryOutcome,
@@ -60,12 +75,14 @@ _STATUS_OF = {
     SendOutcome.BLOCKED: DeliveryStatus.BLOCKED,
     SendOutcome.GONE: DeliveryStatus.GONE,
     SendOutcome.FAILED: DeliveryStatus.FAILED,
+    # Once the message has reached someone, a refusal is about that one recipient after all.
+    SendOutcome.REFUSED: DeliveryStatus.FAILED,
 }
 
 # Renders the message recipients get (the text and the list's footer) from a broadcast.
 Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
-# Sends the organiser's report when a broadcast is done.
-Reporter = Callable[[BroadcastSummary], Awaitable[None]]
+# Renders what the organiser is told about a broadcast (done, paused by the engine, or failed).
+Reporter = Callable[[BroadcastSummary], str]
 
 
 # Seconds between looks at deliveries another process holds, while nothing else is left to send.
@@ -75,12 +92,6 @@ CLAIMS_ELSEWHERE_RECHECK = 1.0
 def default_concurrency(rate: float) -> int:
     """Enough claimed-but-unrecorded sends to keep the pace with ~0.3 s of latency and batching."""
     return max(8, min(1024, math.ceil(rate * 0.6)))
-
-
-@dataclasses.dataclass
-class _Claimed:
-    broadcast_id: int
-    delivery: PendingDelivery
 
 
 class Broadcaster:
@@ -97,6 +108,7 @@ class Broadcaster:
         flush_interval: float = 0.05,
         poll_interval: float = 5.0,
         claimer: str | None = None,
+        configured_organisers: frozenset[int] = frozenset(),
     ) -> None:
         self.db = db
         # Whose claims these are: the process's name (its worker lease says it is alive).
@@ -105,6 +117,9 @@ class Broadcaster:
         self.clock = clock
         self.compose = compose
         self.report = report
+        # The organisers of the settings (those in the database are read when needed): who is told
+        # when a broadcast nobody created (a reminder, one queued from the terminal) goes wrong.
+        self.configured_organisers = configured_organisers
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
@@ -127,6 +142,7 @@ class Broadcaster:
         self.requeued_after_restart = 0
         # Broadcasts whose delivery task must start its pass again from the first pending row.
         self._rewind: set[int] = set()
+        self._breakers: dict[int, CircuitBreaker] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -153,6 +169,9 @@ class Broadcaster:
         if self._recorder_task is not None:
             self._recorder_task.cancel()
             await asyncio.gather(self._recorder_task, return_exceptions=True)
+        # Refusals held by a breaker were not delivered: back in the queue, not counted as duplicates.
+        for breaker in list(self._breakers.values()):
+            self._requeue_held(breaker)
         # Whatever was sent and not yet recorded is recorded now, so a clean stop leaves no duplicates.
         await self._flush()
 
@@ -188,15 +207,18 @@ class Broadcaster:
         self._wake.set()
 
     async def wait_until_finished(self, broadcast_id: int, *, timeout: float = 30.0) -> BroadcastSummary:
-        """Waits until the broadcast is DONE or CANCELLED (and its report, if any, is sent)."""
+        """Waits until the broadcast is DONE, FAILED or CANCELLED (and its report, if any, is sent)."""
         async with asyncio.timeout(timeout):
             while True:
                 async with self.db.transaction() as session:
                     summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
                     awaiting_report = broadcast_id in await broadcasts.broadcasts_awaiting_report(session)
+                    report = await broadcasts.report_of(session, broadcast_id=broadcast_id)
+                    report_done = report is None or report.state.finished
                 if summary is None:
                     raise LookupError(f"no broadcast {broadcast_id}")
-                if summary.status.finished and not awaiting_report and broadcast_id not in self._delivery_tasks:
+                if (summary.status.finished and not awaiting_report and report_done
+                        and broadcast_id not in self._delivery_tasks):
                     return summary
                 await self._progress_or(0.5)
 
@@ -263,7 +285,9 @@ class Broadcaster:
                 task.add_done_callback(lambda _t, b=broadcast_id: self._delivery_tasks.pop(b, None))
         for broadcast_id in awaiting_report:
             if broadcast_id not in self._delivery_tasks:
-                await self._send_report(broadcast_id)
+                async with self.db.transaction() as session:
+                    await self._record_report(session, broadcast_id)
+                self._wake.set()  # the report is a broadcast of its own, to be sent at the next look
         return next_due
 
     # ------------------------------------------------------------------ one broadcast
@@ -286,7 +310,20 @@ class Broadcaster:
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
         if broadcast is None or mailing_list is None:
             return
-        message = self.compose(broadcast, mailing_list)
+        try:
+            message = self.compose(broadcast, mailing_list)
+            broadcasts.check_length(message.text, media_kind=broadcast.media_kind)
+        except Exception as problem:  # whatever it is, retrying will not change it
+            await self._fail(broadcast_id, problem)
+            return
+        breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
+        try:
+            await self._deliver_with(breaker, message)
+        finally:
+            self._breakers.pop(broadcast_id, None)
+
+    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing) -> None:
+        broadcast_id = breaker.broadcast_id
         after_id = 0
         while not self._stopping:
             if broadcast_id in self._rewind:
@@ -296,13 +333,16 @@ class Broadcaster:
                 page = await broadcasts.pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
                                                            limit=self.page_size)
             if not page:
-                await self._drain(broadcast_id)
+                await self._drain(broadcast_id, breaker)
                 async with self.db.transaction() as session:
                     done = await broadcasts.finish_broadcast(session, broadcast_id=broadcast_id, now=self.clock.now())
+                    if done:
+                        # In the same transaction: a kill after it commits cannot lose the report,
+                        # and the report cannot be sent twice.
+                        await self._record_report(session, broadcast_id)
                     state = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
                 if done:
                     logger.info("broadcast %s is done", broadcast_id)
-                    await self._send_report(broadcast_id)
                     return
                 if state is None or state.state is not BroadcastStatus.SENDING:
                     return
@@ -315,15 +355,16 @@ class Broadcaster:
             after_id = page[-1].id
             for start in range(0, len(page), self.claim_size):
                 chunk = page[start:start + self.claim_size]
-                if not await self._claim_and_send(broadcast_id, chunk, message):
-                    await self._drain(broadcast_id)
+                if not await self._claim_and_send(breaker, chunk, message):
+                    await self._drain(broadcast_id, breaker)
                     return
                 if self._stopping:
                     break
-        await self._drain(broadcast_id)
+        await self._drain(broadcast_id, breaker)
 
-    async def _claim_and_send(self, broadcast_id: int, chunk: list[PendingDelivery], message: Outgoing) -> bool:
+    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing) -> bool:
         """Claims `chunk` and starts its sends; False if the broadcast is no longer sending."""
+        broadcast_id = breaker.broadcast_id
         wanted = sum(1 for d in chunk if d.reachable)
         for _ in range(wanted):
             await self._slots.acquire()
@@ -340,26 +381,67 @@ class Broadcaster:
         if claimed is None:
             return False
         self._outstanding[broadcast_id] = self._outstanding.get(broadcast_id, 0) + len(claimed)
+        breaker.in_flight += len(claimed)
         for delivery in claimed:
-            task = asyncio.ensure_future(self._send_one(broadcast_id, delivery, message))
+            task = asyncio.ensure_future(self._send_one(breaker, delivery, message))
             self._send_tasks.add(task)
             task.add_done_callback(self._send_tasks.discard)
         return True
 
-    async def _send_one(self, broadcast_id: int, delivery: PendingDelivery, message: Outgoing) -> None:
+    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing) -> None:
+        broadcast_id = breaker.broadcast_id
         try:
             result = await self.sender.send(delivery.telegram_id, message)
-            status, new_chat_id = _STATUS_OF[result.outcome], result.new_chat_id
         except Exception:
             # The Sender promises not to raise; if one does anyway, count a failure and go on.
             logger.exception("sender raised for broadcast %s", broadcast_id)
-            status, new_chat_id = DeliveryStatus.FAILED, None
-        self._outcomes.append(DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, status, new_chat_id))
+            result = SendResult(SendOutcome.FAILED)
+        finally:
+            breaker.in_flight -= 1
+        outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, _STATUS_OF[result.outcome],
+                                  result.new_chat_id)
+        to_record, trip = breaker.take(outcome, result)
+        if to_record:
+            self._outcomes.extend(to_record)
+            self._outcomes_ready.set()
+        if trip:
+            await self._trip(breaker)
+        elif breaker.tripped and not breaker.paused:
+            await self._pause(breaker)  # the pause could not be committed before: try again
+        elif breaker.every_send_refused:
+            await self._notify()  # a drain may be waiting to see whether every send was refused
+
+    async def _trip(self, breaker: CircuitBreaker) -> None:
+        """The message itself is refused: pause the broadcast, then put the held deliveries back."""
+        breaker.trip()
+        logger.error("broadcast %s: its first %d sends were refused for what the message is; pausing it",
+                     breaker.broadcast_id, len(breaker.held))
+        # Paused first, so the deliveries going back in the queue are not claimed again meanwhile.
+        await self._pause(breaker)
+        self._requeue_held(breaker)
+
+    def _requeue_held(self, breaker: CircuitBreaker) -> None:
+        self._outcomes.extend(breaker.release_held())
         self._outcomes_ready.set()
 
-    async def _drain(self, broadcast_id: int) -> None:
+    async def _pause(self, breaker: CircuitBreaker) -> None:
+        try:
+            async with self.db.transaction() as session:
+                if await broadcasts.pause_for_problem(session, broadcast_id=breaker.broadcast_id,
+                                                      reason=breaker.reason):
+                    await self._record_notice(session, breaker.broadcast_id)
+        except Exception:
+            # Tried again at the next refusal; until then the deliveries stay in the queue.
+            logger.exception("could not pause broadcast %s", breaker.broadcast_id)
+            return
+        breaker.paused = True
+        self._wake.set()  # the organiser's notice is a broadcast of its own
+
+    async def _drain(self, broadcast_id: int, breaker: CircuitBreaker) -> None:
         """Waits until every delivery this process claimed for the broadcast is recorded."""
         while self._outstanding.get(broadcast_id, 0) > 0:
+            if breaker.every_send_refused and not self._stopping:
+                await self._trip(breaker)
             self._outcomes_ready.set()
             await self._progress_or(1.0)
             if not self._send_tasks and not self._outcomes and self._stopping:
@@ -385,6 +467,9 @@ class Broadcaster:
         try:
             async with self.db.transaction() as session:
                 await broadcasts.record_outcomes(session, outcomes=batch)
+        except Exception:
+            logger.exception("could not record %d outcomes together; recording them one by one", len(batch))
+            batch = await self._record_one_by_one(batch)
         except BaseException:
             self._outcomes[:0] = batch
             self._outcomes_ready.set()
@@ -394,21 +479,87 @@ class Broadcaster:
             self._slots.release()
         await self._notify()
 
+    async def _record_one_by_one(self, batch: list[DeliveryOutcome]) -> list[DeliveryOutcome]:
+        """Records each outcome alone, so one that cannot be stored does not take the others with
+        it; returns those recorded. One whose lesson about the chat (a new id, unreachable) cannot
+        be stored is recorded without it. If none can be stored at all, the database is the
+        trouble: the batch goes back to be tried again."""
+        recorded, again = [], []
+        for outcome in batch:
+            for learn in (True, False):
+                try:
+                    async with self.db.transaction() as session:
+                        await broadcasts.record_outcomes(session, outcomes=[outcome], learn=learn)
+                except Exception:
+                    continue
+                if not learn:
+                    logger.error("delivery %s of broadcast %s: recorded, but what it said about the chat "
+                                 "could not be stored", outcome.delivery_id, outcome.broadcast_id)
+                recorded.append(outcome)
+                break
+            else:
+                again.append(outcome)
+        if not recorded:
+            self._outcomes[:0] = batch
+            self._outcomes_ready.set()
+            raise RuntimeError("the database refused every outcome")
+        self._outcomes[:0] = again
+        return recorded
+
     # ------------------------------------------------------------------ reports
 
-    async def _send_report(self, broadcast_id: int) -> None:
-        async with self.db.transaction() as session:
-            summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+    def _organiser_text(self, summary: BroadcastSummary | None) -> str | None:
+        """What organisers are told about the broadcast now, or None (no reporter, or it cannot be rendered)."""
+        if summary is None or self.report is None:
+            return None
+        try:
+            return self.report(summary)
+        except Exception:
+            logger.exception("could not put together the notice about broadcast %s; nobody is told", summary.id)
+            return None
+
+    async def _record_report(self, session: AsyncSession, broadcast_id: int) -> None:
+        """Queues the final report in the caller's transaction (the one that finished the broadcast)."""
+        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+        text = self._organiser_text(summary) if summary is not None and summary.created_by is not None else None
+        await broadcasts.record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
+
+    async def _record_notice(self, session: AsyncSession, broadcast_id: int) -> None:
+        """Queues, in the caller's transaction, a notice that the engine paused the broadcast (or
+        failed one nobody created): to its creator, or else to every organiser. Never about a
+        notice to an organiser, which would otherwise beget notices about itself."""
+        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
         if summary is None:
             return
-        if self.report is not None and summary.created_by is not None:
-            try:
-                await self.report(summary)
-            except Exception:
-                logger.exception("could not send the report of broadcast %s", broadcast_id)
+        if summary.created_by is not None:
+            recipients = [summary.created_by]
+        elif summary.kind == BroadcastKind.REPORT.value:
+            recipients = []
+        else:
+            recipients = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
+        text = self._organiser_text(summary)
+        if text is None or not recipients:
+            logger.warning("broadcast %s is %s and nobody is told", broadcast_id, summary.status.value)
+            return
+        broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+        for telegram_id in recipients:
+            await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
+                                           now=self.clock.now())
+
+    async def _fail(self, broadcast_id: int, problem: Exception) -> None:
+        """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
+        if isinstance(problem, broadcasts.TextTooLong):
+            reason = f"the message with its footer is {problem}"
+        else:
+            reason = f"the message could not be put together ({type(problem).__name__})"
+        logger.error("broadcast %s cannot be sent: %s", broadcast_id, reason, exc_info=problem)
         async with self.db.transaction() as session:
-            await broadcasts.mark_reported(session, broadcast_id=broadcast_id, now=self.clock.now())
-        await self._notify()
+            if await broadcasts.fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,
+                                               now=self.clock.now()):
+                await self._record_report(session, broadcast_id)  # its creator, if it has one
+                broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+                if broadcast.created_by is None:
+                    await self._record_notice(session, broadcast_id)
 
 
 
@@ -427,6 +578,8 @@ def compose_message(*, text: str, media_kind: str | None, media_file_id: str | N
 
 
 def compose_broadcast(broadcast: broadcasts.Broadcast, mailing_list: MailingList) -> Outgoing:
+    if broadcast.kind == BroadcastKind.REPORT.value:
+        return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
     return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
                            media_file_id=broadcast.media_file_id, mailing_list=mailing_list)
 
@@ -457,12 +610,12 @@ async def start_broadcasting(application: Application) -> Broadcaster:
     await sending_bot.initialize()
     sender = TelegramSender(sending_bot, rate=rate, paid=settings.paid_broadcast)
 
-    async def report(summary: BroadcastSummary) -> None:
-        text = render("broadcast_report.html", broadcast=summary, tz=settings.tz)
-        await sender.send(summary.created_by, Outgoing(text))
+    def report(summary: BroadcastSummary) -> str:
+        return render("broadcast_report.html", broadcast=summary, tz=settings.tz)
 
     broadcaster = Broadcaster(db=services.db, sender=sender, clock=services.clock, compose=compose_broadcast,
-                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name)
+                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name,
+                              configured_organisers=settings.organiser_ids)
     async with services.db.transaction() as session:
         others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {services.process_name})
     if others:

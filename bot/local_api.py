@@ -43,11 +43,13 @@ JSON_PARAMETERS = frozenset(
 class ChatFault:
     """How the server answers sends to one chat: `times=None` means until cleared."""
 
-    kind: str  # "blocked", "not_found", "deactivated", "retry_after", "server_error", "migrated", "delay"
+    kind: str  # "blocked", "not_found", "deactivated", "retry_after", "server_error", "migrated", "delay",
+    # or "bad_request": 400 with `description` (e.g. "Bad Request: can't parse entities: ...")
     times: int | None = None
     retry_after: int = 1
     new_chat_id: int | None = None
     delay: float = 0.0
+    description: str = ""
 
 
 @dataclasses.dataclass
@@ -254,7 +256,7 @@ class LocalBotApi:
                 fault.times -= 1
                 if fault.times <= 0:
                     del self.faults[chat_id]
-            answer = self._fault_answer(fault)
+            answer = self._fault_answer(fault) or _bad_request_answer(fault)
             if fault.kind == "delay":
                 await asyncio.sleep(fault.delay)
             elif answer is not None:
@@ -655,6 +657,13 @@ class LocalBotApi:
         self._chat_sends.clear()
         self._chat_expiry.clear()
         return web.json_response({"ok": True})
+
+
+def _bad_request_answer(fault: ChatFault) -> tuple[int, dict[str, Any]] | None:
+    """A 400 worded as the test chooses, such as Telegram's refusals of a message itself."""
+    if fault.kind != "bad_request":
+        return None
+    return 400, {"ok": False, "error_code": 400, "description": fault.description or "Bad Request"}
 
 
 class _ApiError(Exception):

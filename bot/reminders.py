@@ -25,13 +25,11 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot.sending import Outgoing
 from bot.services import Services
 from messages import render
-from storage import events, organisers
+from storage import broadcasts, events, organisers
 from storage.events import DateChange, DueReminder, FailedReminder, FiringReport
 
 logger = logging.getLogger(__name__)
@@ -70,6 +68,14 @@ def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], str]:
     return compose
 
 
+def compose_promoted(tz: ZoneInfo) -> Callable[[events.Event, events.EventDate], str]:
+    """The notice to those let in from the waiting list (queued with the promotion, in storage)."""
+    def compose(event: events.Event, event_date: events.EventDate) -> str:
+        return render("event_promoted.html", event=event, date=event_date, tz=tz)
+
+    return compose
+
+
 def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
     def compose(change: DateChange) -> str:
         return render("event_cancelled.html", event=change.event, date=change.date, tz=tz)
@@ -77,17 +83,16 @@ def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
     return compose
 
 
-async def send_notice(application: Application, chat_id: int, text: str) -> None:
-    """One message to one chat (a promotion from the waiting list, a report to an organiser),
-    through the broadcast engine's sender when it runs, so its limits cover these too."""
+async def send_notice(application: Application, chat_id: int, text: str, *, list_id: int) -> None:
+    """One message to one private chat (an organiser told of missed reminders), about something of
+    the list `list_id`: recorded first as a delivery, then sent once by the broadcast engine (in
+    whichever process runs one), under its limits, and after a restart if a kill came first."""
     services: Services = application.bot_data["services"]
+    async with services.db.transaction() as session:
+        await broadcasts.record_notice(session, list_id=list_id, telegram_id=chat_id, text=text,
+                                       now=services.clock.now())
     if services.broadcaster is not None:
-        await services.broadcaster.sender.send(chat_id, Outgoing(text))
-        return
-    try:
-        await application.bot.send_message(chat_id, text)
-    except TelegramError:
-        logger.warning("could not send a notice to chat %s", chat_id, exc_info=True)
+        services.broadcaster.wake()
 
 
 class ReminderScheduler:
@@ -229,7 +234,7 @@ class ReminderScheduler:
                            failed.reason if failed else type(problem).__name__, exc_info=problem)
             return FiringReport(failed=[failed] if failed else [])
 
-    async def _tell_organisers(self, template: str, **context: object) -> None:
+    async def _tell_organisers(self, template: str, *, list_id: int, **context: object) -> None:
         """One notice to every organiser; a notice that cannot be composed or sent is logged, never
         raised (this runs at start-up and in the sweep)."""
         services = self.services
@@ -242,16 +247,17 @@ class ReminderScheduler:
             return
         for organiser_id in ids:
             try:
-                await send_notice(self.application, organiser_id, text)
+                await send_notice(self.application, organiser_id, text, list_id=list_id)
             except Exception:  # one organiser's chat failing must not keep the notice from the others
                 logger.exception("could not send the notice %s to organiser %s", template, organiser_id)
 
     async def _report_missed(self, missed: list[DueReminder]) -> None:
         logger.warning("%d reminders missed: their events had started before they could be sent", len(missed))
-        await self._tell_organisers("event_reminders_missed.html", missed=missed)
+        await self._tell_organisers("event_reminders_missed.html", list_id=missed[0].event.list_id, missed=missed)
 
     async def _report_failed(self, failed: list[FailedReminder]) -> None:
-        await self._tell_organisers("event_reminders_failed.html", failed=failed)
+        await self._tell_organisers("event_reminders_failed.html", list_id=failed[0].due.event.list_id,
+                                    failed=failed)
 
 
 def reminders_of(application: Application) -> ReminderScheduler:

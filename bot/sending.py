@@ -6,7 +6,11 @@ python-telegram-bot. It maps what Telegram answers to a `SendResult`:
 - 429 `retry_after`: all sending pauses for that long, then the message is tried again, and
   the pace drops by a tenth for a while (repeated 429s lengthen Telegram's ban);
 - 403 (blocked, deactivated, kicked): BLOCKED;
-- 400 "chat not found": GONE; any other 400 is a fault in what we sent: FAILED, not retried;
+- 400 about the message itself ("can't parse entities", "message is too long", a file id
+  Telegram does not know...): REFUSED, so the engine can pause a broadcast every recipient
+  would refuse instead of failing the whole list one by one;
+- 400 about the recipient ("chat not found", an invalid peer): GONE; any other 400: FAILED,
+  not retried;
 - a group that became a supergroup (migrate_to_chat_id): sent again to the new id, and the
   result carries the new id so the caller can store it;
 - 5xx and network errors: retried after `RETRY_DELAYS`, then FAILED.
@@ -77,6 +81,48 @@ class SendOutcome(enum.StrEnum):
     BLOCKED = "blocked"
     GONE = "gone"
     FAILED = "failed"
+    REFUSED = "refused"  # Telegram refused the message itself: every recipient would refuse it alike
+
+
+# Telegram's descriptions (lower case) of a 400 that is about the message, not the recipient: the
+# same message would be refused for anyone. Telegram words them this way in its answers; the codes
+# in capitals are the MTProto errors it passes through as descriptions.
+MESSAGE_LEVEL_REFUSALS: tuple[str, ...] = (
+    "can't parse entities",
+    "message is too long",
+    "caption is too long",
+    "media_caption_too_long",
+    "message text is empty",
+    "text must be non-empty",
+    "wrong file identifier",
+    "wrong remote file identifier",
+    "wrong type of the web page content",
+    "failed to get http url content",
+    "button_data_invalid",
+    "reply markup is too long",
+    "entities_too_long",
+    "photo_invalid_dimensions",
+    "can't use file of type",
+)
+# ...and of a 400 that means the recipient is not there (no such chat, or an id that is not one).
+RECIPIENT_GONE: tuple[str, ...] = (
+    "chat not found",
+    "peer_id_invalid",
+    "user not found",
+    "chat_id is empty",
+    "group chat was upgraded to a supergroup chat",  # without the new id to follow
+)
+
+
+def outcome_of_bad_request(description: str) -> SendOutcome:
+    """What a 400 means for a broadcast: the message is wrong (REFUSED), the recipient is gone
+    (GONE), or something about this one recipient (FAILED)."""
+    words = description.lower()
+    if any(phrase in words for phrase in MESSAGE_LEVEL_REFUSALS):
+        return SendOutcome.REFUSED
+    if any(phrase in words for phrase in RECIPIENT_GONE):
+        return SendOutcome.GONE
+    return SendOutcome.FAILED
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,10 +327,10 @@ class TelegramSender:
             except Forbidden as error:
                 return SendResult(SendOutcome.BLOCKED, new_chat_id, error.message)
             except BadRequest as error:
-                if "chat not found" in error.message.lower():
-                    return SendResult(SendOutcome.GONE, new_chat_id, error.message)
-                logger.error("Telegram refused a broadcast message: %s", error.message)
-                return SendResult(SendOutcome.FAILED, new_chat_id, error.message)
+                outcome = outcome_of_bad_request(error.message)
+                if outcome is SendOutcome.REFUSED:
+                    logger.error("Telegram refused a broadcast message: %s", error.message)
+                return SendResult(outcome, new_chat_id, error.message)
             except NetworkError as error:  # 5xx, timeouts, connections refused or reset
                 if failures >= len(self.retry_delays):
                     return SendResult(SendOutcome.FAILED, new_chat_id, error.message)

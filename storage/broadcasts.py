@@ -1,7 +1,9 @@
 """Broadcasts: an alert to a list, as a status machine with one delivery row per recipient.
 
 A broadcast moves through DRAFT -> SCHEDULED -> SENDING -> DONE, and may be PAUSED (and resumed)
-while sending or CANCELLED before it is done. When sending begins, one delivery row is created
+while sending or CANCELLED before it is done. The engine itself pauses a broadcast whose first
+sends Telegram refuses for what the message is, and marks FAILED one it cannot put together at
+all; either way `problem` says why and the organiser is sent a notice. When sending begins, one delivery row is created
 for each recipient as the list stood at that moment; later joiners are not added. Each delivery
 goes PENDING -> SENDING (claimed: the request may be on its way) -> SENT, BLOCKED, GONE, FAILED,
 or SKIPPED (the person left the list or became unreachable before their turn).
@@ -13,6 +15,11 @@ as possible duplicates.
 
 Counters on the broadcast row are kept in the same transaction as the deliveries they count, so
 progress is one row read however large the broadcast.
+
+What the engine owes an organiser (the final report, a pause, a failure) is itself a broadcast of
+kind REPORT with the organiser as its one recipient, created in the transaction that changed the
+status: it is recorded before anything is sent, sent once, and sent after a restart if a kill
+came first.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from sqlmodel import Field, SQLModel
 
 from storage import subscriptions, telegram_html
 from storage.db import UTCDateTime, utcnow
-from storage.models import Chat, MailingList, Subscription
+from storage.models import Chat, ChatKind, MailingList, Subscription
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
@@ -59,10 +66,19 @@ class BroadcastStatus(enum.StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     DONE = "done"
+    FAILED = "failed"  # the engine could not put the message together; `problem` says why
 
     @property
     def finished(self) -> bool:
-        return self in (BroadcastStatus.CANCELLED, BroadcastStatus.DONE)
+        return self in (BroadcastStatus.CANCELLED, BroadcastStatus.DONE, BroadcastStatus.FAILED)
+
+
+class BroadcastKind(enum.StrEnum):
+    ALERT = "alert"  # to a list (or some of its members), with the list's footer
+    REPORT = "report"  # what the engine tells an organiser about a broadcast: no footer, not listed
+
+# How much of a reason (often Telegram's own description) is kept.
+MAX_PROBLEM_LENGTH = 300
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -111,6 +127,10 @@ class Broadcast(SQLModel, table=True):
     reported_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # Makes a broadcast idempotent for its creator (e.g. "reminder:42"): at most one per key.
     origin_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, unique=True))
+    kind: str = Field(default=BroadcastKind.ALERT.value,
+                      sa_column=Column(String(16), nullable=False, server_default=BroadcastKind.ALERT.value))
+    # Why the engine paused this broadcast or marked it failed (cleared on resume).
+    problem: str | None = Field(default=None, sa_column=Column(String(MAX_PROBLEM_LENGTH), nullable=True))
     # True when the recipients were chosen by the caller rather than "everyone on the list".
     custom_recipients: bool = Field(default=False, nullable=False)
     recipients: int = Field(default=0, nullable=False)
@@ -193,6 +213,8 @@ class BroadcastSummary:
     finished_at: dt.datetime | None
     counts: BroadcastCounts
     possible_duplicates: int
+    problem: str | None = None
+    kind: str = BroadcastKind.ALERT.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,6 +341,8 @@ async def create_broadcast(
     document_file_id: str | None = None,
     draft: bool = False,
     now: dt.datetime | None = None,
+    kind: BroadcastKind = BroadcastKind.ALERT,
+    check_text: bool = True,
 ) -> Broadcast | None:
     """Creates a broadcast of `text` (Telegram HTML) to the list `list_id`.
 
@@ -330,6 +354,8 @@ async def create_broadcast(
       list" (e.g. only those going to an event). These deliveries are created at once, even for a
       scheduled broadcast; inactive chats are left out, duplicates collapsed. At their turn only
       chats that became unreachable are skipped (leaving the list does not skip them).
+    - `kind`: REPORT for a notice to an organiser (sent without the list's footer).
+    - `check_text=False`: not refused here for its length (the engine checks it when sending).
     - `origin_key`: at most one broadcast per key, ever. If one exists already this returns
       **None** (and raises nothing; the caller's transaction stays usable).
 
@@ -341,7 +367,8 @@ async def create_broadcast(
     if photo_file_id and document_file_id:
         raise BroadcastError("a broadcast carries one photo or one document, not both")
     media_kind = MediaKind.PHOTO if photo_file_id else MediaKind.DOCUMENT if document_file_id else None
-    check_length(text, media_kind=media_kind)
+    if check_text:
+        check_length(text, media_kind=media_kind)
     now = now or utcnow()
     if send_at is not None and send_at <= now and not draft:
         send_at = None  # due already: send now rather than refuse a caller racing the clock
@@ -359,6 +386,7 @@ async def create_broadcast(
         created_at=now,
         origin_key=origin_key,
         custom_recipients=recipient_chat_rows is not None,
+        kind=kind.value,
     )
     try:
         # A savepoint, so losing a race on origin_key does not spoil the caller's transaction.
@@ -412,7 +440,7 @@ def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummar
         text=broadcast.text, media_kind=broadcast.media_kind, created_by=broadcast.created_by,
         send_at=broadcast.send_at, created_at=broadcast.created_at, started_at=broadcast.started_at,
         finished_at=broadcast.finished_at, counts=BroadcastCounts.of(broadcast),
-        possible_duplicates=broadcast.possible_duplicates,
+        possible_duplicates=broadcast.possible_duplicates, problem=broadcast.problem, kind=broadcast.kind,
     )
 
 
@@ -431,6 +459,8 @@ async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[B
         select(Broadcast, MailingList)
         .join(MailingList, MailingList.id == Broadcast.list_id)
         .where(Broadcast.status != BroadcastStatus.DRAFT.value)
+        # Notices to organisers that went out are not broadcasts anyone needs to look after.
+        .where(or_(Broadcast.kind != BroadcastKind.REPORT.value, Broadcast.status != BroadcastStatus.DONE.value))
         .order_by(Broadcast.status.in_(active).desc(), Broadcast.id.desc())
         .limit(limit)
     )
@@ -451,9 +481,11 @@ async def next_scheduled_time(session: AsyncSession) -> dt.datetime | None:
 
 
 async def broadcasts_awaiting_report(session: AsyncSession) -> list[int]:
+    """Finished broadcasts with a creator whose report was never recorded (made before reports
+    were recorded with the status change, or by a path that did not record one)."""
     result = await session.scalars(
         select(Broadcast.id).where(
-            Broadcast.status == BroadcastStatus.DONE.value,
+            Broadcast.status.in_([BroadcastStatus.DONE.value, BroadcastStatus.FAILED.value]),
             Broadcast.reported_at.is_(None),
             Broadcast.created_by.is_not(None),
         )
@@ -463,6 +495,53 @@ async def broadcasts_awaiting_report(session: AsyncSession) -> list[int]:
 
 async def mark_reported(session: AsyncSession, *, broadcast_id: int, now: dt.datetime) -> None:
     await session.execute(update(Broadcast).where(Broadcast.id == broadcast_id).values(reported_at=now))
+
+
+def report_origin_key(broadcast_id: int) -> str:
+    return f"report:{broadcast_id}"
+
+
+async def record_notice(session: AsyncSession, *, list_id: int, telegram_id: int, text: str, now: dt.datetime,
+                        origin_key: str | None = None) -> Broadcast | None:
+    """Queues `text` (Telegram HTML, sent as it is, without a footer) to the private chat
+    `telegram_id`, about something of the list `list_id`, in the caller's transaction; the engine
+    sends it like any broadcast.
+
+    The chat's row is made if there is none (organisers need not be subscribers); a chat that
+    blocked the bot stays unreachable and gets nothing. Returns None if `origin_key` was used before.
+    """
+    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    if chat is None:
+        chat = Chat(telegram_id=telegram_id, kind=ChatKind.PRIVATE.value, active=True)
+        session.add(chat)
+        await session.flush()
+    only_them = select(Chat.id).where(Chat.id == chat.id)
+    notice = await create_broadcast(session, list_id=list_id, text=text, created_by=None,
+                                    origin_key=origin_key, recipient_chat_rows=only_them, now=now,
+                                    kind=BroadcastKind.REPORT,
+                                    # Never refused here: that would undo the status change it reports.
+                                    # The engine checks it when composing, as it does every broadcast.
+                                    check_text=False)
+    return notice
+
+
+async def record_report(session: AsyncSession, *, broadcast_id: int, text: str | None, now: dt.datetime) -> bool:
+    """The broadcast's final report to its creator, queued once ever (`text` None: nobody is told,
+    but the broadcast counts as reported). Returns whether a report was queued."""
+    broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
+    if broadcast is None or broadcast.reported_at is not None:
+        return False
+    broadcast.reported_at = now
+    if text is None or broadcast.created_by is None:
+        await session.flush()
+        return False
+    notice = await record_notice(session, list_id=broadcast.list_id, telegram_id=broadcast.created_by, text=text,
+                                 origin_key=report_origin_key(broadcast_id), now=now)
+    return notice is not None
+
+
+async def report_of(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
+    return await get_broadcast_by_origin(session, origin_key=report_origin_key(broadcast_id))
 
 
 # ------------------------------------------------------------------ status changes
@@ -497,6 +576,8 @@ async def change_broadcast(session: AsyncSession, *, broadcast_id: int, action: 
     """Applies "pause", "resume" or "cancel"; False if the broadcast's status does not allow it."""
     allowed_from, new_status = _TRANSITIONS[action]
     values: dict[str, object] = {"status": new_status.value}
+    if new_status is BroadcastStatus.SENDING:
+        values["problem"] = None  # resumed: whatever made the engine pause it is taken as fixed
     if new_status is BroadcastStatus.CANCELLED:
         values["finished_at"] = now or utcnow()
     result = await session.execute(
@@ -611,14 +692,17 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
 
 async def _add_to_counters(session: AsyncSession, broadcast_id: int, added: dict[DeliveryStatus, int]) -> None:
     values = {_COUNTER_OF[status]: _broadcasts.c[_COUNTER_OF[status]] + count for status, count in added.items()
-              if count}
+              if count and status in _COUNTER_OF}
     if values:
         await session.execute(update(_broadcasts).where(_broadcasts.c.id == broadcast_id).values(values))
 
 
-async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome]) -> None:
-    """Records a batch of finished sends: delivery statuses, the broadcasts' counters, and what
-    they taught us about chats (blocked or gone: unreachable; migrated: new id)."""
+async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome], learn: bool = True) -> None:
+    """Records a batch of finished sends: delivery statuses, the broadcasts' counters, and (with
+    `learn`) what they taught us about chats (blocked or gone: unreachable; migrated: new id).
+
+    An outcome of PENDING puts its delivery back in the queue unsent (the engine's circuit
+    breaker stopped it: it is neither a duplicate nor a failure)."""
     groups: dict[int, dict[DeliveryStatus, list[int]]] = {}
     for outcome in outcomes:
         groups.setdefault(outcome.broadcast_id, {}).setdefault(outcome.status, []).append(outcome.delivery_id)
@@ -626,13 +710,18 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
         added = {}
         for status, delivery_ids in by_status.items():
             # Only claimed rows change: a row erased meanwhile (/forget) is simply gone.
+            values: dict[str, object] = {"status": status.value}
+            if status is DeliveryStatus.PENDING:
+                values["claimed_by"] = None
             result = await session.execute(
                 update(_deliveries).where(_deliveries.c.id.in_(delivery_ids),
                                           _deliveries.c.status == DeliveryStatus.SENDING.value)
-                .values(status=status.value)
+                .values(values)
             )
             added[status] = result.rowcount or 0
         await _add_to_counters(session, broadcast_id, added)
+    if not learn:
+        return
     for outcome in outcomes:
         if outcome.new_telegram_id is not None:
             await subscriptions.move_chat(session, old_telegram_id=outcome.telegram_id,
@@ -640,6 +729,41 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
         if outcome.status in (DeliveryStatus.BLOCKED, DeliveryStatus.GONE):
             await subscriptions.mark_chat_unreachable(session, telegram_id=outcome.new_telegram_id or
                                                       outcome.telegram_id)
+
+
+def _problem(reason: str) -> str:
+    return reason.strip()[:MAX_PROBLEM_LENGTH] or "no reason given"
+
+
+async def fail_broadcast(session: AsyncSession, *, broadcast_id: int, reason: str, now: dt.datetime) -> bool:
+    """The engine cannot send this broadcast at all (e.g. its text with the footer is over the
+    limit): it is FAILED with `reason`, and its unsent deliveries count as failed. Returns whether
+    it was sending (and so is now failed)."""
+    result = await session.execute(
+        update(_broadcasts)
+        .where(_broadcasts.c.id == broadcast_id, _broadcasts.c.status == BroadcastStatus.SENDING.value)
+        .values(status=BroadcastStatus.FAILED.value, problem=_problem(reason), finished_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    unsent = await session.execute(
+        update(_deliveries)
+        .where(_deliveries.c.broadcast_id == broadcast_id, _deliveries.c.status == DeliveryStatus.PENDING.value)
+        .values(status=DeliveryStatus.FAILED.value)
+    )
+    await _add_to_counters(session, broadcast_id, {DeliveryStatus.FAILED: unsent.rowcount or 0})
+    return True
+
+
+async def pause_for_problem(session: AsyncSession, *, broadcast_id: int, reason: str) -> bool:
+    """The engine pauses a sending broadcast because of what the message is (`reason`, shown to
+    organisers until they resume it). Returns whether it was sending (and so is now paused)."""
+    result = await session.execute(
+        update(_broadcasts)
+        .where(_broadcasts.c.id == broadcast_id, _broadcasts.c.status == BroadcastStatus.SENDING.value)
+        .values(status=BroadcastStatus.PAUSED.value, problem=_problem(reason))
+    )
+    return result.rowcount == 1
 
 
 async def finish_broadcast(session: AsyncSession, *, broadcast_id: int, now: dt.datetime) -> bool:

@@ -514,9 +514,10 @@ async def add_event_date(session: AsyncSession, *, event_id: int, date: DateDraf
     return event_date
 
 
-async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, places: int) -> list[int]:
+async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, places: int, now: dt.datetime,
+                               compose_promoted: PromotionComposer) -> list[int]:
     """Places of a date taken outside the bot; fewer of them may let the waiting list in
-    (returns the chat ids promoted)."""
+    (returns the chat ids promoted, whose notice is queued in this transaction)."""
     if places < 0:
         raise InvalidEventError("places booked elsewhere cannot be negative")
     await _lock_date(session, event_date_id)
@@ -526,19 +527,20 @@ async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, pla
     event, event_date = found
     event_date.booked_elsewhere = places
     await session.flush()
-    return await promote_waiting(session, event=event, event_date=event_date)
+    return await promote_waiting(session, event=event, event_date=event_date, now=now, compose=compose_promoted)
 
 
-async def promote_waiting_everywhere(session: AsyncSession, *, event_id: int,
-                                     now: dt.datetime) -> list[tuple[EventDate, list[int]]]:
-    """After the capacity changed: each coming date lets in as many waiting people as it now can."""
+async def promote_waiting_everywhere(session: AsyncSession, *, event_id: int, now: dt.datetime,
+                                     compose_promoted: PromotionComposer) -> list[tuple[EventDate, list[int]]]:
+    """After the capacity changed: each coming date lets in as many waiting people as it now can
+    (their notices queued in this transaction)."""
     event = await session.get(Event, event_id)
     promoted = []
     for event_date in await dates_of(session, event_id=event_id):
         if event_date.starts_at <= now or event_date.status == DateStatus.CANCELLED.value:
             continue
         await _lock_date(session, event_date.id)
-        chats = await promote_waiting(session, event=event, event_date=event_date)
+        chats = await promote_waiting(session, event=event, event_date=event_date, now=now, compose=compose_promoted)
         if chats:
             promoted.append((event_date, chats))
     return promoted
@@ -728,7 +730,11 @@ class RsvpOutcome(enum.StrEnum):
 @dataclasses.dataclass(frozen=True)
 class RsvpResult:
     outcome: RsvpOutcome
-    promoted: list[int]  # Telegram chat ids moved from the waiting list to going
+    promoted: list[int]  # Telegram chat ids moved from the waiting list to going (and queued a notice)
+
+
+# Renders the notice to those let in from the waiting list: (event, date) -> Telegram HTML.
+PromotionComposer = Callable[[Event, EventDate], str]
 
 
 async def _lock_date(session: AsyncSession, event_date_id: int) -> bool:
@@ -743,9 +749,10 @@ async def _lock_date(session: AsyncSession, event_date_id: int) -> bool:
 
 
 async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id: int, kind: ChatKind,
-                      going: bool, now: dt.datetime) -> RsvpResult:
+                      going: bool, now: dt.datetime, compose_promoted: PromotionComposer) -> RsvpResult:
     """'Going' takes a place, or a place on the waiting list when none is left; 'Can't go' frees
-    the place, and the first on the waiting list takes it."""
+    the place, and the first on the waiting list takes it (and is sent a notice, queued in this
+    transaction: the caller wakes the broadcast engine after committing)."""
     if not await _lock_date(session, event_date_id):
         return RsvpResult(RsvpOutcome.CLOSED, [])
     found = await get_event_date(session, event_date_id=event_date_id)
@@ -772,7 +779,10 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
         answer.status = status.value
         answer.answered_at = now
     await session.flush()
-    promoted = await promote_waiting(session, event=event, event_date=event_date) if not going else []
+    promoted = []
+    if not going:
+        promoted = await promote_waiting(session, event=event, event_date=event_date, now=now,
+                                         compose=compose_promoted)
     return RsvpResult(RsvpOutcome(status.value), promoted)
 
 
@@ -786,8 +796,11 @@ async def _places_left(session: AsyncSession, event: Event, event_date: EventDat
     return event.capacity - event_date.booked_elsewhere - (going or 0)
 
 
-async def promote_waiting(session: AsyncSession, *, event: Event, event_date: EventDate) -> list[int]:
-    """Fills free places from the waiting list, first come first served; returns their chat ids."""
+async def promote_waiting(session: AsyncSession, *, event: Event, event_date: EventDate, now: dt.datetime,
+                          compose: PromotionComposer) -> list[int]:
+    """Fills free places from the waiting list, first come first served, and queues their notice
+    in the same transaction (so a crash cannot leave someone promoted and never told); returns
+    their Telegram chat ids. The caller must hold the date's lock (`_lock_date`)."""
     places = await _places_left(session, event, event_date)
     if places is None:
         query = select(Rsvp).where(Rsvp.event_date_id == event_date.id, Rsvp.status == RsvpStatus.WAITING.value)
@@ -803,8 +816,16 @@ async def promote_waiting(session: AsyncSession, *, event: Event, event_date: Ev
     await session.flush()
     if not promoted:
         return []
-    ids = await session.scalars(select(Chat.telegram_id).where(Chat.id.in_([a.chat_id for a in promoted]),
-                                                                Chat.active.is_(True)))
+    chat_ids = [answer.chat_id for answer in promoted]
+    # The lock bumped the revision in this transaction, so the key is this promotion's alone.
+    revision = await session.scalar(select(EventDate.rsvp_revision).where(EventDate.id == event_date.id))
+    # Never refused for its length here (that would undo the answer that freed the place); the
+    # engine checks it when sending and reports it if it cannot go.
+    await broadcasts.create_broadcast(session, list_id=event.list_id, text=compose(event, event_date),
+                                      created_by=None, origin_key=f"promoted:{event_date.id}:{revision}",
+                                      recipient_chat_rows=select(Chat.id).where(Chat.id.in_(chat_ids)), now=now,
+                                      check_text=False)
+    ids = await session.scalars(select(Chat.telegram_id).where(Chat.id.in_(chat_ids), Chat.active.is_(True)))
     return list(ids)
 
 

@@ -90,3 +90,25 @@ async def test_the_running_bot_sends_what_the_terminal_queued(running_bot, tmp_p
     assert running_bot.server.sent_to(101)[0]["text"].startswith("Vigil at 6")
     status = await asyncio.to_thread(invoke, "broadcast", "status", "1")
     assert "done" in status.output and "Finished" in status.output
+
+
+def test_status_says_why_the_bot_paused_a_broadcast(protests, tmp_path):
+    from storage import broadcasts
+    from storage.db import Database
+
+    invoke("broadcast", "send", "--list", "protests", "--text", "<blink>Demo</blink>")
+
+    async def pause_as_the_engine_would():
+        db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+        try:
+            async with db.transaction() as session:
+                assert await broadcasts.pause_for_problem(
+                    session, broadcast_id=1, reason="Can't parse entities: unsupported start tag \"blink\"")
+        finally:
+            await db.dispose()
+
+    asyncio.run(pause_as_the_engine_would())
+    for args in (("broadcast", "status"), ("broadcast", "status", "1")):
+        output = invoke(*args).output
+        assert "paused" in output
+        assert "#1 paused by the bot: Can't parse entities: unsupported start tag \"blink\"" in output

@@ -6,18 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import build_application, running
 from bot.observing import ProcessedUpdates
+from bot.reminders import compose_promoted
 from bot.services import Services
 from storage import broadcasts, events
 from storage.events import Reminder
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID, TOKEN, RunningBot
 from tests.test_events import date_ids, import_example, small_event, utc
+
+LONDON = ZoneInfo("Europe/London")
 
 SUPPORTERS = (101, 102, 103)
 GOING = 101
@@ -45,7 +49,7 @@ async def demo(database, clock, settings):
     [date_id] = await date_ids(database, "demo-2018-03-21")
     async with database.transaction() as session:
         await events.answer_rsvp(session, event_date_id=date_id, telegram_id=GOING, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now())
+                                 going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
     return date_id
 
 
@@ -160,6 +164,7 @@ async def test_editing_details_or_reminder_rules_never_resends(running_bot, orga
     scheduler = running_bot.services.reminders
     clock.set(utc(2018, 3, 20, 19, 1))
     await scheduler.fire_due()
+    await all_delivered(running_bot)  # the organiser's notice of missed reminders goes through the engine
     await organiser.send("/editevent")
     await organiser.press("Demo at the Millennium")
     await organiser.press("Reminders")
@@ -187,7 +192,7 @@ async def test_cancelling_tells_those_reminded_or_going_and_stops_reminders(runn
     await subscribe(running_bot.db, 105, "encounter-groups")
     async with running_bot.db.transaction() as session:
         await events.answer_rsvp(session, event_date_id=group_date, telegram_id=104, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now())
+                                 going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
     await organiser.send("/cancelevent")
     await organiser.press("Free encounter group")
     confirm = organiser.last["text"]

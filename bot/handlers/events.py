@@ -19,7 +19,6 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
-    Application,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -31,7 +30,7 @@ from telegram.ext import (
 
 from bot.handlers.common import Handler, asker_is_organiser, chat_kind
 from bot.handlers.fallbacks import stale_button
-from bot.reminders import compose_cancelled, compose_moved, reminders_of, send_notice
+from bot.reminders import compose_cancelled, compose_moved, compose_promoted, reminders_of
 from bot.replies import Keyboard, edit_or_reply, label, reply
 from bot.services import Services, services_of
 from messages import render
@@ -73,10 +72,11 @@ def _wake_broadcaster(services: Services) -> None:
         services.broadcaster.wake()
 
 
-async def _tell_promoted(application: Application, services: Services, event, event_date, chat_ids: list[int]) -> None:
-    text = render("event_promoted.html", event=event, date=event_date, tz=services.settings.tz)
-    for chat_id in chat_ids:
-        await send_notice(application, chat_id, text)
+def _tell_promoted(services: Services, chat_ids: list[int]) -> None:
+    """Those let in from the waiting list have their notice queued with the promotion (in the
+    same transaction); after the commit the engine is woken to send it."""
+    if chat_ids:
+        _wake_broadcaster(services)
 
 
 async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,7 +164,9 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     services = services_of(context)
     async with services.db.transaction() as session:
         result = await events.answer_rsvp(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id,
-                                          kind=chat_kind(update), going=choice == "going", now=services.clock.now())
+                                          kind=chat_kind(update), going=choice == "going", now=services.clock.now(),
+                                          compose_promoted=compose_promoted(services.settings.tz))
+    _tell_promoted(services, result.promoted)
     if result.outcome is RsvpOutcome.CLOSED:
         await reply(update, "event_rsvp_closed.html")
         return
@@ -173,8 +175,6 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     organiser = await organiser_view(update, context)
     await edit_or_reply(update, "event_card.html", card=card, tz=services.settings.tz, organiser=organiser,
                         buttons=card_buttons(card, private=True, organiser=organiser))
-    if result.promoted:
-        await _tell_promoted(context.application, services, card.event, card.date, result.promoted)
 
 
 async def calendar_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -599,11 +599,13 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             elif field == "capacity":
                 capacity = events.parse_capacity(text)
                 await events.update_event(session, event_id=event.id, changes={"capacity": capacity})
-                promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=now)
+                promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=now,
+                                                                   compose_promoted=compose_promoted(tz))
             elif field == "booked_elsewhere":
                 if not text.isdigit():
                     raise InvalidEventError("the number of places is a whole number")
-                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=int(text))
+                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=int(text),
+                                                          now=now, compose_promoted=compose_promoted(tz))
                 promoted = [(event_date, chats)] if chats else []
             elif field == "map":
                 pin = location_or_pin(update, text)
@@ -633,8 +635,7 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if told:
         _wake_broadcaster(services)
     await reminders_of(context.application).replan(event_id=event.id)
-    for moved_date, chats in promoted:
-        await _tell_promoted(context.application, services, event, moved_date, chats)
+    _tell_promoted(services, [chat for _date, chats in promoted for chat in chats])
     await reply(update, "event_edited.html", told=told, promoted=sum(len(chats) for _date, chats in promoted))
     return ConversationHandler.END
 

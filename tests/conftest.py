@@ -52,7 +52,10 @@ def clock() -> ManualClock:
 def settings() -> Settings:
     return Settings(_env_file=None, telegram_bot_token=TOKEN, organiser_ids=frozenset({ORGANISER_ID}),
                     timezone="Europe/London", database_url="sqlite+aiosqlite:///unused-in-tests.db",
-                    stats_load_bundle=False)
+                    stats_load_bundle=False,
+                    # People in tests act far faster than anyone could, on a clock that stands still;
+                    # the flood guard's own tests (test_flood_guard.py) set the real limit.
+                    flood_limit=1000)
 
 
 @pytest.fixture

@@ -148,9 +148,12 @@ async def one_run(workdir: Path, number: int, *, seconds: float, every: float) -
             process.wait()
         log.close()
         await server.stop()
-    answered_at = {}
+    answered_at, other_answers = {}, 0
     for request in server.calls("sendMessage"):
-        answered_at.setdefault(request.chat_id, request.at)
+        if request.chat_id not in answered_at:
+            answered_at[request.chat_id] = request.at
+            # joined.html: anything else (an error, "try again") is an answer, but not the one asked for.
+            other_answers += not str(request.params.get("text", "")).startswith("Done: you are on")
     window, during_load = [], []
     for chat, pushed in pushes:
         latency = (answered_at[chat] - pushed) * 1000
@@ -159,7 +162,16 @@ async def one_run(workdir: Path, number: int, *, seconds: float, every: float) -
         if loaded_after is None or pushed - polling_at < loaded_after:
             during_load.append(latency)
     return {"start_to_polling": polling_at - started, "loaded_after": loaded_after, "window": window,
-            "during_load": during_load}
+            "during_load": during_load, "other_answers": other_answers,
+            "load_log": load_log_line(workdir / f"run{number}-bot.log")}
+
+
+def load_log_line(log_path: Path) -> str:
+    """What the bot logged about the load (the transactions it took, on the new code)."""
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "loaded the bundled IAPT figures" in line:
+            return line.split(": ", 1)[-1]
+    return "-"
 
 
 async def run(runs: int, seconds: float, every: float, workdir: Path) -> int:
@@ -172,6 +184,7 @@ async def run(runs: int, seconds: float, every: float, workdir: Path) -> int:
         print(f"run {number}: bot polling {result['start_to_polling']:.1f} s after launch; figures loaded {loaded}")
         print(f"  first {seconds:.0f} s:   {summary(result['window'])}")
         print(f"  during the load: {summary(result['during_load'])}")
+        print(f"  answers other than 'Done: you are on': {result['other_answers']}; bot log: {result['load_log']}")
     everything = [latency for result in results for latency in result["window"]]
     print(f"all runs, first {seconds:.0f} s: {summary(everything)}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    # The bundle STATS_LOAD_BUNDLE loads (one built with `campaign-bot stats build-bundle`); unset: the shipped one.
+    stats_bundle_path: Path | None = None
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -40,6 +43,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
+
+    @field_validator("stats_bundle_path", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # `STATS_BUNDLE_PATH=` as .env.example has it: the shipped bundle, not the current directory.
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod

@@ -80,6 +80,12 @@ class StatsService:
         if self.load_bundle:
             self._loading = create_task(self._load_bundle())
 
+    async def wait_until_loaded(self) -> None:
+        """Return once no load runs here (done, failed, or never started)."""
+        if self._loading is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._loading)
+
     async def stop(self) -> None:
         """Stop a load still running: the transaction under way rolls back, the ones committed
         stay, and the next start carries on from there."""
@@ -153,8 +159,10 @@ class StatsService:
 async def start_stats(application: Application) -> StatsService:
     """Called from `on_startup`, after the schema is up to date."""
     services: Services = application.bot_data["services"]
-    stats = StatsService(services.db, per_user_per_minute=services.settings.stats_per_user_per_minute,
-                         load_bundle=services.settings.stats_load_bundle, holder=services.process_name)
+    settings = services.settings
+    stats = StatsService(services.db, per_user_per_minute=settings.stats_per_user_per_minute,
+                         load_bundle=settings.stats_load_bundle, holder=services.process_name,
+                         bundle=settings.stats_bundle_path or BUNDLE_PATH)
     services.stats = stats
     stats.start()
     return stats

@@ -80,6 +80,7 @@ TARGET_TRANSACTION_SECONDS = 0.05
 PAUSE_AFTER_TRANSACTION = 0.03
 ROWS_PER_STEP = 50  # bundle rows decoded (up to 30 figures each) between two turns of the event loop
 AREAS_CLEARED_PER_TRANSACTION = 5
+CLEARING_MARKER = dataset_loading_marker("being cleared")  # matches no bundle's hash
 
 
 def wall_clock() -> dt.datetime:
@@ -333,9 +334,13 @@ class BundleLoader:
             await self.between_transactions()
 
     async def _plan(self, session: AsyncSession, marker: str) -> dict[str, _DatasetLoad]:
-        """Every dataset still to load, its row marked as loading; complete ones are left alone."""
+        """Every dataset still to load, its row marked as loading; complete ones are left alone,
+        unless a load of another bundle broke off here: then all of that load is done again, so
+        that the datasets do not come from two different bundles."""
         dataset_t = IaptDataset.__table__
         existing = {row.key: row for row in (await session.execute(select(dataset_t))).all()}
+        other_load = any(not dataset_complete(row.content_sha256) and row.content_sha256 != marker
+                         for row in existing.values())
         plan = {}
         for key, file_name in DATASET_FILES.items():
             row = existing.get(key)
@@ -345,15 +350,20 @@ class BundleLoader:
                 dataset_id = (await session.execute(insert(dataset_t).values(key=key, **values)
                                                     .returning(dataset_t.c.id))).scalar_one()
                 plan[key] = _DatasetLoad(key, dataset_id, marker, 0, clear_first=False)
+            elif other_load:
+                plan[key] = _DatasetLoad(key, row.id, marker, 0, clear_first=True)
             elif not dataset_complete(row.content_sha256):
-                same_bundle = row.content_sha256 == marker
-                plan[key] = _DatasetLoad(key, row.id, marker, row.figure_count if same_bundle else 0,
-                                         clear_first=not same_bundle)
+                plan[key] = _DatasetLoad(key, row.id, marker, row.figure_count, clear_first=False)
         return plan
 
     async def _clear(self, dataset: _DatasetLoad, keys: FigureKeys) -> None:
-        """Delete a broken-off load's figures a few areas per transaction, then mark the dataset as this load's."""
+        """Delete what another load wrote to a dataset, a few areas per transaction, then mark it as this load's."""
         figure_t, dataset_t = IaptFigure.__table__, IaptDataset.__table__
+        async with self._transaction() as session:
+            # Marked as no load's first, so that nothing shows it while it empties, and a crash
+            # meanwhile leaves it to be cleared again.
+            await session.execute(update(dataset_t).where(dataset_t.c.id == dataset.dataset_id)
+                                  .values(content_sha256=CLEARING_MARKER, figure_count=0))
         area_ids = sorted(keys.areas.values())
         for start in range(0, len(area_ids), AREAS_CLEARED_PER_TRANSACTION):
             chunk = area_ids[start:start + AREAS_CLEARED_PER_TRANSACTION]
@@ -425,8 +435,7 @@ class BundleLoader:
             self.figures_per_transaction = max(LEAST_FIGURES_PER_TRANSACTION, self.figures_per_transaction // 2)
         elif seconds < TARGET_TRANSACTION_SECONDS / 2:
             self.figures_per_transaction = min(self.most_figures, self.figures_per_transaction * 3 // 2)
-        if content_sha256 is None:
-            await self._pause()
+        await self._pause()
 
 
 async def ensure_iapt_figures(db: Database, bundle: Path = BUNDLE_PATH) -> ImportSummary | None:

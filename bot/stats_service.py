@@ -23,7 +23,7 @@ from bot.rate_limiter import SlidingWindowLimiter
 from bot.services import Services
 from storage.db import Database
 from storage.iapt_import import BUNDLE_PATH
-from storage.iapt_loading import BundleLoader, LoadHeldElsewhere
+from storage.iapt_loading import BundleLoader, LoadHeldElsewhere, LoadStopped
 from storage.iapt_report import ChoicesAnswer, NotFoundAnswer, StatsAnswer, StatsDesk, View
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ LIMIT_WINDOW_SECONDS = 60.0
 INLINE_RESULTS = 5  # areas offered when several match
 # While another process loads the figures, how often to look whether it has finished (or died).
 LOAD_WAIT_SECONDS = 0.5
+# A load asked to stop stops at its next pause, within a transaction's time; this is the limit.
+LOAD_STOP_SECONDS = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,7 @@ class StatsService:
         self.inline_queries = SlidingWindowLimiter(per_user_per_minute * INLINE_QUERIES_PER_QUESTION,
                                                    LIMIT_WINDOW_SECONDS)
         self._loading: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def loading(self) -> bool:
@@ -87,12 +90,17 @@ class StatsService:
                 await asyncio.shield(self._loading)
 
     async def stop(self) -> None:
-        """Stop a load still running: the transaction under way rolls back, the ones committed
-        stay, and the next start carries on from there."""
+        """Stop a load still running, between two of its transactions: the ones committed stay,
+        and the next start carries on from there."""
         if self._loading is not None and not self._loading.done():
-            self._loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loading
+            self._stopping.set()
+            self.loader.stop_soon()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loading), LOAD_STOP_SECONDS)
+            except TimeoutError:
+                self._loading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loading
             await self.loader.release()
         self._loading = None
 
@@ -103,8 +111,13 @@ class StatsService:
             except LoadHeldElsewhere:
                 # Another process of this bot is loading them; this one says "loading" until it is done,
                 # and takes over if that process dies (its lease runs out).
-                await asyncio.sleep(LOAD_WAIT_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), LOAD_WAIT_SECONDS)
+                if self._stopping.is_set():
+                    return
                 continue
+            except LoadStopped:
+                return
             except Exception:
                 # /stats then says no figures are loaded and how to load them.
                 logger.exception("could not load the bundled IAPT figures")

@@ -93,6 +93,10 @@ class LoadHeldElsewhere(Exception):
     """Another process holds the load's lease (it is loading the same figures), or took it over."""
 
 
+class LoadStopped(Exception):
+    """The load was asked to stop (the bot is shutting down); what it committed stays."""
+
+
 class FiguresState(enum.Enum):
     EMPTY = "empty"  # no dataset at all
     PARTIAL = "partial"  # a load started and has not finished
@@ -268,6 +272,18 @@ class BundleLoader:
         self.between_transactions = between_transactions
         self.log = TransactionLog()
         self._lease_renewed_at: dt.datetime | None = None
+        self._stopping = False
+
+    def stop_soon(self) -> None:
+        """Make the load stop at its next pause, between transactions: cancelling it in the middle
+        of one would leave SQLite's write lock with a connection no one can roll back in time."""
+        self._stopping = True
+
+    async def _step(self) -> None:
+        """A turn of the event loop for everyone else, and where a load asked to stop stops."""
+        await asyncio.sleep(0)
+        if self._stopping:
+            raise LoadStopped()
 
     async def load(self) -> ImportSummary | None:
         """What was written; None when the figures were all there already (or there is no
@@ -284,6 +300,7 @@ class BundleLoader:
             text, file_sha256 = await asyncio.to_thread(_inflate, self.bundle)
         except (OSError, EOFError, UnicodeDecodeError) as error:
             raise IaptImportError(name, f"not a readable bundle: {error}") from None
+        await self._step()
         stream = _BundleStream(name, text)
         summary = ImportSummary()
         async with self._transaction() as session:
@@ -330,6 +347,7 @@ class BundleLoader:
 
     async def _pause(self) -> None:
         await asyncio.sleep(self.pause)
+        await self._step()
         if self.between_transactions is not None:
             await self.between_transactions()
 
@@ -405,7 +423,7 @@ class BundleLoader:
                 if dataset is not None and passed > dataset.written:
                     batch.append((a, b, p, measure_id, dataset.dataset_id, None if suppressed else value, suppressed))
             if number % ROWS_PER_STEP == 0:
-                await asyncio.sleep(0)
+                await self._step()
         if dataset is not None:
             await self._commit(dataset, batch, figure_count=passed, summary=summary, content_sha256=digest.hexdigest())
             summary.datasets_replaced.append(dataset.key)

@@ -45,7 +45,7 @@ from bot.settings import Settings
 from messages import render
 from storage.clock import SystemClock
 from storage.db import Database
-from storage.iapt_import import ensure_iapt_figures
+from storage.iapt_loading import ensure_iapt_figures
 from storage.iapt_report import ChoicesAnswer, StatsDesk, StatsIndex
 
 SEED = 20260301

@@ -13,7 +13,8 @@ import typer
 from bot.cli_support import load_settings, with_database
 from messages import render
 from storage.db import Database
-from storage.iapt_import import BUNDLE_PATH, IaptImportError, build_bundle, ensure_iapt_figures, import_iapt_directory
+from storage.iapt_import import BUNDLE_PATH, IaptImportError, build_bundle, import_iapt_directory
+from storage.iapt_loading import ensure_iapt_figures
 from storage.iapt_report import StatsDesk, TrendAnswer, View, parse_stats_request
 
 stats_app = typer.Typer(help="Published NHS Talking Therapies (IAPT) figures.", no_args_is_help=True)

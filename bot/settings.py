@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     # is told once to slow down, and the rest it sends within the window are dropped.
     flood_limit: int = Field(default=20, ge=1)
     flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # The bundle STATS_LOAD_BUNDLE loads (one built with `campaign-bot stats build-bundle`); unset: the shipped one.
+    stats_bundle_path: Path | None = None
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -45,6 +48,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
+
+    @field_validator("stats_bundle_path", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # `STATS_BUNDLE_PATH=` as .env.example has it: the shipped bundle, not the current directory.
+        return None if value == "" else value
 
     @field_validator("timezone")
     @classmethod

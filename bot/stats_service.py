@@ -1,5 +1,6 @@
 """/stats inside the bot: one `StatsDesk` for every chat, the per-person limits, and the
-bundled figures loaded in the background the first time the bot starts on an empty database.
+bundled figures loaded in the background the first time the bot starts on an empty database
+(in short transactions, storage.iapt_loading, so that everyone else is answered meanwhile).
 
 Started from `on_startup` and stopped from `on_shutdown` (before the database closes); kept on
 `Services.stats` for the handlers. Nothing here knows about Telegram messages: the handlers in
@@ -13,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
 from typing import ClassVar
 
 from telegram.ext import Application
@@ -20,7 +22,8 @@ from telegram.ext import Application
 from bot.rate_limiter import SlidingWindowLimiter
 from bot.services import Services
 from storage.db import Database
-from storage.iapt_import import ensure_iapt_figures
+from storage.iapt_import import BUNDLE_PATH
+from storage.iapt_loading import BundleLoader, LoadHeldElsewhere, LoadStopped
 from storage.iapt_report import ChoicesAnswer, NotFoundAnswer, StatsAnswer, StatsDesk, View
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,10 @@ logger = logging.getLogger(__name__)
 INLINE_QUERIES_PER_QUESTION = 3
 LIMIT_WINDOW_SECONDS = 60.0
 INLINE_RESULTS = 5  # areas offered when several match
+# While another process loads the figures, how often to look whether it has finished (or died).
+LOAD_WAIT_SECONDS = 0.5
+# A load asked to stop stops at its next pause, within a transaction's time; this is the limit.
+LOAD_STOP_SECONDS = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,42 +79,76 @@ async def _answer_or_apology(making: Awaitable[StatsAnswer], *, what: str) -> Re
 
 
 class StatsService:
-    def __init__(self, db: Database, *, per_user_per_minute: int, load_bundle: bool) -> None:
+    def __init__(self, db: Database, *, per_user_per_minute: int, load_bundle: bool, holder: str | None = None,
+                 bundle: Path = BUNDLE_PATH) -> None:
         self.desk = StatsDesk(db)
         self.db = db
         self.load_bundle = load_bundle
+        self.loader = BundleLoader(db, bundle, holder=holder)
         self.questions = SlidingWindowLimiter(per_user_per_minute, LIMIT_WINDOW_SECONDS)
         self.inline_queries = SlidingWindowLimiter(per_user_per_minute * INLINE_QUERIES_PER_QUESTION,
                                                    LIMIT_WINDOW_SECONDS)
         self._loading: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def loading(self) -> bool:
+        """True until the bundled figures are all in, whichever process of this bot loads them."""
         return self._loading is not None and not self._loading.done()
 
     def start(self, create_task: Callable[[Awaitable], asyncio.Task] = asyncio.ensure_future) -> None:
-        """Begin loading the bundled figures if the database has none (and loading is enabled)."""
+        """Begin loading the bundled figures if the database has none, or has a load that broke
+        off, and loading is enabled."""
         if self.load_bundle:
             self._loading = create_task(self._load_bundle())
 
-    async def stop(self) -> None:
-        """Stop a load still running: its transaction rolls back, and the next start tries again."""
-        if self._loading is not None and not self._loading.done():
-            self._loading.cancel()
+    async def wait_until_loaded(self) -> None:
+        """Return once no load runs here (done, failed, or never started)."""
+        if self._loading is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loading
+                await asyncio.shield(self._loading)
+
+    async def stop(self) -> None:
+        """Stop a load still running, between two of its transactions: the ones committed stay,
+        and the next start carries on from there."""
+        if self._loading is not None and not self._loading.done():
+            self._stopping.set()
+            self.loader.stop_soon()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loading), LOAD_STOP_SECONDS)
+            except TimeoutError:
+                self._loading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._loading
+            await self.loader.release()
         self._loading = None
 
     async def _load_bundle(self) -> None:
-        try:
-            summary = await ensure_iapt_figures(self.db)
-        except Exception:
-            # /stats then says no figures are loaded and how to load them.
-            logger.exception("could not load the bundled IAPT figures")
-            return
+        while True:
+            try:
+                summary = await self.loader.load()
+            except LoadHeldElsewhere:
+                # Another process of this bot is loading them; this one says "loading" until it is done,
+                # and takes over if that process dies (its lease runs out).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), LOAD_WAIT_SECONDS)
+                if self._stopping.is_set():
+                    return
+                continue
+            except LoadStopped:
+                return
+            except Exception:
+                # /stats then says no figures are loaded and how to load them.
+                logger.exception("could not load the bundled IAPT figures")
+                await self.loader.release()
+                return
+            break
+        self.desk.forget_index()
         if summary is not None:
-            logger.info("loaded the bundled IAPT figures: %d figures", summary.figures_total)
-            self.desk.forget_index()
+            log = self.loader.log
+            logger.info("loaded the bundled IAPT figures: %d figures in %d transactions, at most %d figures "
+                        "and %.0f ms each", summary.figures_written, log.transactions, log.most_figures,
+                        log.longest_seconds * 1000)
 
     def _refusal(self, limiter: SlidingWindowLimiter, person: Hashable) -> Reply | None:
         if self.loading:
@@ -153,8 +194,10 @@ class StatsService:
 async def start_stats(application: Application) -> StatsService:
     """Called from `on_startup`, after the schema is up to date."""
     services: Services = application.bot_data["services"]
-    stats = StatsService(services.db, per_user_per_minute=services.settings.stats_per_user_per_minute,
-                         load_bundle=services.settings.stats_load_bundle)
+    settings = services.settings
+    stats = StatsService(services.db, per_user_per_minute=settings.stats_per_user_per_minute,
+                         load_bundle=settings.stats_load_bundle, holder=services.process_name,
+                         bundle=settings.stats_bundle_path or BUNDLE_PATH)
     services.stats = stats
     stats.start()
     return stats

@@ -165,8 +165,25 @@ class IaptBreakdown(SQLModel, table=True):
     variable_b: str = Field(sa_column=Column(String(100), nullable=False))
 
 
+# A dataset whose figures are still being written, a transaction at a time, from the bundle
+# (storage.iapt_loading). Its content_sha256 is this prefix and the first digits of the hash the
+# complete table will have, so a load resumed after a crash can tell it is loading the same
+# content; its figure_count is the number of figures written so far.
+DATASET_LOADING_PREFIX = "loading:"
+
+
+def dataset_loading_marker(content_sha256: str) -> str:
+    return (DATASET_LOADING_PREFIX + content_sha256)[:64]
+
+
+def dataset_complete(content_sha256: str) -> bool:
+    """False while the dataset's figures are part-written: its figures must not be shown yet."""
+    return not content_sha256.startswith(DATASET_LOADING_PREFIX)
+
+
 class IaptDataset(SQLModel, table=True):
-    """One imported source table, with its provenance and a hash of its normalised content."""
+    """One imported source table, with its provenance and a hash of its normalised content
+    (or, while it is being loaded in steps, the marker described at DATASET_LOADING_PREFIX)."""
 
     __tablename__ = "iapt_datasets"
 

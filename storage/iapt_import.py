@@ -9,12 +9,12 @@ hash of its normalised content has changed. Importing the same files twice chang
 
 `build_bundle` writes the normalised data as one gzip JSON file (the embedded default under
 storage/data/), `read_bundle` reads it back into the same `IaptData`, so a database filled from
-the bundle and one filled from the files hold the same rows and the same content hashes.
+the bundle and one filled from the files hold the same rows and the same content hashes. The bot
+loads that bundle at its first start in many short transactions instead: storage.iapt_loading.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import dataclasses
 import datetime as dt
@@ -22,7 +22,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,10 +212,24 @@ class FigureTable:
         return sum(1 for row in self.rows for value in row[3] if value == SUPPRESSED)
 
     def content_sha256(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.measures).encode())
-        for area, period, breakdown, values in sorted(self.rows, key=lambda r: (r[0], r[1], r[2])):
-            digest.update(json.dumps([area, period, breakdown, values], separators=(",", ":")).encode())
+        digest = content_digest(self.measures)
+        add_to_content_digest(digest, sorted(self.rows, key=row_identity))
         return digest.hexdigest()
+
+
+def row_identity(row: tuple[AreaKey, str, Breakdown, tuple[Value, ...]]) -> tuple[AreaKey, str, Breakdown]:
+    """(area, period, breakdown): the order a table's content hash takes its rows in."""
+    return row[0], row[1], row[2]
+
+
+def content_digest(measures: tuple[str, ...]):
+    """The start of a table's content hash; its rows follow, in `row_identity` order."""
+    return hashlib.sha256(json.dumps(measures).encode())
+
+
+def add_to_content_digest(digest, rows: Iterable[tuple[AreaKey, str, Breakdown, tuple[Value, ...]]]) -> None:
+    for area, period, breakdown, values in rows:
+        digest.update(json.dumps([area, period, breakdown, values], separators=(",", ":")).encode())
 
 
 @dataclasses.dataclass
@@ -693,6 +707,26 @@ def read_bundle(path: Path = BUNDLE_PATH) -> IaptData:
             document = json.loads(handle.read())
     except (OSError, ValueError) as error:
         raise IaptImportError(name, f"not a readable bundle: {error}") from None
+    header = bundle_header(name, document)
+    try:
+        tables = [FigureTable(table["key"], table["file_name"], tuple(table["measures"]),
+                              bundle_rows(table["rows"], header)) for table in document["tables"]]
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        raise IaptImportError(name, f"the bundle is damaged: {error!r}") from None
+    return dataclasses.replace(header.data, tables=tables)
+
+
+@dataclasses.dataclass
+class BundleHeader:
+    """Everything in a bundle but its figures, and what decoding its rows of figures needs."""
+
+    data: IaptData  # with no tables
+    area_keys: list[AreaKey]
+    breakdowns: list[Breakdown]
+
+
+def bundle_header(name: str, document: dict[str, Any]) -> BundleHeader:
+    """The bundle's document, less its `tables`, decoded; raises IaptImportError."""
     if document.get("format") != BUNDLE_FORMAT or document.get("version") != BUNDLE_VERSION:
         raise IaptImportError(name, "not a campaign-bot IAPT bundle of a version this code reads")
     try:
@@ -701,13 +735,7 @@ def read_bundle(path: Path = BUNDLE_PATH) -> IaptData:
         periods = {label: PeriodRecord(label, freq, dt.date.fromisoformat(start), dt.date.fromisoformat(end), pub)
                    for label, freq, start, end, pub in document["periods"]}
         measures = {row[0]: MeasureRecord(*row) for row in document["measures"]}
-        breakdowns = [tuple(b) for b in document["breakdowns"]]
-        tables = []
-        for table in document["tables"]:
-            rows = [(area_keys[row[0]], row[1], breakdowns[row[2]],
-                     tuple(float(v) if isinstance(v, int | float) else v for v in row[3:]))
-                    for row in table["rows"]]
-            tables.append(FigureTable(table["key"], table["file_name"], tuple(table["measures"]), rows))
+        breakdowns: list[Breakdown] = [tuple(b) for b in document["breakdowns"]]
         aliases = {(area_keys[i], kind, alias) for i, kind, alias in document["aliases"]}
         links = [LinkRecord(area_keys[a], area_keys[b], kind, dt.date.fromisoformat(on) if on else None, cited)
                  for a, b, kind, on, cited in document["links"]]
@@ -716,7 +744,15 @@ def read_bundle(path: Path = BUNDLE_PATH) -> IaptData:
                        for row in document["populations"]]
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise IaptImportError(name, f"the bundle is damaged: {error!r}") from None
-    return IaptData(areas, periods, measures, tables, aliases, links, populations)
+    return BundleHeader(IaptData(areas, periods, measures, [], aliases, links, populations), area_keys, breakdowns)
+
+
+def bundle_rows(rows: list[list[Any]], header: BundleHeader) -> list[tuple[AreaKey, str, Breakdown, tuple[Value, ...]]]:
+    """A table's rows as the bundle stores them, as `FigureTable.rows` (raises on a damaged row)."""
+    area_keys, breakdowns = header.area_keys, header.breakdowns
+    return [(area_keys[row[0]], row[1], breakdowns[row[2]],
+             tuple(float(v) if isinstance(v, int | float) else v for v in row[3:]))
+            for row in rows]
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,12 +790,31 @@ async def _ids(session: AsyncSession, *columns) -> dict:
     return {tuple(row)[1:] if len(row) > 2 else row[1]: row[0] for row in rows}
 
 
+@dataclasses.dataclass(frozen=True)
+class FigureKeys:
+    """The database ids a figure row refers to, by the natural keys of the data in memory."""
+
+    areas: dict[AreaKey, int]
+    periods: dict[str, int]
+    measures: dict[str, int]
+    breakdowns: dict[Breakdown, int]
+
+
 async def write_iapt_data(session: AsyncSession, data: IaptData) -> ImportSummary:
     """Make the database hold exactly `data`'s figures, writing only what differs.
 
     Runs in the caller's transaction: on any error the caller's rollback leaves it as it was.
     """
     summary = ImportSummary()
+    keys = await write_iapt_reference(session, data, summary)
+    return await _write_figures(session, data, keys, summary)
+
+
+async def write_iapt_reference(session: AsyncSession, data: IaptData, summary: ImportSummary, *,
+                               breakdowns: Iterable[Breakdown] | None = None) -> FigureKeys:
+    """Everything but the figures (areas, periods, measures, breakdowns, aliases, links,
+    populations), written only where it differs; counts the changes in `summary`. The
+    breakdowns are those of `data`'s tables unless given (a bundle read without its tables)."""
     area_t, period_t, measure_t = IaptArea.__table__, IaptPeriod.__table__, IaptMeasure.__table__
 
     # Areas, by (org_type, code); the name is the latest published one.
@@ -778,34 +833,41 @@ async def write_iapt_data(session: AsyncSession, data: IaptData) -> ImportSummar
         summary.areas_added = len(new_areas)
     area_ids: dict[AreaKey, int] = await _ids(session, area_t.c.id, area_t.c.org_type, area_t.c.code)
 
-    # Periods and measures, by label and key.
+    # Periods and measures, by label and key; the new ones in one statement each (a first load
+    # runs this in one of its short transactions).
     existing_periods = {r.label: r for r in (await session.execute(select(period_t))).all()}
+    new_periods = []
     for period in data.periods.values():
         values = dataclasses.asdict(period)
         row = existing_periods.get(period.label)
         if row is None:
-            await session.execute(insert(period_t), [values])
-            summary.periods_added += 1
+            new_periods.append(values)
         elif tuple(row)[1:] != tuple(values.values()):
             await session.execute(update(period_t).where(period_t.c.id == row.id).values(**values))
             summary.periods_added += 1
+    if new_periods:
+        await session.execute(insert(period_t), new_periods)
+        summary.periods_added += len(new_periods)
     period_ids: dict[str, int] = await _ids(session, period_t.c.id, period_t.c.label)
     existing_measures = {r.key: r for r in (await session.execute(select(measure_t))).all()}
+    new_measures = []
     for measure in data.measures.values():
         values = dataclasses.asdict(measure)
         row = existing_measures.get(measure.key)
         if row is None:
-            await session.execute(insert(measure_t), [values])
-            summary.measures_added += 1
+            new_measures.append(values)
         elif tuple(row)[1:] != tuple(values.values()):
             await session.execute(update(measure_t).where(measure_t.c.id == row.id).values(**values))
             summary.measures_changed += 1
+    if new_measures:
+        await session.execute(insert(measure_t), new_measures)
+        summary.measures_added = len(new_measures)
     measure_ids: dict[str, int] = await _ids(session, measure_t.c.id, measure_t.c.key)
 
     breakdown_t = IaptBreakdown.__table__
     breakdown_ids: dict[Breakdown, int] = await _ids(
         session, breakdown_t.c.id, breakdown_t.c.variable_type, breakdown_t.c.variable_a, breakdown_t.c.variable_b)
-    missing = sorted(data.breakdowns() - set(breakdown_ids))
+    missing = sorted(set(data.breakdowns() if breakdowns is None else breakdowns) - set(breakdown_ids))
     if missing:
         await session.execute(insert(breakdown_t), [dict(zip(("variable_type", "variable_a", "variable_b"), b,
                                                              strict=True)) for b in missing])
@@ -825,7 +887,11 @@ async def write_iapt_data(session: AsyncSession, data: IaptData) -> ImportSummar
     summary.populations_changed = await _sync_rows(
         session, IaptPopulation.__table__, population_columns,
         {(area_ids[p.area] if p.area else None, *dataclasses.astuple(p)[1:]) for p in data.populations})
+    return FigureKeys(area_ids, period_ids, measure_ids, breakdown_ids)
 
+
+async def _write_figures(session: AsyncSession, data: IaptData, keys: FigureKeys,
+                         summary: ImportSummary) -> ImportSummary:
     dataset_t, figure_t = IaptDataset.__table__, IaptFigure.__table__
     datasets = {r.key: r for r in (await session.execute(select(dataset_t))).all()}
     changed: list[tuple[FigureTable, str, int]] = []
@@ -857,8 +923,7 @@ async def write_iapt_data(session: AsyncSession, data: IaptData) -> ImportSummar
             dataset_id = row.id
             await session.execute(delete(figure_t).where(figure_t.c.dataset_id == dataset_id))
             await session.execute(update(dataset_t).where(dataset_t.c.id == dataset_id).values(**values))
-        summary.figures_written += await _insert_figures(
-            session, table, dataset_id, area_ids, period_ids, measure_ids, breakdown_ids)
+        summary.figures_written += await _insert_figures(session, table, dataset_id, keys)
         summary.datasets_replaced.append(table.key)
     for foreign_key in foreign_keys:
         await connection.execute(AddConstraint(foreign_key))
@@ -882,72 +947,53 @@ FIGURE_BATCH = 20_000
 FIGURE_COLUMNS = ("area_id", "breakdown_id", "period_id", "measure_id", "dataset_id", "value", "suppressed")
 
 
-async def _insert_figures(session, table: FigureTable, dataset_id, area_ids, period_ids, measure_ids,
-                          breakdown_ids) -> int:
-    measures = [measure_ids[m] for m in table.measures]
+def figure_records(table: FigureTable, dataset_id: int, keys: FigureKeys) -> Iterator[tuple]:
+    """The table's figures as rows of FIGURE_COLUMNS, in primary-key order, so that each insert
+    appends to the end of the B-tree."""
+    measures = [keys.measures[m] for m in table.measures]
+    keyed = sorted((keys.areas[area], keys.breakdowns[breakdown], keys.periods[period], values)
+                   for area, period, breakdown, values in table.rows)
+    by_measure = sorted(zip(measures, range(len(measures)), strict=True))
+    for a, b, p, values in keyed:
+        for measure_id, position in by_measure:
+            value = values[position]
+            if value is None:
+                continue
+            if value == SUPPRESSED:
+                yield a, b, p, measure_id, dataset_id, None, True
+            else:
+                yield a, b, p, measure_id, dataset_id, value, False
 
-    def records() -> Iterator[tuple]:
-        # In primary-key order, so each insert appends to the end of the B-tree.
-        keyed = sorted((area_ids[area], breakdown_ids[breakdown], period_ids[period], values)
-                       for area, period, breakdown, values in table.rows)
-        by_measure = sorted(zip(measures, range(len(measures)), strict=True))
-        for a, b, p, values in keyed:
-            for measure_id, position in by_measure:
-                value = values[position]
-                if value is None:
-                    continue
-                if value == SUPPRESSED:
-                    yield a, b, p, measure_id, dataset_id, None, True
-                else:
-                    yield a, b, p, measure_id, dataset_id, value, False
 
-    connection = await session.connection()
-    written = 0
+async def insert_figure_records(connection, records: Iterable[tuple]) -> None:
+    """Insert rows of FIGURE_COLUMNS on the session's connection, inside its transaction."""
     if connection.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than INSERT for a million rows, and still
         # runs inside the session's transaction on the same connection.
         raw = await connection.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(
-            IaptFigure.__tablename__, records=records(), columns=list(FIGURE_COLUMNS))
-        return table.figure_count()
+            IaptFigure.__tablename__, records=records, columns=list(FIGURE_COLUMNS))
+        return
     # Plain DB-API executemany with tuples: several times faster than Core inserts of dicts here.
     placeholders = ", ".join("?" for _ in FIGURE_COLUMNS)
     statement = f"INSERT INTO {IaptFigure.__tablename__} ({', '.join(FIGURE_COLUMNS)}) VALUES ({placeholders})"
     batch: list[tuple] = []
-    for record in records():
+    for record in records:
         batch.append(record)
         if len(batch) == FIGURE_BATCH:
             await connection.exec_driver_sql(statement, batch)
-            written += len(batch)
             batch = []
     if batch:
         await connection.exec_driver_sql(statement, batch)
-        written += len(batch)
-    return written
+
+
+async def _insert_figures(session, table: FigureTable, dataset_id: int, keys: FigureKeys) -> int:
+    await insert_figure_records(await session.connection(), figure_records(table, dataset_id, keys))
+    return table.figure_count()
 
 
 async def import_iapt_directory(db: Database, directory: Path) -> ImportSummary:
     """`campaign-bot stats import DIR`: read every file, then write in one transaction."""
     data = read_iapt_directory(directory)
-    async with db.transaction() as session:
-        return await write_iapt_data(session, data)
-
-
-async def iapt_figures_loaded(db: Database) -> bool:
-    async with db.transaction() as session:
-        first = await session.execute(select(IaptFigure.__table__.c.area_id).limit(1))
-        return first.first() is not None
-
-
-async def ensure_iapt_figures(db: Database, bundle: Path = BUNDLE_PATH) -> ImportSummary | None:
-    """Load the embedded default when no figures are loaded; None if there was nothing to do.
-
-    Call it once at start-up (it takes a few seconds on first run). A missing bundle is not an
-    error: /stats then says how to import the files.
-    """
-    if await iapt_figures_loaded(db) or not Path(bundle).is_file():
-        return None
-    # Unzipping and parsing the bundle takes about a second: not on the event loop of a running bot.
-    data = await asyncio.to_thread(read_bundle, bundle)
     async with db.transaction() as session:
         return await write_iapt_data(session, data)

@@ -45,6 +45,7 @@ from storage.iapt import (
     LinkKind,
     OrgType,
     Unit,
+    dataset_complete,
 )
 from storage.iapt_search import AreaEntry, AreaFinder, Choices, Found, NotFound
 
@@ -446,9 +447,10 @@ async def dataset_version(session: AsyncSession) -> tuple:
 
 
 async def load_stats_index(session: AsyncSession) -> StatsIndex | None:
-    """Everything but the figures themselves; None when no figures are loaded."""
+    """Everything but the figures themselves; None when no figures are loaded, or while some are
+    still being loaded (a part-loaded dataset would answer with figures missing)."""
     version = await dataset_version(session)
-    if not version:
+    if not version or not all(dataset_complete(digest) for _id, digest in version):
         return None
     periods = {
         row.id: Period(row.label, row.frequency, row.start_date, row.end_date, row.publication)

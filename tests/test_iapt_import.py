@@ -22,11 +22,11 @@ from storage.iapt import IaptArea, IaptAreaLink, IaptBreakdown, IaptFigure, Iapt
 from storage.iapt_import import (
     BUNDLE_PATH,
     IaptImportError,
-    ensure_iapt_figures,
     import_iapt_directory,
     read_bundle,
     read_iapt_directory,
 )
+from storage.iapt_loading import ensure_iapt_figures
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, published_data, requires_data
 
 # One event loop for the module, so that one loaded database serves every test that only reads

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text, update
 
+from bot.reminders import compose_promoted
 from messages import render
 from storage import events, events_io
 from storage.broadcasts import Broadcast, visible_length
@@ -194,7 +195,7 @@ async def demo_and_bad_event(database, clock, settings, lists):
     await write_straight_in(database, bad_date, venue_name=OVER_LONG_VENUE)
     async with database.transaction() as session:
         await events.answer_rsvp(session, event_date_id=demo_date, telegram_id=GOING, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now())
+                                 going=True, now=clock.now(), compose_promoted=compose_promoted(settings.tz))
     return demo_date, bad_date
 
 

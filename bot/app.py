@@ -44,6 +44,7 @@ from bot.handlers import (
 from bot.handlers.common import Handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
+from bot.retention import start_retention
 from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
 from bot.stats_service import start_stats, stop_stats
@@ -138,6 +139,7 @@ async def on_startup(application: Application) -> None:
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
     await start_broadcasting(application)
     await start_reminders(application)
+    start_retention(application)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.
         await start_stats(application)

@@ -83,8 +83,9 @@ async def send_notice(application: Application, chat_id: int, text: str) -> None
         return
     try:
         await application.bot.send_message(chat_id, text)
-    except TelegramError:
-        logger.warning("could not send a notice to chat %s", chat_id, exc_info=True)
+    except TelegramError as error:
+        # No chat id: a notice is about an event, and the log must not tie a chat to one.
+        logger.warning("could not send a notice: %s", type(error).__name__)
 
 
 class ReminderScheduler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    # Days a finished broadcast keeps its per-chat delivery rows (then only counts), and a chat on
+    # no list is kept before it is erased (storage/retention.py); /privacy states this number.
+    retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -80,6 +84,10 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def retention_period(self) -> dt.timedelta:
+        return dt.timedelta(days=self.retention_days)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -384,7 +384,7 @@ class Broadcaster:
         batch, self._outcomes = self._outcomes, []
         try:
             async with self.db.transaction() as session:
-                await broadcasts.record_outcomes(session, outcomes=batch)
+                await broadcasts.record_outcomes(session, outcomes=batch, now=self.clock.now())
         except BaseException:
             self._outcomes[:0] = batch
             self._outcomes_ready.set()

@@ -25,6 +25,7 @@ class RetentionSweeper:
         # Set after each sweep, so a caller (a test, a benchmark) can wait for the first one.
         self.swept = asyncio.Event()
         self.last_report: retention.SweepReport | None = None
+        self._first_sweep: asyncio.Task | None = None
 
     @property
     def _jobs(self):
@@ -35,15 +36,22 @@ class RetentionSweeper:
 
     def activate(self) -> None:
         """This process holds the scheduler lease: sweep now, then every SWEEP_EVERY seconds."""
-        self._jobs.run_repeating(self._job, interval=SWEEP_EVERY, first=0, name=SWEEP_JOB,
+        self._jobs.run_repeating(self._job, interval=SWEEP_EVERY, first=SWEEP_EVERY, name=SWEEP_JOB,
                                  job_kwargs={"id": SWEEP_JOB, "replace_existing": True, "coalesce": True,
                                              "misfire_grace_time": None})
+        # APScheduler cannot run a job "now" (PTB's run_repeating documents that first=0 does not
+        # work), so the first sweep is a task of this object's own; start-up does not wait for it,
+        # and `deactivate` cancels it (its batch's transaction rolls back).
+        if self._first_sweep is None or self._first_sweep.done():
+            self._first_sweep = asyncio.get_running_loop().create_task(self._job(None), name=SWEEP_JOB)
 
     def deactivate(self) -> None:
         for job in self._jobs.get_jobs_by_name(SWEEP_JOB):
             job.schedule_removal()
+        if self._first_sweep is not None and not self._first_sweep.done():
+            self._first_sweep.cancel()
 
-    async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _job(self, context: ContextTypes.DEFAULT_TYPE | None) -> None:
         try:
             await self.sweep_now()
         except Exception:

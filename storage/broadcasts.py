@@ -638,7 +638,8 @@ async def _add_to_counters(session: AsyncSession, broadcast_id: int, added: dict
         await session.execute(update(_broadcasts).where(_broadcasts.c.id == broadcast_id).values(values))
 
 
-async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome]) -> None:
+async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome],
+                          now: dt.datetime | None = None) -> None:
     """Records a batch of finished sends: delivery statuses, the broadcasts' counters, and what
     they taught us about chats (blocked or gone: unreachable; migrated: new id)."""
     groups: dict[int, dict[DeliveryStatus, list[int]]] = {}
@@ -661,7 +662,7 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
                                           new_telegram_id=outcome.new_telegram_id)
         if outcome.status in (DeliveryStatus.BLOCKED, DeliveryStatus.GONE):
             await subscriptions.mark_chat_unreachable(session, telegram_id=outcome.new_telegram_id or
-                                                      outcome.telegram_id)
+                                                      outcome.telegram_id, now=now)
 
 
 async def finish_broadcast(session: AsyncSession, *, broadcast_id: int, now: dt.datetime) -> bool:

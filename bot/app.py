@@ -44,7 +44,7 @@ from bot.handlers import (
 from bot.handlers.common import Handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
-from bot.retention import start_retention
+from bot.retention import start_retention, stop_retention
 from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
 from bot.stats_service import start_stats, stop_stats
@@ -149,6 +149,7 @@ async def on_startup(application: Application) -> None:
 async def on_shutdown(application: Application) -> None:
     services: Services = application.bot_data["services"]
     await stop_scheduler_lease(application)
+    await stop_retention(application)
     await stop_broadcasting(application)
     await stop_stats(application)
     await services.db.dispose()

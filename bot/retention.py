@@ -51,6 +51,16 @@ class RetentionSweeper:
         if self._first_sweep is not None and not self._first_sweep.done():
             self._first_sweep.cancel()
 
+    async def stop(self) -> None:
+        """At shutdown: no more sweeps, and the first one (if still running) has ended before the
+        database is closed."""
+        self.deactivate()
+        if self._first_sweep is not None:
+            try:
+                await self._first_sweep
+            except asyncio.CancelledError:
+                pass
+
     async def _job(self, context: ContextTypes.DEFAULT_TYPE | None) -> None:
         try:
             await self.sweep_now()
@@ -70,6 +80,12 @@ class RetentionSweeper:
             logger.info("retention: %d delivery rows reduced to counts, %d chats erased",
                         report.deliveries_reduced, report.chats_erased)
         return report
+
+
+async def stop_retention(application: Application) -> None:
+    sweeper: RetentionSweeper | None = application.bot_data["services"].retention
+    if sweeper is not None:
+        await sweeper.stop()
 
 
 def start_retention(application: Application) -> RetentionSweeper:

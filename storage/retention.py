@@ -145,7 +145,7 @@ async def erase_departed_chats(session: AsyncSession, *, now: dt.datetime, keep_
         .group_by(Delivery.broadcast_id, Delivery.status)
     )
     await _add_to_tallies(session, collections.Counter({(row[0], row[1]): row[2] for row in settled.all()}))
-    return await subscriptions.erase_chat_rows(session, chat_ids=chat_ids)
+    return await erase_chat_rows(session, chat_ids=chat_ids)
 
 
 async def _in_batches(db: Database, step, *, batch_size: int) -> int:
@@ -191,7 +191,49 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> subscriptions
     return data
 
 
-# ------------------------------------------------------------------ /forget
+# ------------------------------------------------------------------ erasure, and /forget
+
+
+def _tables_naming_a_chat() -> list[tuple[object, object]]:
+    """(table, column) of every table with a foreign key to chats.id, from the metadata, so a
+    table added later is erased without anyone remembering to list it here."""
+    chats_id = Chat.__table__.c.id
+    found = []
+    for table in reversed(Chat.metadata.sorted_tables):
+        for foreign_key in table.foreign_keys:
+            if foreign_key.column is chats_id:
+                found.append((table, foreign_key.parent))
+    return found
+
+
+async def erase_chat_rows(session: AsyncSession, *, chat_ids: list[int]) -> int:
+    """Deletes the chats (by row id) and every row in any table that refers to them; returns how
+    many chats went.
+
+    Explicit deletes as well as ON DELETE CASCADE, so erasure does not rest on a backend's
+    foreign-key enforcement being switched on.
+    """
+    if not chat_ids:
+        return 0
+    for table, column in _tables_naming_a_chat():
+        await session.execute(delete(table).where(column.in_(chat_ids)))
+    result = await session.execute(delete(Chat).where(Chat.id.in_(chat_ids)).execution_options(
+        synchronize_session=False))
+    return result.rowcount or 0
+
+
+async def erase_chat(session: AsyncSession, *, telegram_id: int) -> bool:
+    """Deletes the chat and everything that refers to it (subscriptions, deliveries, answers...).
+
+    Nothing about the chat is kept, not even a note that it asked to be forgotten.
+    """
+    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    if chat is None:
+        return False
+    chat_id = chat.id
+    session.expunge(chat)
+    await erase_chat_rows(session, chat_ids=[chat_id])
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +254,7 @@ async def forget(session: AsyncSession, *, telegram_id: int, person_id: int | No
     """Erases the chat and every row about it and, when `person_id` is given (a private chat:
     the person themselves), their organiser side too: they stop being an organiser, and the
     rows naming them as who added an organiser or created a broadcast no longer do."""
-    chat_erased = await subscriptions.erase_chat(session, telegram_id=telegram_id)
+    chat_erased = await erase_chat(session, telegram_id=telegram_id)
     if person_id is None:
         return Forgotten(chat_erased, organiser_removed=False, still_configured=False)
     organiser_removed = await organisers.forget_organiser(session, user_id=person_id)

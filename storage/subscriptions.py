@@ -1,4 +1,5 @@
-"""Chats, mailing lists and subscriptions: what supporters join, leave and erase.
+"""Chats, mailing lists and subscriptions: what supporters join and leave (erasure, and how long
+anything is kept, are in storage/retention.py).
 
 Functions take the session first and keyword-only arguments, and say in their name what they do.
 Membership of a list can reveal health and political opinions, so nothing here ever returns
@@ -265,8 +266,9 @@ async def lists_of_chat(session: AsyncSession, *, telegram_id: int) -> list[Mail
 # ------------------------------------------------------------------ the chat's own data
 
 
-# Later features register here what they keep about a chat, so /mydata shows it and /forget
-# erases it: each entry maps a heading to `async (session, chat) -> list of readable lines`.
+# Later features register here what they keep about a chat, so /mydata shows it (erasure finds
+# their tables by their foreign keys to chats): each entry maps a heading to
+# `async (session, chat) -> list of readable lines`.
 CHAT_DATA_SECTIONS: dict[str, object] = {}
 
 
@@ -288,48 +290,6 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
             extra[heading] = lines
     return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions, extra,
                     idle_since=chat.left_at if not subscriptions else None)
-
-
-def _tables_naming_a_chat() -> list[tuple[object, object]]:
-    """(table, column) of every table with a foreign key to chats.id, from the metadata, so a
-    table added later is erased without anyone remembering to list it here."""
-    chats_id = Chat.__table__.c.id
-    found = []
-    for table in reversed(Chat.metadata.sorted_tables):
-        for foreign_key in table.foreign_keys:
-            if foreign_key.column is chats_id:
-                found.append((table, foreign_key.parent))
-    return found
-
-
-async def erase_chat_rows(session: AsyncSession, *, chat_ids: list[int]) -> int:
-    """Deletes the chats (by row id) and every row in any table that refers to them; returns how
-    many chats went.
-
-    Explicit deletes as well as ON DELETE CASCADE, so erasure does not rest on a backend's
-    foreign-key enforcement being switched on.
-    """
-    if not chat_ids:
-        return 0
-    for table, column in _tables_naming_a_chat():
-        await session.execute(delete(table).where(column.in_(chat_ids)))
-    result = await session.execute(delete(Chat).where(Chat.id.in_(chat_ids)).execution_options(
-        synchronize_session=False))
-    return result.rowcount or 0
-
-
-async def erase_chat(session: AsyncSession, *, telegram_id: int) -> bool:
-    """Deletes the chat and everything that refers to it (subscriptions, deliveries, answers...).
-
-    Nothing about the chat is kept, not even a note that it asked to be forgotten.
-    """
-    chat = await get_chat(session, telegram_id=telegram_id)
-    if chat is None:
-        return False
-    chat_id = chat.id
-    session.expunge(chat)
-    await erase_chat_rows(session, chat_ids=[chat_id])
-    return True
 
 
 # ------------------------------------------------------------------ import and export

@@ -148,8 +148,8 @@ async def on_startup(application: Application) -> None:
 
 async def on_shutdown(application: Application) -> None:
     services: Services = application.bot_data["services"]
-    await stop_scheduler_lease(application)
     await stop_retention(application)
+    await stop_scheduler_lease(application)
     await stop_broadcasting(application)
     await stop_stats(application)
     await services.db.dispose()

@@ -26,6 +26,8 @@ class RetentionSweeper:
         self.swept = asyncio.Event()
         self.last_report: retention.SweepReport | None = None
         self._first_sweep: asyncio.Task | None = None
+        # False once this process stops sweeping: a sweep under way ends after its current batch.
+        self._sweeping_allowed = False
 
     @property
     def _jobs(self):
@@ -39,27 +41,24 @@ class RetentionSweeper:
         self._jobs.run_repeating(self._job, interval=SWEEP_EVERY, first=SWEEP_EVERY, name=SWEEP_JOB,
                                  job_kwargs={"id": SWEEP_JOB, "replace_existing": True, "coalesce": True,
                                              "misfire_grace_time": None})
+        self._sweeping_allowed = True
         # APScheduler cannot run a job "now" (PTB's run_repeating documents that first=0 does not
-        # work), so the first sweep is a task of this object's own; start-up does not wait for it,
-        # and `deactivate` cancels it (its batch's transaction rolls back).
+        # work), so the first sweep is a task of this object's own; start-up does not wait for it.
+        # It is never cancelled mid-transaction: `deactivate` makes it stop after its batch.
         if self._first_sweep is None or self._first_sweep.done():
             self._first_sweep = asyncio.get_running_loop().create_task(self._job(None), name=SWEEP_JOB)
 
     def deactivate(self) -> None:
+        self._sweeping_allowed = False
         for job in self._jobs.get_jobs_by_name(SWEEP_JOB):
             job.schedule_removal()
-        if self._first_sweep is not None and not self._first_sweep.done():
-            self._first_sweep.cancel()
 
     async def stop(self) -> None:
-        """At shutdown: no more sweeps, and the first one (if still running) has ended before the
-        database is closed."""
+        """At shutdown, before the scheduler lease is released and the database closed: no more
+        sweeps, and one under way has finished its batch."""
         self.deactivate()
-        if self._first_sweep is not None:
-            try:
-                await self._first_sweep
-            except asyncio.CancelledError:
-                pass
+        async with self._sweeping:
+            pass
 
     async def _job(self, context: ContextTypes.DEFAULT_TYPE | None) -> None:
         try:
@@ -69,11 +68,13 @@ class RetentionSweeper:
             logger.exception("the retention sweep failed; it runs again within the hour")
 
     async def sweep_now(self) -> retention.SweepReport:
-        """One sweep on the injected clock; the job calls this, and so may anyone."""
+        """One sweep on the injected clock, while this process holds the scheduler lease (otherwise
+        it does nothing); the job calls this, and so may a test."""
         async with self._sweeping:
             settings = self.services.settings
             report = await retention.sweep(self.services.db, now=self.services.clock.now(),
-                                           keep_for=settings.retention_period)
+                                           keep_for=settings.retention_period,
+                                           keep_going=lambda: self._sweeping_allowed)
         self.last_report = report
         self.swept.set()
         if report.deliveries_reduced or report.chats_erased:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,28 +149,35 @@ async def erase_departed_chats(session: AsyncSession, *, now: dt.datetime, keep_
     return await erase_chat_rows(session, chat_ids=chat_ids)
 
 
-async def _in_batches(db: Database, step, *, batch_size: int) -> int:
-    """Runs `step(session)` in a transaction of its own until a batch comes back short."""
+def _always() -> bool:
+    return True
+
+
+async def _in_batches(db: Database, step, *, batch_size: int, keep_going: Callable[[], bool]) -> int:
+    """Runs `step(session)` in a transaction of its own until a batch comes back short (or
+    `keep_going` says stop: the next sweep carries on where this one left off)."""
     total = 0
-    while True:
+    while keep_going():
         async with db.transaction() as session:
             done = await step(session)
         total += done
         if done < batch_size:
-            return total
+            break
+    return total
 
 
-async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta,
-                batch_size: int = DEFAULT_BATCH_SIZE) -> SweepReport:
-    """Applies the retention rule once, in batches of at most `batch_size` rows."""
+async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta, batch_size: int = DEFAULT_BATCH_SIZE,
+                keep_going: Callable[[], bool] = _always) -> SweepReport:
+    """Applies the retention rule once, in batches of at most `batch_size` rows; `keep_going`
+    is asked before each batch (a process shutting down stops between transactions)."""
     noted = await _in_batches(db, lambda session: note_chats_on_no_list(session, now=now, limit=batch_size),
-                              batch_size=batch_size)
+                              batch_size=batch_size, keep_going=keep_going)
     reduced = await _in_batches(
         db, lambda session: reduce_old_deliveries(session, now=now, keep_for=keep_for, limit=batch_size),
-        batch_size=batch_size)
+        batch_size=batch_size, keep_going=keep_going)
     erased = await _in_batches(
         db, lambda session: erase_departed_chats(session, now=now, keep_for=keep_for, limit=batch_size),
-        batch_size=batch_size)
+        batch_size=batch_size, keep_going=keep_going)
     return SweepReport(noted, reduced, erased)
 
 

@@ -57,6 +57,8 @@ class RetentionSweeper:
         """At shutdown, before the scheduler lease is released and the database closed: no more
         sweeps, and one under way has finished its batch."""
         self.deactivate()
+        if self._first_sweep is not None:
+            await self._first_sweep  # _job logs rather than raises
         async with self._sweeping:
             pass
 

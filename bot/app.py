@@ -47,6 +47,7 @@ from bot.handlers.common import Handler, Who, guard_handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.log_redaction import redact_from_logs
 from bot.reminders import start_reminders
+from bot.retention import start_retention, stop_retention
 from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
 from bot.stats_service import start_stats, stop_stats
@@ -183,6 +184,7 @@ async def on_startup(application: Application) -> None:
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
     await start_broadcasting(application)
     await start_reminders(application)
+    start_retention(application)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.
         await start_stats(application)
@@ -191,6 +193,7 @@ async def on_startup(application: Application) -> None:
 
 async def on_shutdown(application: Application) -> None:
     services: Services = application.bot_data["services"]
+    await stop_retention(application)
     await stop_scheduler_lease(application)
     await stop_broadcasting(application)
     await stop_stats(application)

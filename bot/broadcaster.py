@@ -466,7 +466,7 @@ class Broadcaster:
         batch, self._outcomes = self._outcomes, []
         try:
             async with self.db.transaction() as session:
-                await broadcasts.record_outcomes(session, outcomes=batch)
+                await broadcasts.record_outcomes(session, outcomes=batch, now=self.clock.now())
         except Exception:
             logger.exception("could not record %d outcomes together; recording them one by one", len(batch))
             batch = await self._record_one_by_one(batch)
@@ -489,7 +489,8 @@ class Broadcaster:
             for learn in (True, False):
                 try:
                     async with self.db.transaction() as session:
-                        await broadcasts.record_outcomes(session, outcomes=[outcome], learn=learn)
+                        await broadcasts.record_outcomes(session, outcomes=[outcome], learn=learn,
+                                                         now=self.clock.now())
                 except Exception:
                     continue
                 if not learn:

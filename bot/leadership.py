@@ -77,10 +77,14 @@ class SchedulerLease:
             logger.info("this process (%s) now runs the reminder scheduler", self.holder)
             self.held = True
             await self.scheduler.activate()
+            if self.services.retention is not None:
+                self.services.retention.activate()
         elif not held and self.held:
             logger.warning("this process (%s) no longer runs the reminder scheduler", self.holder)
             self.held = False
             self.scheduler.deactivate()
+            if self.services.retention is not None:
+                self.services.retention.deactivate()
         return held
 
     async def keep_renewing(self) -> None:
@@ -102,6 +106,8 @@ class SchedulerLease:
                 pass
         if self.held:
             self.scheduler.deactivate()
+            if self.services.retention is not None:
+                self.services.retention.deactivate()
             self.held = False
         async with self.services.db.transaction() as session:
             await release_lease(session, name=LEASE_NAME, holder=self.holder)

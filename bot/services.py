@@ -17,6 +17,7 @@ from storage.db import Database
 if TYPE_CHECKING:
     from bot.broadcaster import Broadcaster
     from bot.reminders import ReminderScheduler
+    from bot.retention import RetentionSweeper
     from bot.stats_service import StatsService
 
 
@@ -33,6 +34,8 @@ class Services:
     reminders: ReminderScheduler | None = None
     # The /stats desk and per-person limits, set at start-up (bot.stats_service.start_stats); None until then.
     stats: StatsService | None = None
+    # The retention sweep, set at start-up (bot.retention.start_retention); None until then.
+    retention: RetentionSweeper | None = None
 
 
 def new_process_name() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     flood_window_seconds: float = Field(default=10.0, gt=0, le=3600)
     # The bundle STATS_LOAD_BUNDLE loads (one built with `campaign-bot stats build-bundle`); unset: the shipped one.
     stats_bundle_path: Path | None = None
+    # Days a finished broadcast keeps its per-chat delivery rows (then only counts), and a chat on
+    # no list is kept before it is erased (storage/retention.py); /privacy states this number.
+    retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("organiser_ids", mode="before")
     @classmethod
@@ -94,6 +98,10 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @property
+    def retention_period(self) -> dt.timedelta:
+        return dt.timedelta(days=self.retention_days)
 
     @property
     def tz(self) -> ZoneInfo:

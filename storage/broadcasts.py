@@ -161,6 +161,18 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
 
 
+class DeliveryTally(SQLModel, table=True):
+    """Deliveries reduced to counts: once the retention period of a finished broadcast is over,
+    its delivery rows (which tie a chat to a list's alerts) are deleted and counted here, per
+    status, so the broadcast's figures stay the same without saying who received it."""
+
+    __tablename__ = "delivery_tallies"
+
+    broadcast_id: int = Field(sa_column=Column(ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), primary_key=True))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
 _broadcasts = Broadcast.__table__
 _deliveries = Delivery.__table__
 
@@ -424,13 +436,19 @@ async def broadcast_counts(session: AsyncSession, *, broadcast_id: int) -> Broad
 
 
 async def count_deliveries(session: AsyncSession, *, broadcast_id: int) -> dict[DeliveryStatus, int]:
-    """The deliveries by status, counted row by row (slower than the counters; for checks and tests)."""
+    """The deliveries by status, counted row by row (slower than the counters; for checks and
+    tests), with those already reduced to counts by the retention sweep."""
     rows = await session.execute(
         select(Delivery.status, func.count()).where(Delivery.broadcast_id == broadcast_id).group_by(Delivery.status)
     )
     counted = {status: 0 for status in DeliveryStatus}
     for status, count in rows.all():
         counted[DeliveryStatus(status)] = count
+    tallies = await session.execute(
+        select(DeliveryTally.status, DeliveryTally.count).where(DeliveryTally.broadcast_id == broadcast_id)
+    )
+    for status, count in tallies.all():
+        counted[DeliveryStatus(status)] += count
     return counted
 
 
@@ -697,9 +715,11 @@ async def _add_to_counters(session: AsyncSession, broadcast_id: int, added: dict
         await session.execute(update(_broadcasts).where(_broadcasts.c.id == broadcast_id).values(values))
 
 
-async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome], learn: bool = True) -> None:
+async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome], learn: bool = True,
+                          now: dt.datetime | None = None) -> None:
     """Records a batch of finished sends: delivery statuses, the broadcasts' counters, and (with
-    `learn`) what they taught us about chats (blocked or gone: unreachable; migrated: new id).
+    `learn`) what they taught us about chats (blocked or gone: unreachable, and on no list from
+    `now`; migrated: new id).
 
     An outcome of PENDING puts its delivery back in the queue unsent (the engine's circuit
     breaker stopped it: it is neither a duplicate nor a failure)."""
@@ -728,7 +748,7 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
                                           new_telegram_id=outcome.new_telegram_id)
         if outcome.status in (DeliveryStatus.BLOCKED, DeliveryStatus.GONE):
             await subscriptions.mark_chat_unreachable(session, telegram_id=outcome.new_telegram_id or
-                                                      outcome.telegram_id)
+                                                      outcome.telegram_id, now=now)
 
 
 def _problem(reason: str) -> str:

@@ -68,7 +68,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An async engine; `schema` puts every table of a PostgreSQL run in its own schema."""
     url = normalise_database_url(url)
-    kwargs: dict = {}
+    # SQLAlchemy's errors otherwise quote the statement's parameters, and a logged error about a
+    # subscription or a delivery would then name a chat together with a list or a broadcast.
+    kwargs: dict = {"hide_parameters": True}
     if url.startswith("postgresql") and schema:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     if url.startswith("postgresql"):

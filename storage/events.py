@@ -760,7 +760,7 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
     event, event_date = found
     if event_date.status == DateStatus.CANCELLED.value or event_date.starts_at <= now:
         return RsvpResult(RsvpOutcome.CLOSED, [])
-    chat = await subscriptions.record_chat(session, telegram_id=telegram_id, kind=kind)
+    chat = await subscriptions.record_chat(session, telegram_id=telegram_id, kind=kind, now=now)
     answer = await session.get(Rsvp, (event_date_id, chat.id))
     previous = answer.status if answer is not None else None
     if going:

@@ -35,6 +35,10 @@ class Chat(SQLModel, table=True):
     # False once the chat blocked the bot or vanished: we never write to it then.
     active: bool = Field(default=True, nullable=False)
     first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # When the chat came to be on no list (left its last one, blocked us, or came without joining);
+    # None while it is on a list. The retention sweep (storage/retention.py) erases a chat some
+    # time after this moment, so it is set and cleared wherever subscriptions end and begin.
+    left_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True, index=True))
 
 
 class MailingList(SQLModel, table=True):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.broadcasts import Broadcast
 from storage.models import Organiser
 
 
@@ -46,3 +47,16 @@ async def remove_organiser(session: AsyncSession, *, user_id: int, configured: f
 async def all_organiser_ids(session: AsyncSession, *, configured: frozenset[int]) -> list[int]:
     stored = set(await session.scalars(select(Organiser.user_id)))
     return sorted(stored | configured)
+
+
+async def forget_organiser(session: AsyncSession, *, user_id: int) -> bool:
+    """The person asked to be forgotten: they stop being an organiser added in Telegram, and the
+    rows that name them as who added an organiser or created a broadcast no longer do (the
+    organisers and broadcasts themselves stay). Returns whether they were an organiser here.
+
+    Someone named in ORGANISER_IDS stays an organiser: only the operator can change the setting.
+    """
+    removed = await session.execute(delete(Organiser).where(Organiser.user_id == user_id))
+    await session.execute(update(Organiser).where(Organiser.added_by == user_id).values(added_by=None))
+    await session.execute(update(Broadcast).where(Broadcast.created_by == user_id).values(created_by=None))
+    return bool(removed.rowcount)

@@ -1,4 +1,5 @@
-"""Chats, mailing lists and subscriptions: what supporters join, leave and erase.
+"""Chats, mailing lists and subscriptions: what supporters join and leave (erasure, and how long
+anything is kept, are in storage/retention.py).
 
 Functions take the session first and keyword-only arguments, and say in their name what they do.
 Membership of a list can reveal health and political opinions, so nothing here ever returns
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import enum
 import io
 import re
@@ -18,6 +20,7 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import utcnow
 from storage.models import Chat, ChatKind, MailingList, Subscription
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -45,9 +48,15 @@ class ChatData:
     telegram_id: int
     kind: str
     active: bool
-    first_seen_at: object
+    first_seen_at: dt.datetime
     subscriptions: list[tuple[MailingList, object]]
     extra: dict[str, list[str]]
+    # On no list and no coming event answered since then (see storage/retention.py); None otherwise.
+    idle_since: dt.datetime | None = None
+
+    def erased_after(self, days: int) -> dt.datetime | None:
+        """When the retention sweep will erase this chat unless it joins a list or answers an event."""
+        return self.idle_since + dt.timedelta(days=days) if self.idle_since is not None else None
 
 
 class InvalidListError(ValueError):
@@ -61,11 +70,15 @@ async def get_chat(session: AsyncSession, *, telegram_id: int) -> Chat | None:
     return await session.scalar(select(Chat).where(Chat.telegram_id == telegram_id))
 
 
-async def record_chat(session: AsyncSession, *, telegram_id: int, kind: ChatKind) -> Chat:
-    """The chat's row, created on first contact; a chat that writes to us is reachable again."""
+async def record_chat(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
+                      now: dt.datetime | None = None) -> Chat:
+    """The chat's row, created on first contact; a chat that writes to us is reachable again.
+
+    A new chat is on no list yet (`left_at` set): joining one clears that.
+    """
     chat = await get_chat(session, telegram_id=telegram_id)
     if chat is None:
-        chat = Chat(telegram_id=telegram_id, kind=kind.value, active=True)
+        chat = Chat(telegram_id=telegram_id, kind=kind.value, active=True, left_at=now or utcnow())
         session.add(chat)
         await session.flush()
     elif not chat.active:
@@ -73,17 +86,20 @@ async def record_chat(session: AsyncSession, *, telegram_id: int, kind: ChatKind
     return chat
 
 
-async def mark_chat_unreachable(session: AsyncSession, *, telegram_id: int) -> bool:
+async def mark_chat_unreachable(session: AsyncSession, *, telegram_id: int, now: dt.datetime | None = None) -> bool:
     """The chat blocked us, was deleted or removed us: stop writing to it and end its subscriptions.
 
     Ending the subscriptions is deliberate: if the person unblocks the bot later they are not
-    silently put back on any list; they choose again. Returns whether the chat was known.
+    silently put back on any list; they choose again. A blocked chat has left, so its retention
+    period starts now (unless it was on no list already). Returns whether the chat was known.
     """
     chat = await get_chat(session, telegram_id=telegram_id)
     if chat is None:
         return False
     chat.active = False
     await session.execute(delete(Subscription).where(Subscription.chat_id == chat.id))
+    if chat.left_at is None:
+        chat.left_at = now or utcnow()
     return True
 
 
@@ -197,6 +213,7 @@ async def _subscribed_list_ids(session: AsyncSession, chat: Chat | None) -> list
 async def join_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
                     mailing_list: MailingList) -> JoinOutcome:
     chat = await record_chat(session, telegram_id=telegram_id, kind=kind)
+    chat.left_at = None
     if await session.get(Subscription, (chat.id, mailing_list.id)) is not None:
         return JoinOutcome.ALREADY
     session.add(Subscription(chat_id=chat.id, list_id=mailing_list.id))
@@ -204,7 +221,15 @@ async def join_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
     return JoinOutcome.JOINED
 
 
-async def leave_list(session: AsyncSession, *, telegram_id: int, mailing_list: MailingList) -> JoinOutcome:
+async def _note_if_on_no_list(session: AsyncSession, chat: Chat, now: dt.datetime | None) -> None:
+    """The chat's retention period starts when its last subscription ends."""
+    await session.flush()
+    if chat.left_at is None and not await _subscribed_list_ids(session, chat):
+        chat.left_at = now or utcnow()
+
+
+async def leave_list(session: AsyncSession, *, telegram_id: int, mailing_list: MailingList,
+                     now: dt.datetime | None = None) -> JoinOutcome:
     chat = await get_chat(session, telegram_id=telegram_id)
     if chat is None:
         return JoinOutcome.NOT_MEMBER
@@ -212,15 +237,18 @@ async def leave_list(session: AsyncSession, *, telegram_id: int, mailing_list: M
     if subscription is None:
         return JoinOutcome.NOT_MEMBER
     await session.delete(subscription)
+    await _note_if_on_no_list(session, chat, now)
     return JoinOutcome.LEFT
 
 
-async def leave_all_lists(session: AsyncSession, *, telegram_id: int) -> list[MailingList]:
+async def leave_all_lists(session: AsyncSession, *, telegram_id: int,
+                          now: dt.datetime | None = None) -> list[MailingList]:
     """Ends every subscription of the chat and returns the lists it left."""
     lists = await lists_of_chat(session, telegram_id=telegram_id)
     chat = await get_chat(session, telegram_id=telegram_id)
     if chat is not None:
         await session.execute(delete(Subscription).where(Subscription.chat_id == chat.id))
+        await _note_if_on_no_list(session, chat, now)
     return lists
 
 
@@ -238,8 +266,9 @@ async def lists_of_chat(session: AsyncSession, *, telegram_id: int) -> list[Mail
 # ------------------------------------------------------------------ the chat's own data
 
 
-# Later features register here what they keep about a chat, so /mydata shows it and /forget
-# erases it: each entry maps a heading to `async (session, chat) -> list of readable lines`.
+# Later features register here what they keep about a chat, so /mydata shows it (erasure finds
+# their tables by their foreign keys to chats): each entry maps a heading to
+# `async (session, chat) -> list of readable lines`.
 CHAT_DATA_SECTIONS: dict[str, object] = {}
 
 
@@ -259,23 +288,8 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
         lines = await describe(session, chat)  # type: ignore[operator]
         if lines:
             extra[heading] = lines
-    return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions, extra)
-
-
-async def erase_chat(session: AsyncSession, *, telegram_id: int) -> bool:
-    """Deletes the chat's row; every table that refers to a chat does so ON DELETE CASCADE.
-
-    Nothing about the chat is kept, not even a note that it asked to be forgotten.
-    """
-    chat = await get_chat(session, telegram_id=telegram_id)
-    if chat is None:
-        return False
-    # Explicit deletes as well as the cascade, so erasure does not rest on a backend's
-    # foreign-key enforcement being switched on.
-    await session.execute(delete(Subscription).where(Subscription.chat_id == chat.id))
-    await session.delete(chat)
-    await session.flush()
-    return True
+    return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions, extra,
+                    idle_since=chat.left_at if not subscriptions else None)
 
 
 # ------------------------------------------------------------------ import and export
@@ -380,18 +394,19 @@ async def join_list_named(session: AsyncSession, *, telegram_id: int, kind: Chat
     return await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list), mailing_list
 
 
-async def leave_list_named(session: AsyncSession, *, telegram_id: int, name: str) -> tuple[JoinOutcome, MailingList]:
+async def leave_list_named(session: AsyncSession, *, telegram_id: int, name: str,
+                           now: dt.datetime | None = None) -> tuple[JoinOutcome, MailingList]:
     mailing_list = await _list_named(session, name)
-    return await leave_list(session, telegram_id=telegram_id, mailing_list=mailing_list), mailing_list
+    return await leave_list(session, telegram_id=telegram_id, mailing_list=mailing_list, now=now), mailing_list
 
 
 async def toggle_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind, list_id: int,
-                      join: bool) -> list[ListMembership]:
+                      join: bool, now: dt.datetime | None = None) -> list[ListMembership]:
     """A join/leave button was pressed: apply it and return the lists as they now stand."""
     mailing_list = await get_list_by_id(session, list_id=list_id)
     if mailing_list is not None and mailing_list.public:
         if join:
             await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list)
         else:
-            await leave_list(session, telegram_id=telegram_id, mailing_list=mailing_list)
+            await leave_list(session, telegram_id=telegram_id, mailing_list=mailing_list, now=now)
     return await lists_with_membership(session, telegram_id=telegram_id)

@@ -98,3 +98,37 @@ async def chat_row(db: Database, chat_id: int):
 
     async with db.transaction() as session:
         return await session.scalar(select(Chat).where(Chat.telegram_id == chat_id))
+
+
+async def rows_keyed_by_chat_row(db: Database, chat_row_id: int) -> list[tuple[str, dict]]:
+    """Every row of every table whose foreign key to chats.id (as the database declares it) is
+    `chat_row_id`: what `rows_mentioning` cannot see, since internal row ids are small numbers."""
+    found = []
+    async with db.engine.connect() as connection:
+        def referring_columns(sync) -> list[tuple[str, str]]:
+            inspector = inspect(sync)
+            return [(table, key["constrained_columns"][0]) for table in inspector.get_table_names()
+                    for key in inspector.get_foreign_keys(table) if key["referred_table"] == "chats"]
+
+        for table, column in await connection.run_sync(referring_columns):
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}" WHERE "{column}" = :id'),
+                                             {"id": chat_row_id})).mappings().all()
+            found.extend((table, dict(row)) for row in rows)
+    return found
+
+
+async def one_date_event(db: Database, *, slug: str, starts_at, now, tz, rules=()) -> int:
+    """An event of four hours on the list `slug`, with the reminder `rules` given (none by
+    default); returns its date's id."""
+    import datetime as dt
+
+    from storage import events
+    from storage.events import DateDraft, EventDraft
+
+    async with db.transaction() as session:
+        mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
+        draft = EventDraft(list_id=mailing_list.id, title="Encounter group", venue_name="The Tabernacle",
+                           address="35 Powis Square, London", postcode="W11 2AY",
+                           dates=[DateDraft(starts_at, starts_at + dt.timedelta(hours=4))], rules=list(rules))
+        event = await events.create_event(session, draft=draft, now=now, tz=tz)
+        return (await events.dates_of(session, event_id=event.id))[0].id

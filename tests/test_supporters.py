@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from tests.builders import chat_row, make_list, rows_mentioning, slugs_of, subscribe
+from storage import broadcasts, subscriptions
+from tests.builders import (
+    chat_row,
+    make_list,
+    one_date_event,
+    rows_keyed_by_chat_row,
+    rows_mentioning,
+    slugs_of,
+    subscribe,
+)
+
+DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
@@ -118,13 +131,54 @@ async def test_forget_erases_every_row_about_the_chat(running_bot, supporter, tw
     assert await rows_mentioning(running_bot.db, {supporter.chat_id}) == []
     assert await chat_row(running_bot.db, supporter.chat_id) is None
     # Nothing keyed by the erased chat's internal row id is left behind either.
-    async with running_bot.db.transaction() as session:
-        from sqlalchemy import text
-
-        left = (await session.execute(text("SELECT count(*) FROM subscriptions WHERE chat_id = :id"),
-                                      {"id": chat.id})).scalar_one()
-    assert left == 0
+    assert await rows_keyed_by_chat_row(running_bot.db, chat.id) == []
     assert await slugs_of(running_bot.db, other.chat_id) == ["protests"]
+
+
+async def leave_by(running_bot, supporter, how: str) -> None:
+    if how == "stop":
+        await supporter.say("/stop")
+    else:
+        await running_bot.deliver(running_bot.server.member_status_change(supporter.user_id, new_status="kicked"))
+
+
+@pytest.mark.parametrize("how", ["stop", "block"])
+async def test_leaving_erases_every_row_about_the_chat_after_the_retention_period(running_bot, supporter, two_lists,
+                                                                                 clock, settings, how):
+    other = running_bot.person(202)
+    await other.say("/subscribe protests")
+    await supporter.say("/subscribe protests")
+    await supporter.say("/subscribe encounter-groups")
+    # An alert delivered, and an answer to an event with a name shared: rows of other tables.
+    async with running_bot.db.transaction() as session:
+        protests = await subscriptions.get_list_by_slug(session, slug="protests")
+        alert = await broadcasts.create_broadcast(session, list_id=protests.id, text="Vigil", created_by=None,
+                                                  now=clock.now())
+    running_bot.services.broadcaster.wake()
+    await running_bot.services.broadcaster.wait_until_finished(alert.id, timeout=20)
+    event_ends = clock.now() + 3 * DAY + dt.timedelta(hours=4)
+    await one_date_event(running_bot.db, slug="protests", starts_at=clock.now() + 3 * DAY, now=clock.now(),
+                         tz=settings.tz)
+    await supporter.send("/events")
+    await supporter.press("Going")
+    await supporter.press("Share my name")
+    chat = await chat_row(running_bot.db, supporter.chat_id)
+    assert len(await rows_keyed_by_chat_row(running_bot.db, chat.id)) == 4  # 2 subscriptions, 1 delivery, 1 answer
+
+    await leave_by(running_bot, supporter, how)
+    assert "1 alerts received" in await supporter.say("/mydata")
+    clock.advance(29 * DAY)
+    await running_bot.services.retention.sweep_now()
+    assert await chat_row(running_bot.db, supporter.chat_id) is not None  # the period runs from the event's end
+    clock.set(event_ends + settings.retention_period + dt.timedelta(hours=1))
+    await running_bot.services.retention.sweep_now()
+
+    assert await rows_mentioning(running_bot.db, {supporter.chat_id}) == []
+    assert await rows_keyed_by_chat_row(running_bot.db, chat.id) == []
+    assert await chat_row(running_bot.db, supporter.chat_id) is None
+    assert await slugs_of(running_bot.db, other.chat_id) == ["protests"]
+    if how == "stop":
+        assert "Nothing is stored" in await supporter.say("/mydata")
 
 
 async def test_forget_can_be_cancelled(running_bot, supporter, two_lists):

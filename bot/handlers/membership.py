@@ -19,9 +19,10 @@ async def bot_membership_changed(update: Update, context: ContextTypes.DEFAULT_T
     """A person blocked or unblocked the bot, or a group removed or re-added it."""
     change = update.my_chat_member
     chat_id = change.chat.id
-    async with services_of(context).db.transaction() as session:
+    services = services_of(context)
+    async with services.db.transaction() as session:
         if change.new_chat_member.status in GONE:
-            await subscriptions.mark_chat_unreachable(session, telegram_id=chat_id)
+            await subscriptions.mark_chat_unreachable(session, telegram_id=chat_id, now=services.clock.now())
         else:
             await subscriptions.mark_chat_reachable(session, telegram_id=chat_id)
 

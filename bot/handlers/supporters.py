@@ -15,7 +15,7 @@ from bot.handlers.common import (
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.replies import edit_or_reply, reply
 from bot.services import services_of
-from storage import subscriptions
+from storage import retention, subscriptions
 from storage.subscriptions import ListNotFound
 
 
@@ -44,7 +44,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, "privacy.html")
+    await reply(update, "privacy.html", retention_days=services_of(context).settings.retention_days)
 
 
 async def show_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -83,11 +83,11 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if not name:
         await reply(update, "need_list_name.html", command="unsubscribe")
         return
-    db = services_of(context).db
+    services = services_of(context)
     try:
-        async with db.transaction() as session:
+        async with services.db.transaction() as session:
             outcome, mailing_list = await subscriptions.leave_list_named(
-                session, telegram_id=update.effective_chat.id, name=name
+                session, telegram_id=update.effective_chat.id, name=name, now=services.clock.now()
             )
     except ListNotFound as missing:
         await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
@@ -104,17 +104,19 @@ async def my_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    db = services_of(context).db
-    async with db.transaction() as session:
-        left = await subscriptions.leave_all_lists(session, telegram_id=update.effective_chat.id)
-    await reply(update, "stopped.html", lists=left)
+    services = services_of(context)
+    async with services.db.transaction() as session:
+        left = await subscriptions.leave_all_lists(session, telegram_id=update.effective_chat.id,
+                                                   now=services.clock.now())
+    await reply(update, "stopped.html", lists=left, retention_days=services.settings.retention_days)
 
 
 async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        data = await subscriptions.chat_data(session, telegram_id=update.effective_chat.id)
-    await reply(update, "mydata.html", data=data, tz=services.settings.tz)
+        data = await retention.chat_data(session, telegram_id=update.effective_chat.id)
+    await reply(update, "mydata.html", data=data, tz=services.settings.tz,
+                retention_days=services.settings.retention_days)
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -128,9 +130,14 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if query.data != "forget:yes":
         await edit_or_reply(update, "forget_cancelled.html")
         return
-    async with services_of(context).db.transaction() as session:
-        erased = await subscriptions.erase_chat(session, telegram_id=update.effective_chat.id)
-    await edit_or_reply(update, "forgotten.html", erased=erased)
+    services = services_of(context)
+    # In a private chat the chat is the person, so their organiser side goes too; an
+    # administrator erasing a group erases the group, not themselves.
+    person_id = update.effective_user.id if _is_private(update) else None
+    async with services.db.transaction() as session:
+        forgotten = await retention.forget(session, telegram_id=update.effective_chat.id, person_id=person_id,
+                                           configured=services.settings.organiser_ids)
+    await edit_or_reply(update, "forgotten.html", forgotten=forgotten)
 
 
 async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -138,9 +145,10 @@ async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE
     query = update.callback_query
     action, _, list_id = query.data.partition(":")
     await query.answer()
-    async with services_of(context).db.transaction() as session:
+    services = services_of(context)
+    async with services.db.transaction() as session:
         lists = await subscriptions.toggle_list(
             session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=int(list_id),
-            join=action == "join",
+            join=action == "join", now=services.clock.now(),
         )
     await edit_or_reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))

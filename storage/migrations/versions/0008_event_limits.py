@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_event_limits"
-down_revision = "0006_delivery_claims"
+down_revision = "0007_retention"
 branch_labels = None
 depends_on = None
 

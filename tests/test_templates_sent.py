@@ -8,6 +8,8 @@ Partials (`_*.html`) are sent as part of the templates that include them.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from telegram import Bot
 from telegram.error import BadRequest
@@ -24,6 +26,7 @@ from storage.iapt_report import (
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.retention import Forgotten
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
@@ -143,7 +146,9 @@ SAMPLES: dict[str, list[dict]] = {
     "event_rsvp_private.html": [{}],
     "forget_cancelled.html": [{}],
     "forget_confirm.html": [{}],
-    "forgotten.html": [{"erased": True}, {"erased": False}],
+    "forgotten.html": [{"forgotten": Forgotten(chat_erased=erased, organiser_removed=removed, still_configured=configured)}
+                       for erased, removed, configured in ((True, False, False), (False, False, False),
+                                                           (True, True, False), (False, False, True))],
     "help.html": [{"private": private, "organiser": organiser} for private in (True, False)
                   for organiser in (True, False)],
     "joined.html": [{"outcome": "joined", "mailing_list": MAILING_LIST},
@@ -154,12 +159,14 @@ SAMPLES: dict[str, list[dict]] = {
                                              Sample(subscribed=False, mailing_list=Sample(
                                                  title="Vigils", slug="vigils", description=None))]}],
     "mydata.html": [
-        {"data": None, "tz": TZ},
+        {"data": None, "tz": TZ, "retention_days": 30},
         {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
-                        subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]}),
-         "tz": TZ},
-        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={}),
-         "tz": TZ},
+                        subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]},
+                        erased_after=lambda days: None),
+         "tz": TZ, "retention_days": 30},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={},
+                        erased_after=lambda days: AT + dt.timedelta(days=days)),
+         "tz": TZ, "retention_days": 30},
     ],
     "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
     "need_list_name.html": [{"command": "subscribe"}],
@@ -170,7 +177,7 @@ SAMPLES: dict[str, list[dict]] = {
         "added", "already", "removed", "configured", "not_organiser")],
     "organiser_list.html": [{"ids": [42, 900], "configured": {900}}],
     "organiser_usage.html": [{}],
-    "privacy.html": [{}],
+    "privacy.html": [{"retention_days": 30}],
     "refused_group_admin.html": [{}],
     "refused_organiser.html": [{}],
     "stale_button.html": [{}],
@@ -203,7 +210,8 @@ SAMPLES: dict[str, list[dict]] = {
         {"answer": YearMissingAnswer(AREA, "2030-31", ("2017-18", "2018-19"), (), (), (), "area")},
         {"answer": YearMissingAnswer(AREA, "2030-31", (), (), (), (), "area")},
     ],
-    "stopped.html": [{"lists": [MAILING_LIST, MAILING_LIST]}, {"lists": []}],
+    "stopped.html": [{"lists": [MAILING_LIST, MAILING_LIST], "retention_days": 30},
+                     {"lists": [], "retention_days": 30}],
     "text_expected.html": [{}],
     "too_long.html": [{"limit": 64}],
     "unknown_command.html": [{"command": "lsts", "nearest": ["lists", "mylists"]}, {"command": "x", "nearest": []}],

@@ -146,7 +146,8 @@ SAMPLES: dict[str, list[dict]] = {
     "event_rsvp_private.html": [{}],
     "forget_cancelled.html": [{}],
     "forget_confirm.html": [{}],
-    "forgotten.html": [{"forgotten": Forgotten(chat_erased=erased, organiser_removed=removed, still_configured=configured)}
+    "forgotten.html": [{"forgotten": Forgotten(chat_erased=erased, organiser_removed=removed,
+                                               still_configured=configured)}
                        for erased, removed, configured in ((True, False, False), (False, False, False),
                                                            (True, True, False), (False, False, True))],
     "help.html": [{"private": private, "organiser": organiser} for private in (True, False)

@@ -41,7 +41,7 @@ from bot.handlers import (
     stats,
     supporters,
 )
-from bot.handlers.common import Handler
+from bot.handlers.common import ROW_ID, Handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.reminders import start_reminders
 from bot.sending import RepliesInTheSendingWindow
@@ -103,13 +103,13 @@ def register_handlers(application: Application) -> None:
         application.add_handler(conversation)
     for command in COMMANDS:
         application.add_handler(CommandHandler(command.name, command.callback, filters=only_new_messages))
-    application.add_handler(CallbackQueryHandler(supporters.list_button_pressed, pattern=r"^(join|leave):\d+$"))
+    application.add_handler(CallbackQueryHandler(supporters.list_button_pressed, pattern=rf"^(join|leave):{ROW_ID}$"))
     application.add_handler(CallbackQueryHandler(supporters.forget_answered, pattern=r"^forget:(yes|no)$"))
-    application.add_handler(CallbackQueryHandler(broadcasts.list_chosen, pattern=r"^bcast:list:\d+$"))
+    application.add_handler(CallbackQueryHandler(broadcasts.list_chosen, pattern=rf"^bcast:list:{ROW_ID}$"))
     application.add_handler(CallbackQueryHandler(broadcasts.draft_answered,
-                                                 pattern=r"^bcast:(send|schedule|drop):\d+$"))
+                                                 pattern=rf"^bcast:(send|schedule|drop):{ROW_ID}$"))
     application.add_handler(CallbackQueryHandler(broadcasts.control_pressed,
-                                                 pattern=r"^bcast:(pause|resume|cancel):\d+$"))
+                                                 pattern=rf"^bcast:(pause|resume|cancel):{ROW_ID}$"))
     for button in events.buttons():
         application.add_handler(button)
     application.add_handler(CallbackQueryHandler(stats.stats_button_pressed, pattern=stats.STATS_BUTTON_PATTERN))

@@ -238,7 +238,9 @@ class TimeInPast(BroadcastError):
 # ------------------------------------------------------------------ text
 
 
-_TAG = re.compile(r"<[^>]*>")
+# A tag, reading quoted attribute values whole: python-telegram-bot's text_html does not escape a
+# link's URL, so a '>' may sit inside href="...".
+_TAG = re.compile(r"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
 
 
 def visible_length(telegram_html: str) -> int:

@@ -370,8 +370,11 @@ def organiser_messages(draw) -> Message:
     text = draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300)
                 | st.text(alphabet="ab <>&\"'\n😀", max_size=40)
                 | st.integers(4000, 4200).map(lambda size: "x" * size))
-    length = _utf16_length(text)
-    cuts = sorted(draw(st.sets(st.integers(0, length), max_size=6)))
+    # Entities start and end between characters, never inside a surrogate pair.
+    boundaries = [0]
+    for character in text:
+        boundaries.append(boundaries[-1] + _utf16_length(character))
+    cuts = sorted(draw(st.sets(st.sampled_from(boundaries), max_size=6)))
     entities = []
     for start, end in zip(cuts, cuts[1:], strict=False):
         if end == start or not draw(st.booleans()):
@@ -380,9 +383,11 @@ def organiser_messages(draw) -> Message:
             kind = draw(st.sampled_from([*SIMPLE_ENTITIES, "pre", "text_link", "custom_emoji", "text_mention"]))
             extra = {}
             if kind == "pre":
-                extra["language"] = draw(st.none() | st.text(max_size=8))
+                # Telegram's languages are names like 'python' or 'c++'; python-telegram-bot does not
+                # escape them (nor URLs), so a quote in one would break the HTML it makes.
+                extra["language"] = draw(st.none() | st.text(alphabet="abcpy+#-", max_size=8))
             elif kind == "text_link":
-                extra["url"] = draw(st.sampled_from(["https://example.org/?a=1&b=<2>", 'https://x.org/"q"']))
+                extra["url"] = draw(st.sampled_from(["https://example.org/?a=1&b=<2>", "https://x.org/%22q%22"]))
             elif kind == "custom_emoji":
                 extra["custom_emoji_id"] = "5368324170671202286"
             elif kind == "text_mention":
@@ -393,6 +398,9 @@ def organiser_messages(draw) -> Message:
 
 @settings(max_examples=SOME)
 @given(message=organiser_messages(), media_kind=st.sampled_from([None, "photo", "document"]))
+@example(message=Message(1, dt.datetime(2018, 3, 1, tzinfo=dt.UTC), Chat(1, "private"), text="0",
+                         entities=[MessageEntity("text_link", 0, 1, url="https://example.org/?a=1&b=<2>")]),
+         media_kind=None)  # a '>' inside href="..." ended the tag early when counting
 def test_broadcast_texts_keep_their_length_and_are_refused_only_when_too_long(message, media_kind):
     """The organiser's formatting becomes Telegram HTML that counts as long as what they typed;
     the length check refuses exactly the texts that, with the footer, pass Telegram's limit."""

@@ -18,6 +18,9 @@ from storage.organisers import is_organiser
 logger = logging.getLogger(__name__)
 
 MAX_ARGUMENT_LENGTH = 64
+# A row id in callback data, for CallbackQueryHandler patterns: a client may send back any 1-64
+# bytes, and a longer run of digits than this would overflow the database's 64-bit integer.
+ROW_ID = r"\d{1,18}"
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 

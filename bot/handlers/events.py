@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.common import asker_is_organiser, chat_kind, organisers_only
+from bot.handlers.common import ROW_ID, asker_is_organiser, chat_kind, organisers_only
 from bot.reminders import compose_cancelled, compose_moved, reminders_of, send_notice
 from bot.replies import Keyboard, edit_or_reply, label, reply
 from bot.services import Services, services_of
@@ -637,7 +637,7 @@ def conversations() -> list[BaseHandler]:
         new = ConversationHandler(
             entry_points=[CommandHandler("newevent", new_event, filters=filters.ChatType.PRIVATE)],
             states={
-                NEW_LIST: [CallbackQueryHandler(list_chosen, pattern=r"^newevent:list:\d+$")],
+                NEW_LIST: [CallbackQueryHandler(list_chosen, pattern=rf"^newevent:list:{ROW_ID}$")],
                 NEW_TITLE: [MessageHandler(text, title_given)],
                 NEW_START: [MessageHandler(text, start_given)],
                 NEW_END: [MessageHandler(text, end_given)],
@@ -661,7 +661,7 @@ def conversations() -> list[BaseHandler]:
         edit = ConversationHandler(
             entry_points=[CommandHandler("editevent", edit_event, filters=filters.ChatType.PRIVATE)],
             states={
-                EDIT_PICK: [CallbackQueryHandler(edit_date_picked, pattern=r"^editevent:date:\d+$")],
+                EDIT_PICK: [CallbackQueryHandler(edit_date_picked, pattern=rf"^editevent:date:{ROW_ID}$")],
                 EDIT_FIELD: [CallbackQueryHandler(edit_field_picked, pattern=r"^editevent:field:\w+$")],
                 EDIT_VALUE: [MessageHandler(text | filters.LOCATION, edit_value_given)],
             },
@@ -676,10 +676,10 @@ def conversations() -> list[BaseHandler]:
 def buttons() -> list[BaseHandler]:
     """The buttons under event cards and /cancelevent."""
     return [
-        CallbackQueryHandler(rsvp_pressed, pattern=r"^rsvp:(going|no):\d+$"),
-        CallbackQueryHandler(share_name_pressed, pattern=r"^rsvp:name:\d+$"),
-        CallbackQueryHandler(calendar_pressed, pattern=r"^ics:\d+$"),
-        CallbackQueryHandler(attendees_pressed, pattern=r"^attendees:\d+$"),
-        CallbackQueryHandler(cancel_picked, pattern=r"^cancelevent:pick:\d+$"),
-        CallbackQueryHandler(cancel_answered, pattern=r"^cancelevent:(yes|no):\d+$"),
+        CallbackQueryHandler(rsvp_pressed, pattern=rf"^rsvp:(going|no):{ROW_ID}$"),
+        CallbackQueryHandler(share_name_pressed, pattern=rf"^rsvp:name:{ROW_ID}$"),
+        CallbackQueryHandler(calendar_pressed, pattern=rf"^ics:{ROW_ID}$"),
+        CallbackQueryHandler(attendees_pressed, pattern=rf"^attendees:{ROW_ID}$"),
+        CallbackQueryHandler(cancel_picked, pattern=rf"^cancelevent:pick:{ROW_ID}$"),
+        CallbackQueryHandler(cancel_answered, pattern=rf"^cancelevent:(yes|no):{ROW_ID}$"),
     ]

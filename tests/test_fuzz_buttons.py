@@ -69,3 +69,11 @@ async def test_every_button_press_is_answered_and_nothing_fails(running_bot, cha
     assert _answered(running_bot.server, update["callback_query"]["id"]), data
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert failures == [], [r.getMessage() for r in failures]
+
+
+@pytest.mark.parametrize("user_id", ["²", "--5", "-5", "+5", "0", "99999999999999999999999", "٣"])
+async def test_organiser_command_with_a_user_id_that_is_not_one_shows_the_usage(organiser, caplog, user_id):
+    caplog.set_level(logging.WARNING)
+    answer = await organiser.say(f"/organiser add {user_id}")
+    assert "/organiser add" in answer
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

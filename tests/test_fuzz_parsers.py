@@ -256,7 +256,7 @@ def _laughs(levels: int, width: int, *, field: str) -> str:
 @given(text=event_files)
 @example(text=_laughs(9, 9, field="key"))  # 387 million items once the key is printed in a problem
 @example(text=_laughs(9, 9, field="reminders"))  # ... or once the rules are joined for reading
-@example(text="events: [{map: {latitude: " + "9" * 400 + ", longitude: 0}}]")  # float() overflows
+@example(text="events: [{key: k, map: {latitude: " + "9" * 400 + ", longitude: 0}}]")  # float() overflows
 @example(text="events: [" + "[" * 5000 + "]" * 5000 + "]")  # deep nesting
 def test_event_files_give_events_or_every_problem(text):
     try:

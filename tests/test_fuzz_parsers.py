@@ -22,12 +22,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
-from bot.app import build_application
 from bot.broadcaster import check_message_length, compose_message
-from bot.services import Services
-from bot.settings import Settings
 from storage.broadcasts import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, TextTooLong, visible_length
-from storage.clock import ManualClock
 from storage.dates import (
     DateProblem,
     ReminderRule,
@@ -35,7 +31,6 @@ from storage.dates import (
     parse_moment,
     parse_reminder_rules,
 )
-from storage.db import Database
 from storage.events import (
     InvalidEventError,
     normalise_postcode,
@@ -419,59 +414,3 @@ def test_broadcast_texts_keep_their_length_and_are_refused_only_when_too_long(me
         assert problem.length == shown > limit
         return
     assert shown <= limit
-
-
-# ------------------------------------------------------------------ callback data
-
-def _callback_patterns() -> list[re.Pattern[str]]:
-    """Every pattern a CallbackQueryHandler of the real application is registered with."""
-    from telegram.ext import CallbackQueryHandler, ConversationHandler
-
-    services = Services(settings=Settings(_env_file=None, telegram_bot_token="1:x", stats_load_bundle=False),
-                        db=Database.from_url("sqlite+aiosqlite:///unused.db"), clock=ManualClock(NOW))
-    application = build_application(services, token="1:x", api_url="http://127.0.0.1:9")
-    found: list[re.Pattern[str]] = []
-
-    def collect(handlers) -> None:
-        for handler in handlers:
-            if isinstance(handler, ConversationHandler):
-                collect(handler.entry_points)
-                collect([h for state in handler.states.values() for h in state])
-                collect(handler.fallbacks)
-            elif isinstance(handler, CallbackQueryHandler) and isinstance(handler.pattern, re.Pattern):
-                found.append(handler.pattern)
-
-    for group in application.handlers.values():
-        collect(group)
-    return found
-
-
-CALLBACK_PATTERNS = _callback_patterns()
-CALLBACK_PREFIXES = sorted({re.sub(r"[\\^(].*", "", p.pattern) for p in CALLBACK_PATTERNS})
-callback_data = st.one_of(
-    st.text(max_size=64),
-    st.tuples(st.sampled_from(CALLBACK_PREFIXES),
-              st.lists(st.one_of(numbers, st.sampled_from(["going", "no", "yes", "send", "pick", "summary",
-                                                           "trend", "2018-19", "list", "date", "field", "time"]),
-                                 st.text(max_size=3)), max_size=4).map(":".join))
-    .map("".join),
-).filter(lambda data: 1 <= len(data.encode()) <= 64)
-
-
-def test_every_callback_pattern_is_found():
-    # The buttons of supporters, broadcasts, events and /stats; a wiring change must not hide one.
-    assert len(CALLBACK_PATTERNS) >= 15
-
-
-@settings(max_examples=MANY)
-@given(data=callback_data)
-@example(data="join:2200000000")  # past PostgreSQL's INTEGER, the type of every row id
-@example(data="stats:pick:99999999999999999999:summary:")
-@example(data="rsvp:going:" + "9" * 53)
-def test_callback_data_a_pattern_accepts_names_ids_the_database_can_hold(data):
-    """Button data comes back from the client as the client likes (1-64 bytes); whatever a
-    handler's pattern lets through, its ids must fit the database's INTEGER (32 bits on
-    PostgreSQL), or the lookup fails."""
-    for pattern in CALLBACK_PATTERNS:
-        if pattern.match(data):
-            assert all(int(digits) < 2**31 for digits in re.findall(r"\d+", data)), (pattern.pattern, data)

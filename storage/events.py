@@ -261,6 +261,14 @@ def parse_capacity(text: str) -> int | None:
     return int(words)
 
 
+def parse_places_booked(text: str) -> int:
+    """Places of a date already taken by bookings made elsewhere (0 or more); raises InvalidEventError otherwise."""
+    words = text.strip()
+    if not words.isdecimal() or len(words) > 7 or int(words) > MAX_CAPACITY:
+        raise InvalidEventError(f"the number of places is a whole number from 0 to {MAX_CAPACITY:,}")
+    return int(words)
+
+
 def check_draft(draft: EventDraft) -> None:
     if not draft.title.strip() or len(draft.title) > MAX_TITLE_LENGTH:
         raise InvalidEventError(f"a title has 1 to {MAX_TITLE_LENGTH} characters")

@@ -36,6 +36,7 @@ from storage.events import (
     normalise_postcode,
     parse_capacity,
     parse_map_pin,
+    parse_places_booked,
     split_postcode,
 )
 from storage.events_io import EventsFileError, read_events_file
@@ -302,6 +303,18 @@ def test_capacity_is_a_number_of_places_or_no_limit(text):
     except InvalidEventError:
         return
     assert places is None or 1 <= places < 2**31
+
+
+@settings(max_examples=MANY)
+@given(text=phrases(["0", "1", "40", " ", "-1"], max_words=2))
+@example(text="²")  # str.isdigit accepts it, int() does not: /editevent's 'booked elsewhere' crashed
+@example(text="99999999999999999999")  # past the database's integer
+def test_places_booked_elsewhere_are_a_number_of_places_or_refused(text):
+    try:
+        places = parse_places_booked(text)
+    except InvalidEventError:
+        return
+    assert 0 <= places < 2**31
 
 
 # ------------------------------------------------------------------ /organiser and /newlist arguments

@@ -541,9 +541,8 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 await events.update_event(session, event_id=event.id, changes={"capacity": capacity})
                 promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=now)
             elif field == "booked_elsewhere":
-                if not text.isdigit():
-                    raise InvalidEventError("the number of places is a whole number")
-                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=int(text))
+                places = events.parse_places_booked(text)
+                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=places)
                 promoted = [(event_date, chats)] if chats else []
             elif field == "map":
                 pin = location_or_pin(update, text)

@@ -142,7 +142,7 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
     rules_given = "reminders" in entry
     if rules_given:
         given = entry["reminders"] or []
-        if isinstance(given, str):
+        if not isinstance(given, list):  # one rule written without a list, or a number by mistake
             given = [given]
         try:
             rules = parse_reminder_rules("\n".join(str(rule) for rule in given))

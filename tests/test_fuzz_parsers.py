@@ -254,6 +254,7 @@ def _laughs(levels: int, width: int, *, field: str) -> str:
 @example(text=_laughs(9, 9, field="reminders"))  # ... or once the rules are joined for reading
 @example(text="events: [{key: k, map: {latitude: " + "9" * 400 + ", longitude: 0}}]")  # float() overflows
 @example(text="events: [" + "[" * 5000 + "]" * 5000 + "]")  # deep nesting
+@example(text="events: [{key: k, reminders: 1}]")  # a number where rules go was iterated
 def test_event_files_give_events_or_every_problem(text):
     try:
         found = read_events_file(text, tz=LONDON, now=NOW, default_rules=[])

@@ -43,7 +43,7 @@ from bot.handlers import (
     stats,
     supporters,
 )
-from bot.handlers.common import Handler, Who, guard_handler
+from bot.handlers.common import ROW_ID, Handler, Who, guard_handler
 from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.log_redaction import redact_from_logs
 from bot.reminders import start_reminders
@@ -119,17 +119,17 @@ COMMANDS: tuple[Command, ...] = (
 
 # The single table of buttons (stats' own come after it, and unknown ones last).
 BUTTONS: tuple[Button, ...] = (
-    Button(r"^(join|leave):\d+$", supporters.list_button_pressed, CHAT_MANAGERS),
+    Button(rf"^(join|leave):{ROW_ID}$", supporters.list_button_pressed, CHAT_MANAGERS),
     Button(r"^forget:(yes|no)$", supporters.forget_answered, CHAT_MANAGERS),
-    Button(r"^bcast:list:\d+$", broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(r"^bcast:(send|schedule|drop):\d+$", broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(r"^bcast:(pause|resume|cancel):\d+$", broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(r"^rsvp:(going|no):\d+$", events.rsvp_pressed, shows_event_date=True),
-    Button(r"^rsvp:name:\d+$", events.share_name_pressed, shows_event_date=True),
-    Button(r"^ics:\d+$", events.calendar_pressed, shows_event_date=True),
-    Button(r"^attendees:\d+$", events.attendees_pressed, ORGANISERS),
-    Button(r"^cancelevent:pick:\d+$", events.cancel_picked, ORGANISERS, shows_event_date=True),
-    Button(r"^cancelevent:(yes|no):\d+$", events.cancel_answered, ORGANISERS, shows_event_date=True),
+    Button(rf"^bcast:list:{ROW_ID}$", broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(rf"^bcast:(send|schedule|drop):{ROW_ID}$", broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(rf"^bcast:(pause|resume|cancel):{ROW_ID}$", broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(rf"^rsvp:(going|no):{ROW_ID}$", events.rsvp_pressed, shows_event_date=True),
+    Button(rf"^rsvp:name:{ROW_ID}$", events.share_name_pressed, shows_event_date=True),
+    Button(rf"^ics:{ROW_ID}$", events.calendar_pressed, shows_event_date=True),
+    Button(rf"^attendees:{ROW_ID}$", events.attendees_pressed, ORGANISERS),
+    Button(rf"^cancelevent:pick:{ROW_ID}$", events.cancel_picked, ORGANISERS, shows_event_date=True),
+    Button(rf"^cancelevent:(yes|no):{ROW_ID}$", events.cancel_answered, ORGANISERS, shows_event_date=True),
 )
 
 

@@ -41,9 +41,11 @@ _MONTH_DAY = re.compile(rf"\b({_MONTH_WORD})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(
 _TWELVE_HOUR = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?m\.?(?=\s|$|,)")
 _TWENTY_FOUR_HOUR = re.compile(r"\b(\d{1,2})[:.](\d{2})\b(?!\s*[ap]\.?m)")
 _NAMED_TIMES = {"noon": dt.time(12, 0), "midday": dt.time(12, 0)}
+# At most four digits a number: no event lasts 10,000 hours, and a longer run of digits is a typo
+# that would otherwise overflow the date arithmetic.
 _DURATION = re.compile(
-    r"^(?:(\d+)\s*(?:h|hr|hrs|hour|hours))?\s*(?:and\s+)?(?:(\d+)\s*(?:m|min|mins|minute|minutes))?$"
-    r"|^(\d+)h(\d{2})$"
+    r"^(?:(\d{1,4})\s*(?:h|hr|hrs|hour|hours))?\s*(?:and\s+)?(?:(\d{1,4})\s*(?:m|min|mins|minute|minutes))?$"
+    r"|^(\d{1,4})h(\d{2})$"
 )
 
 
@@ -160,10 +162,15 @@ def _take_weekday(text: str) -> tuple[int | None, str]:
 
 def to_utc(day: dt.date, time: dt.time, tz: ZoneInfo, *, original: str = "") -> dt.datetime:
     """The UTC moment of a local date and time, refusing clock-change hours that do not exist
-    (spring) or happen twice (autumn)."""
+    (spring) or happen twice (autumn), and moments outside the years 1 to 9999 in UTC."""
     naive = dt.datetime.combine(day, time)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
+    try:
+        first.astimezone(dt.UTC), second.astimezone(dt.UTC)
+    except OverflowError:
+        # '31/12/9999 23:00' in New York is in the year 10000 in UTC.
+        raise DateProblem(DateProblemKind.NO_SUCH_DAY, original) from None
     if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
         readings = sorted({first.astimezone(dt.UTC), second.astimezone(dt.UTC)})
         raise DateProblem(DateProblemKind.CLOCKS_GO_FORWARD, original, readings)
@@ -192,7 +199,9 @@ def parse_moment(text: str, *, now: dt.datetime, tz: ZoneInfo, allow_past: bool 
     weekday, work = _take_weekday(work)
     leftover = [word for word in work.split() if word not in FILLER]
     if leftover:
-        bare_hour = len(leftover) == 1 and leftover[0].isdigit() and 1 <= int(leftover[0]) <= 12
+        word = leftover[0] if len(leftover) == 1 else ""
+        # isdecimal, not isdigit: int() refuses digits such as '²' that isdigit accepts.
+        bare_hour = word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 12
         if bare_hour and time is None and (local_date or relative_day):
             hour = int(leftover[0])
             day = relative_day or _resolve_day(local_date, today, weekday, original, tz)
@@ -245,7 +254,8 @@ def _both_halves(day: dt.date, time: dt.time, tz: ZoneInfo) -> list[dt.datetime]
 
 def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """When an event that begins at `start` ends: a time that day ('2pm', '14:00'), a length
-    ('2 hours', '90 minutes', '1h30'), or a full date and time."""
+    ('2 hours', '90 minutes', '1h30'), or a full date and time. Raises DateProblem, as
+    `parse_moment` does, for anything else."""
     original = text.strip()
     work = _normalise(text)
     duration = _DURATION.match(work)
@@ -254,7 +264,10 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
         length = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
         if length <= dt.timedelta(0):
             raise DateProblem(DateProblemKind.END_BEFORE_START, original)
-        return start + length
+        try:
+            return start + length
+        except OverflowError:
+            raise DateProblem(DateProblemKind.NO_SUCH_DAY, original) from None
     time, rest, doubtful = _take_time(work, original)
     if time is not None and not [word for word in rest.split() if word not in FILLER | {"until", "till", "to"}]:
         day = start.astimezone(tz).date()
@@ -321,17 +334,19 @@ class ReminderRule:
         return f"{days} before at {self.at:%H:%M} to {to}"
 
 
+# Numbers of at most six digits: more is a typo, and int() of thousands of digits is refused.
 _CALENDAR_RULE = re.compile(
-    r"^(?:(\d+|the|a)\s+)?days?\s+before\s+(?:at\s+)?(\d{1,2})[:.](\d{2})\s+(?:to\s+)?(everyone|list|going)$"
+    r"^(?:(\d{1,6}|the|a)\s+)?days?\s+before\s+(?:at\s+)?(\d{1,2})[:.](\d{2})\s+(?:to\s+)?(everyone|list|going)$"
 )
 _ELAPSED_RULE = re.compile(
-    r"^(\d+)\s*(minutes?|mins?|m|hours?|hrs?|h)\s+before\s+(?:to\s+)?(everyone|list|going)$"
+    r"^(\d{1,6})\s*(minutes?|mins?|m|hours?|hrs?|h)\s+before\s+(?:to\s+)?(everyone|list|going)$"
 )
 
 
 def parse_reminder_rules(text: str) -> list[ReminderRule]:
     """Rules separated by ';' or new lines, e.g. '1 day before at 19:00 to everyone; 90 minutes
-    before to going'. 'none' means no reminders. Raises ValueError naming the rule not understood."""
+    before to going'. 'none' means no reminders. Raises ValueError (and only that) naming the rule
+    not understood."""
     rules: list[ReminderRule] = []
     for part in re.split(r"[;\n]", text):
         words = _normalise(part)

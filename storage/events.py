@@ -285,13 +285,25 @@ def parse_map_pin(text: str) -> tuple[float, float]:
     return latitude, longitude
 
 
+MAX_CAPACITY = 1_000_000  # far above any venue; keeps the number inside the database's integer
+
+
 def parse_capacity(text: str) -> int | None:
-    """A number of places, or None for 'no limit'."""
+    """A number of places, or None for 'no limit'; raises InvalidEventError otherwise."""
     words = text.strip().lower()
     if words in NO_LIMIT_WORDS:
         return None
-    if not words.isdigit() or int(words) < 1:
-        raise InvalidEventError("the number of places is a whole number from 1 (or 'no limit')")
+    # isdecimal, not isdigit: int() refuses '²', which isdigit accepts.
+    if not words.isdecimal() or len(words) > 7 or not 1 <= int(words) <= MAX_CAPACITY:
+        raise InvalidEventError(f"the number of places is a whole number from 1 to {MAX_CAPACITY:,} (or 'no limit')")
+    return int(words)
+
+
+def parse_places_booked(text: str) -> int:
+    """Places of a date already taken by bookings made elsewhere (0 or more); raises InvalidEventError otherwise."""
+    words = text.strip()
+    if not words.isdecimal() or len(words) > 7 or int(words) > MAX_CAPACITY:
+        raise InvalidEventError(f"the number of places is a whole number from 0 to {MAX_CAPACITY:,}")
     return int(words)
 
 

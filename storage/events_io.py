@@ -59,13 +59,28 @@ class ImportSummary:
 # ------------------------------------------------------------------ reading
 
 
+class _EventsFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases (`&name`, `*name`): an events file has
+    no use for them, and a few nested aliases expand to billions of items once the events are
+    printed or joined ("billion laughs")."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in an events file",
+                                              self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def read_events_file(text: str, *, tz: ZoneInfo, now: dt.datetime, default_rules: list[ReminderRule]) -> (
         list[EventInFile]):
-    """Every event in the file, checked; raises EventsFileError listing every problem."""
+    """Every event in the file, checked; raises EventsFileError, and only that, listing every problem."""
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_EventsFileLoader)  # a SafeLoader, see above
     except yaml.YAMLError as error:
         raise EventsFileError([FileProblem("file", f"not valid YAML ({error})")]) from None
+    except RecursionError:
+        # PyYAML composes nested lists by recursion: '[[[[...' thousands deep exhausts the stack.
+        raise EventsFileError([FileProblem("file", "nested too deeply to be an events file")]) from None
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
         raise EventsFileError([FileProblem("file", "expected a list of events under 'events:'")])
     problems: list[FileProblem] = []
@@ -77,7 +92,7 @@ def read_events_file(text: str, *, tz: ZoneInfo, now: dt.datetime, default_rules
             problems.append(FileProblem(where, "expected the event's fields"))
             continue
         if entry.get("key"):
-            where = f"event {index} ({entry['key']})"
+            where = f"event {index} ({str(entry['key'])[:60]})"
         try:
             item = _read_event(entry, where, tz=tz, now=now, default_rules=default_rules, problems=problems)
         except InvalidEventError as error:
@@ -118,7 +133,7 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
             raise InvalidEventError("'map' needs latitude and longitude")
         try:
             latitude, longitude = float(pin["latitude"]), float(pin["longitude"])
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # float() of a 400-digit integer overflows
             raise InvalidEventError("'map' needs numbers for latitude and longitude") from None
     capacity = entry.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
@@ -127,7 +142,7 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
     rules_given = "reminders" in entry
     if rules_given:
         given = entry["reminders"] or []
-        if isinstance(given, str):
+        if not isinstance(given, list):  # one rule written without a list, or a number by mistake
             given = [given]
         try:
             rules = parse_reminder_rules("\n".join(str(rule) for rule in given))

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import enum
+import re
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts import Broadcast
 from storage.models import Organiser
+
+# Telegram user ids have at most 52 significant bits (Bot API, User.id).
+MAX_USER_ID = 2**52
+_USER_ID = re.compile(r"[0-9]{1,16}")
+
+
+def parse_user_id(text: str) -> int | None:
+    """A Telegram user id as an organiser types it ('123456789'), or None when `text` is not one:
+    ASCII digits only (no sign, no '²'), from 1 to MAX_USER_ID."""
+    if not _USER_ID.fullmatch(text):
+        return None
+    user_id = int(text)
+    return user_id if 1 <= user_id <= MAX_USER_ID else None
 
 
 class OrganiserChange(enum.StrEnum):

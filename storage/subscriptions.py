@@ -308,10 +308,17 @@ class SubscriberImportError(ValueError):
 
 
 def parse_subscriber_csv(text: str) -> list[int]:
-    """Chat ids, one a row (a header row `chat_id` is allowed). Every bad row is reported."""
+    """Chat ids, one a row (a header row `chat_id` is allowed). Raises SubscriberImportError,
+    and only that, reporting every bad row."""
     ids: list[int] = []
     problems: list[CsvProblem] = []
-    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        # A file the csv module cannot read at all (a cell past its size limit): nothing is imported.
+        raise SubscriberImportError([CsvProblem(reader.line_num, f"not readable as CSV ({error})")]) from None
+    for line_number, row in enumerate(rows, start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue

@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from telegram.ext import Application
 
 from bot.app import build_application, running
@@ -30,6 +32,14 @@ from tests.builders import fresh_database
 TOKEN = "424242:test-token"
 ORGANISER_ID = 900
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+# The property-based tests (tests/test_fuzz_*.py) draw the same examples on every run, so a CI
+# failure can be replayed; `pytest --hypothesis-profile=explore` draws fresh ones to look further.
+# No deadline: the machine is shared, and a slow example is not a wrong one (hangs still show).
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, database=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("ci")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

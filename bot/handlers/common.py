@@ -23,6 +23,9 @@ from storage.organisers import is_organiser
 logger = logging.getLogger(__name__)
 
 MAX_ARGUMENT_LENGTH = 64
+# A row id in callback data, for CallbackQueryHandler patterns: a client may send back any 1-64
+# bytes, and ids are INTEGER columns (32 bits on PostgreSQL), which ten digits can overflow.
+ROW_ID = r"\d{1,9}"
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 

@@ -28,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.common import Handler, asker_is_organiser, chat_kind
+from bot.handlers.common import ROW_ID, Handler, asker_is_organiser, chat_kind
 from bot.handlers.fallbacks import stale_button
 from bot.reminders import compose_cancelled, compose_moved, compose_promoted, reminders_of
 from bot.replies import Keyboard, edit_or_reply, label, reply
@@ -602,9 +602,8 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=now,
                                                                    compose_promoted=compose_promoted(tz))
             elif field == "booked_elsewhere":
-                if not text.isdigit():
-                    raise InvalidEventError("the number of places is a whole number")
-                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=int(text),
+                places = events.parse_places_booked(text)
+                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=places,
                                                           now=now, compose_promoted=compose_promoted(tz))
                 promoted = [(event_date, chats)] if chats else []
             elif field == "map":
@@ -708,7 +707,7 @@ def conversations() -> list[BaseHandler]:
         new = ConversationHandler(
             entry_points=[CommandHandler("newevent", new_event, filters=filters.ChatType.PRIVATE)],
             states={
-                NEW_LIST: [CallbackQueryHandler(list_chosen, pattern=r"^newevent:list:\d+$")],
+                NEW_LIST: [CallbackQueryHandler(list_chosen, pattern=rf"^newevent:list:{ROW_ID}$")],
                 NEW_TITLE: [MessageHandler(text, title_given)],
                 NEW_START: [MessageHandler(text, start_given)],
                 NEW_END: [MessageHandler(text, end_given)],
@@ -733,7 +732,7 @@ def conversations() -> list[BaseHandler]:
             entry_points=[CommandHandler("editevent", edit_event, filters=filters.ChatType.PRIVATE)],
             states={
                 EDIT_PICK: [CallbackQueryHandler(visible_dates_only(edit_date_picked),
-                                                 pattern=r"^editevent:date:\d+$")],
+                                                 pattern=rf"^editevent:date:{ROW_ID}$")],
                 EDIT_FIELD: [CallbackQueryHandler(edit_field_picked, pattern=r"^editevent:field:\w+$")],
                 EDIT_VALUE: [MessageHandler(text | filters.LOCATION, edit_value_given)],
             },

@@ -40,10 +40,11 @@ async def organiser_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
             ids = await organisers.all_organiser_ids(session, configured=configured)
         await reply(update, "organiser_list.html", ids=ids, configured=configured)
         return
-    if len(args) != 2 or args[0] not in ("add", "remove") or not args[1].lstrip("-").isdigit():
+    user_id = organisers.parse_user_id(args[1]) if len(args) == 2 else None
+    if user_id is None or args[0] not in ("add", "remove"):
         await reply(update, "organiser_usage.html")
         return
-    action, user_id = args[0], int(args[1])
+    action = args[0]
     async with services.db.transaction() as session:
         if action == "add":
             change = await organisers.add_organiser(session, user_id=user_id, added_by=update.effective_user.id,

@@ -17,7 +17,7 @@ from telegram import InlineQueryResultArticle, InputFile, InputTextMessageConten
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import argument_text
+from bot.handlers.common import ROW_ID, argument_text
 from bot.replies import Keyboard, edit_or_reply, keyboard, reply
 from bot.services import services_of
 from bot.stats_service import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
@@ -37,7 +37,7 @@ from storage.iapt_report import (
 
 # Callback data: "stats:<pick|show>:<area id>:<view>:<year or nothing>", at most ~40 bytes.
 # "pick" answers a question (which area? which year?) in place of it; "show" adds a message.
-STATS_BUTTON_PATTERN = r"^stats:(pick|show):(\d+):(summary|ethnicity|trend):((?:20\d\d-\d\d)?)$"
+STATS_BUTTON_PATTERN = rf"^stats:(pick|show):({ROW_ID}):(summary|ethnicity|trend):((?:20\d\d-\d\d)?)$"
 _STATS_BUTTON = re.compile(STATS_BUTTON_PATTERN)
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters

@@ -353,5 +353,6 @@ async def test_a_missed_reminder_of_an_over_long_title_is_reported_in_one_messag
     clock.set(utc(2018, 3, 21, 9))  # the bot was down from before the reminder until after the start
     async with bot_running(database, telegram, clock, settings) as bot:
         assert len(bot.services.reminders.last_rebuild.caught_up.missed) == 1
+        await all_delivered(bot)  # the report is a durable notice, sent by the engine after start-up
     [report] = [m["text"] for m in telegram.sent_to(ORGANISER_ID) if "Reminders not sent" in m.get("text", "")]
     assert "Small group Small group" in report and visible_length(report) < 600

@@ -20,6 +20,7 @@ from tests.builders import (
     chat_row,
     make_list,
     one_date_event,
+    rows_keyed_by_chat_row,
     rows_mentioning,
     slugs_of,
     subscribe,
@@ -235,6 +236,29 @@ async def test_a_chat_blocked_during_a_broadcast_has_left(running_bot, protests,
     assert await every_count(running_bot, broadcast_id) == before
 
 
+async def test_an_organisers_chat_on_no_list_goes_with_the_reports_it_was_sent(running_bot, protests, clock):
+    """Reports are deliveries like any other: erasing a departed chat takes them into the counts."""
+    await subscribe(running_bot.db, 101, "protests")
+    reports = [await report_id(running_bot, await broadcast_and_wait(running_bot, protests)) for _ in range(2)]
+    organiser_chat = await chat_row(running_bot.db, ORGANISER_ID)  # made to send the report to
+    async with running_bot.db.transaction() as session:  # it has been on no list for long
+        chat = await session.get(Chat, organiser_chat.id)
+        chat.left_at = clock.now() - 31 * DAY
+    assert len(await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id)) == 2
+    before = [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports]
+
+    swept = await sweep(running_bot)
+    assert (swept.deliveries_reduced, swept.chats_erased) == (0, 1)  # the reports are recent
+    assert await chat_row(running_bot.db, ORGANISER_ID) is None
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id) == []
+    assert [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports] == before
+    for report_broadcast_id in reports:
+        assert await tallies_of(running_bot.db, report_broadcast_id) == {"sent": 1}
+    clock.advance(31 * DAY)  # the erased chat's reports are not counted a second time
+    assert (await sweep(running_bot)).deliveries_reduced == 2  # the alerts' deliveries, to 101
+    assert [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports] == before
+
+
 async def test_chats_on_no_list_with_nothing_recorded_start_their_period_at_the_next_sweep(running_bot, protests,
                                                                                          clock):
     await subscribe(running_bot.db, 101, "protests")
@@ -325,10 +349,13 @@ async def test_forget_ends_an_organisers_role_and_anonymises_their_rows(running_
 async def test_forget_tells_a_configured_organiser_the_setting_still_names_them(running_bot, organiser, protests):
     await organiser.say("/organiser add 555")
     await broadcast_and_wait(running_bot, protests)
+    organiser_chat = await chat_row(running_bot.db, ORGANISER_ID)
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id)  # the report's delivery
     await organiser.say("/forget")
     [answer] = await organiser.press("Yes, erase")
     assert "You are still an organiser, because the bot's settings (ORGANISER_IDS) name you" in answer["text"]
     assert await rows_mentioning(running_bot.db, {ORGANISER_ID}) == []
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id) == []
     assert "/newlist" in await organiser.say("/help")
 
 

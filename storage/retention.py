@@ -2,8 +2,9 @@
 
 The rule, as /privacy states it, with `keep_for` the RETENTION_DAYS setting:
 
-- A broadcast's delivery rows (which say that this chat got that list's alert) are kept for
-  `keep_for` after the broadcast finished, then reduced to per-broadcast counts in
+- A broadcast's delivery rows (which say that this chat got that list's alert, or a notice
+  about it: a report or promotion) are kept for `keep_for` after the broadcast finished (sent,
+  cancelled or failed), then reduced to per-broadcast counts in
   `delivery_tallies`. A reminder's rows are kept until its event date is over, if that is later,
   since whoever was reminded must hear if the date moves or is cancelled.
 - A chat on no list (it left its last one, pressed /stop, blocked the bot, or never joined) is
@@ -37,6 +38,11 @@ DEFAULT_BATCH_SIZE = 500
 # goes, as it does with /forget (the engine reconciles the recipient count when it finishes).
 _SETTLED = [DeliveryStatus.SENT.value, DeliveryStatus.BLOCKED.value, DeliveryStatus.GONE.value,
             DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]
+
+# Every way a broadcast ends, FAILED included (the engine fails one it cannot put together): the
+# deliveries of each are reduced to counts alike, notices to organisers (kind REPORT) as well,
+# since each still says which chat heard about that list.
+_FINISHED = [status.value for status in BroadcastStatus if status.finished]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +104,7 @@ async def reduce_old_deliveries(session: AsyncSession, *, now: dt.datetime, keep
     per broadcast and status; returns how many rows went."""
     still_needed = await _reminder_keys_still_needed(session, now=now)
     finished_long_ago = select(Broadcast.id).where(
-        Broadcast.status.in_([BroadcastStatus.DONE.value, BroadcastStatus.CANCELLED.value]),
+        Broadcast.status.in_(_FINISHED),
         Broadcast.finished_at <= now - keep_for,
         Broadcast.origin_key.is_(None) | Broadcast.origin_key.not_in(still_needed),
     )

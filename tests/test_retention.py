@@ -20,6 +20,7 @@ from tests.builders import (
     chat_row,
     make_list,
     one_date_event,
+    rows_keyed_by_chat_row,
     rows_mentioning,
     slugs_of,
     subscribe,
@@ -39,14 +40,21 @@ async def sweep(bot) -> retention.SweepReport:
     return await bot.services.retention.sweep_now()
 
 
-async def broadcast_and_wait(bot, mailing_list, *, created_by=ORGANISER_ID) -> int:
+async def broadcast_and_wait(bot, mailing_list, *, created_by=ORGANISER_ID, text=ALERT,
+                             status=BroadcastStatus.DONE) -> int:
+    """The broadcast, finished, and its report to `created_by` sent (a broadcast of its own)."""
     async with bot.db.transaction() as session:
-        broadcast = await broadcasts.create_broadcast(session, list_id=mailing_list.id, text=ALERT,
+        broadcast = await broadcasts.create_broadcast(session, list_id=mailing_list.id, text=text,
                                                       created_by=created_by, now=bot.services.clock.now())
     bot.services.broadcaster.wake()
     summary = await bot.services.broadcaster.wait_until_finished(broadcast.id, timeout=20)
-    assert summary.status is BroadcastStatus.DONE
+    assert summary.status is status
     return broadcast.id
+
+
+async def report_id(bot, broadcast_id) -> int:
+    async with bot.db.transaction() as session:
+        return (await broadcasts.report_of(session, broadcast_id=broadcast_id)).id
 
 
 async def every_count(bot, broadcast_id):
@@ -67,6 +75,12 @@ async def delivery_rows(db) -> int:
         return await session.scalar(select(func.count()).select_from(Delivery))
 
 
+async def tallies_of(db, broadcast_id) -> dict[str, int]:
+    async with db.transaction() as session:
+        rows = await session.scalars(select(DeliveryTally).where(DeliveryTally.broadcast_id == broadcast_id))
+        return {row.status: row.count for row in rows}
+
+
 # ------------------------------------------------------------------ deliveries become counts
 
 
@@ -77,24 +91,29 @@ async def test_old_deliveries_become_counts_and_every_figure_stays_the_same(runn
     running_bot.server.set_fault(104, ChatFault(kind="blocked"))
     running_bot.server.set_fault(105, ChatFault(kind="not_found"))
     broadcast_id = await broadcast_and_wait(running_bot, protests)
+    # The final report is a broadcast of its own, with one delivery: it says that the organiser's
+    # chat heard about this list's alert, so it follows the same rule as the alert's deliveries.
+    report_broadcast_id = await report_id(running_bot, broadcast_id)
     before = await every_count(running_bot, broadcast_id)
+    report_before = await every_count(running_bot, report_broadcast_id)
     listing_before = await organiser.say("/broadcasts")
     assert before[1][DeliveryStatus.SENT] == 3 and before[1][DeliveryStatus.BLOCKED] == 1
-    assert await delivery_rows(running_bot.db) == 5
+    assert report_before[1][DeliveryStatus.SENT] == 1
+    assert await delivery_rows(running_bot.db) == 5 + 1
 
     clock.advance(29 * DAY)
     await sweep(running_bot)
-    assert await delivery_rows(running_bot.db) == 5  # within the period: the report may need them
+    assert await delivery_rows(running_bot.db) == 5 + 1  # within the period: the report may need them
 
     clock.advance(2 * DAY)
     report = await retention.sweep(running_bot.db, now=clock.now(), keep_for=30 * DAY, batch_size=2)
-    assert report.deliveries_reduced == 5
+    assert report.deliveries_reduced == 5 + 1
     assert await delivery_rows(running_bot.db) == 0
     assert await every_count(running_bot, broadcast_id) == before
+    assert await every_count(running_bot, report_broadcast_id) == report_before
     assert await organiser.say("/broadcasts") == listing_before
-    async with running_bot.db.transaction() as session:
-        tallies = {row.status: row.count for row in await session.scalars(select(DeliveryTally))}
-    assert tallies == {"sent": 3, "blocked": 1, "gone": 1}
+    assert await tallies_of(running_bot.db, broadcast_id) == {"sent": 3, "blocked": 1, "gone": 1}
+    assert await tallies_of(running_bot.db, report_broadcast_id) == {"sent": 1}
     # Those still on the list stay; the alert is no longer among "their data".
     assert await slugs_of(running_bot.db, 101) == ["protests"]
     assert "alerts received" not in await running_bot.person(101).say("/mydata")
@@ -106,13 +125,35 @@ async def test_the_sweep_is_idempotent(running_bot, protests, clock):
     await running_bot.person(103).say("/subscribe protests")
     await running_bot.person(103).say("/stop")
     broadcast_id = await broadcast_and_wait(running_bot, protests)
+    report_broadcast_id = await report_id(running_bot, broadcast_id)
     clock.advance(31 * DAY)
     first = await sweep(running_bot)
-    after_first = await every_count(running_bot, broadcast_id)
-    assert (first.deliveries_reduced, first.chats_erased) == (2, 1)
+    after_first = [await every_count(running_bot, broadcast_id), await every_count(running_bot, report_broadcast_id)]
+    # The alert's two deliveries and its report's one, to the organiser; 103 left long ago.
+    assert (first.deliveries_reduced, first.chats_erased) == (2 + 1, 1)
     second = await sweep(running_bot)
     assert (second.chats_noted_on_no_list, second.deliveries_reduced, second.chats_erased) == (0, 0, 0)
-    assert await every_count(running_bot, broadcast_id) == after_first
+    assert [await every_count(running_bot, broadcast_id),
+            await every_count(running_bot, report_broadcast_id)] == after_first
+    assert await tallies_of(running_bot.db, broadcast_id) == {"sent": 2}
+    assert await tallies_of(running_bot.db, report_broadcast_id) == {"sent": 1}
+
+
+async def test_a_failed_broadcasts_deliveries_become_counts_too(running_bot, protests, clock):
+    for chat_id in (101, 102):
+        await subscribe(running_bot.db, chat_id, "protests")
+    # Fits alone, so it is accepted, but not with the list's footer: the engine marks it FAILED.
+    broadcast_id = await broadcast_and_wait(running_bot, protests, text="x" * 4090, status=BroadcastStatus.FAILED)
+    before = await every_count(running_bot, broadcast_id)
+    assert before[1][DeliveryStatus.FAILED] == 2
+    clock.advance(31 * DAY)
+    await sweep(running_bot)
+    async with running_bot.db.transaction() as session:
+        left = await session.scalar(select(func.count()).select_from(Delivery)
+                                    .where(Delivery.broadcast_id == broadcast_id))
+    assert left == 0  # the rows no longer say which chats this list tried to alert
+    assert await tallies_of(running_bot.db, broadcast_id) == {"failed": 2}
+    assert await every_count(running_bot, broadcast_id) == before
 
 
 async def test_a_reminders_deliveries_stay_until_its_event_is_over(database, telegram, clock, settings):
@@ -193,6 +234,29 @@ async def test_a_chat_blocked_during_a_broadcast_has_left(running_bot, protests,
     assert await chat_row(running_bot.db, 102) is None
     assert await rows_mentioning(running_bot.db, {102}) == []
     assert await every_count(running_bot, broadcast_id) == before
+
+
+async def test_an_organisers_chat_on_no_list_goes_with_the_reports_it_was_sent(running_bot, protests, clock):
+    """Reports are deliveries like any other: erasing a departed chat takes them into the counts."""
+    await subscribe(running_bot.db, 101, "protests")
+    reports = [await report_id(running_bot, await broadcast_and_wait(running_bot, protests)) for _ in range(2)]
+    organiser_chat = await chat_row(running_bot.db, ORGANISER_ID)  # made to send the report to
+    async with running_bot.db.transaction() as session:  # it has been on no list for long
+        chat = await session.get(Chat, organiser_chat.id)
+        chat.left_at = clock.now() - 31 * DAY
+    assert len(await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id)) == 2
+    before = [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports]
+
+    swept = await sweep(running_bot)
+    assert (swept.deliveries_reduced, swept.chats_erased) == (0, 1)  # the reports are recent
+    assert await chat_row(running_bot.db, ORGANISER_ID) is None
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id) == []
+    assert [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports] == before
+    for report_broadcast_id in reports:
+        assert await tallies_of(running_bot.db, report_broadcast_id) == {"sent": 1}
+    clock.advance(31 * DAY)  # the erased chat's reports are not counted a second time
+    assert (await sweep(running_bot)).deliveries_reduced == 2  # the alerts' deliveries, to 101
+    assert [await every_count(running_bot, report_broadcast_id) for report_broadcast_id in reports] == before
 
 
 async def test_chats_on_no_list_with_nothing_recorded_start_their_period_at_the_next_sweep(running_bot, protests,
@@ -285,10 +349,13 @@ async def test_forget_ends_an_organisers_role_and_anonymises_their_rows(running_
 async def test_forget_tells_a_configured_organiser_the_setting_still_names_them(running_bot, organiser, protests):
     await organiser.say("/organiser add 555")
     await broadcast_and_wait(running_bot, protests)
+    organiser_chat = await chat_row(running_bot.db, ORGANISER_ID)
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id)  # the report's delivery
     await organiser.say("/forget")
     [answer] = await organiser.press("Yes, erase")
     assert "You are still an organiser, because the bot's settings (ORGANISER_IDS) name you" in answer["text"]
     assert await rows_mentioning(running_bot.db, {ORGANISER_ID}) == []
+    assert await rows_keyed_by_chat_row(running_bot.db, organiser_chat.id) == []
     assert "/newlist" in await organiser.say("/help")
 
 

@@ -84,7 +84,7 @@ NATIONAL_BASE = 1_000_000_000
 EVENTS_BASE = 2_000_000_000
 ORGANISER_ID = 999  # in ORGANISER_IDS, on no list: gets reports of missed reminders, if any
 EVENTS = 5
-# The scheduler lease as bot/leadership.py has it, for the reader of the table.
+# The scheduler lease as bot/engines/leadership.py has it, for the reader of the table.
 LEASE_NOTE = "lease TTL 6 s, renewed every 2 s"
 POLL = 0.1
 # With --scheduled, how far ahead the alert is queued: beyond the engines' 5 s look at the database.

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.local_api import LocalBotApi
+from bot.local_api.server import LocalBotApi
 
 CAMPAIGN_BOT = str(Path(sys.executable).with_name("campaign-bot"))
 
@@ -119,7 +119,7 @@ async def run(seconds: int, noisy_updates: int, flood_limit: int | None, directo
             bot.wait(timeout=60)
             await server.stop()
     log_text = (directory / "bot.log").read_text()
-    dropped_lines = [line.split(": ", 1)[1] for line in log_text.splitlines() if "bot.flood_guard" in line]
+    dropped_lines = [line.split(": ", 1)[1] for line in log_text.splitlines() if "bot.telegram_io.flood_guard" in line]
 
     noisy_messages = server.sent_to(NOISY_CHAT)[sent_before:]
     slow_downs = sum(1 for m in noisy_messages if "more than I can keep up with" in m.get("text", ""))

@@ -33,15 +33,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import select, text, update
 
 from bot.app import build_application, running
-from bot.local_api import LocalBotApi
+from bot.local_api.server import LocalBotApi
 from bot.services import Services
 from bot.settings import Settings
-from storage import events, subscriptions
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
 from storage.db import Database, make_engine
-from storage.events import DateDraft, EventDraft, Reminder
-from storage.models import ChatKind
+from storage.events import events
+from storage.events.events import DateDraft, EventDraft, Reminder
+from storage.lists import subscriptions
+from storage.lists.models import ChatKind
 
 TOKEN = "424242:benchmark"
 RULES = ("2 days before at 19:00 to everyone; 1 day before at 19:00 to everyone; 1 day before at 08:00 to going; "

@@ -30,10 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert, select, text
 
 import storage.tables  # noqa: F401  (every table on the metadata, so erasure sees them all)
-from storage import broadcasts, retention, subscriptions
-from storage.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from storage import retention
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from storage.db import Database, make_engine
-from storage.models import Chat, Subscription
+from storage.lists import subscriptions
+from storage.lists.models import Chat, Subscription
 
 KEEP_FOR = dt.timedelta(days=30)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.local_api import LocalBotApi
+from bot.local_api.server import LocalBotApi
 
 BIN = Path(sys.executable).parent
 CAMPAIGN_BOT = str(BIN / "campaign-bot")

@@ -38,15 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import build_application, running
 from bot.handlers.stats import STATS_BUTTON_PATTERN
-from bot.local_api import LocalBotApi
-from bot.observing import ProcessedUpdates
+from bot.local_api.server import LocalBotApi
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
 from storage.clock import SystemClock
 from storage.db import Database
-from storage.iapt_loading import ensure_iapt_figures
-from storage.iapt_report import ChoicesAnswer, StatsDesk, StatsIndex
+from storage.iapt.loading import ensure_iapt_figures
+from storage.iapt.report import ChoicesAnswer, StatsDesk, StatsIndex
 
 SEED = 20260301
 COLUMNS = ("queries", "found", "direct", "choices", "p50 ms", "p99 ms", "max ms")

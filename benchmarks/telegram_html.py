@@ -6,7 +6,7 @@ Three texts: the example alert with its footer (what a broadcast usually is), a 
 alert of plain prose with a few tags, and a 4,096-character text with a tag every dozen
 characters (the worst a template produces). For each: the median time of one parse by
 `storage.telegram_html.plain_text`, and of one check of a sendMessage by the local Bot API
-server's rules (`bot.api_rules.refusal_of`), which parse a text once and remember it, as a
+server's rules (`bot.local_api.rules.refusal_of`), which parse a text once and remember it, as a
 broadcast sends one text to every recipient.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from bot.api_rules import refusal_of
+from bot.local_api.rules import refusal_of
 from messages import render
 from storage.telegram_html import plain_text
 

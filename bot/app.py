@@ -32,8 +32,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.broadcaster import start_broadcasting, stop_broadcasting
-from bot.flood_guard import FloodGuard
+from bot.engines.broadcaster import start_broadcasting, stop_broadcasting
+from bot.engines.leadership import start_scheduler_lease, stop_scheduler_lease
+from bot.engines.reminders import start_reminders
+from bot.engines.retention import start_retention, stop_retention
+from bot.engines.statistics import start_stats, stop_stats
 from bot.handlers import (
     broadcasts,
     events,
@@ -44,15 +47,12 @@ from bot.handlers import (
     supporters,
 )
 from bot.handlers.common import ROW_ID, Handler, Who, guard_handler
-from bot.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.log_redaction import redact_from_logs
-from bot.reminders import start_reminders
-from bot.retention import start_retention, stop_retention
-from bot.sending import RepliesInTheSendingWindow
 from bot.services import Services
-from bot.stats_service import start_stats, stop_stats
-from bot.transport import AiohttpRequest
-from bot.update_processor import PerChatUpdateProcessor
+from bot.telegram_io.flood_guard import FloodGuard
+from bot.telegram_io.sending import RepliesInTheSendingWindow
+from bot.telegram_io.transport import AiohttpRequest
+from bot.telegram_io.update_processor import PerChatUpdateProcessor
 from messages import render
 
 logger = logging.getLogger(__name__)

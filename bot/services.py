@@ -15,10 +15,10 @@ from storage.clock import Clock
 from storage.db import Database
 
 if TYPE_CHECKING:
-    from bot.broadcaster import Broadcaster
-    from bot.reminders import ReminderScheduler
-    from bot.retention import RetentionSweeper
-    from bot.stats_service import StatsService
+    from bot.engines.broadcaster import Broadcaster
+    from bot.engines.reminders import ReminderScheduler
+    from bot.engines.retention import RetentionSweeper
+    from bot.engines.statistics import StatsService
 
 
 @dataclasses.dataclass
@@ -26,15 +26,15 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
-    # The broadcast engine, set at start-up (bot.broadcaster.start_broadcasting); None until then.
+    # The broadcast engine, set at start-up (bot.engines.broadcaster.start_broadcasting); None until then.
     broadcaster: Broadcaster | None = None
     # This process among all that share the database: it names the process's leases and claims.
     process_name: str = dataclasses.field(default_factory=lambda: new_process_name())
-    # The reminder scheduler, set at start-up (bot.reminders.start_reminders); None until then.
+    # The reminder scheduler, set at start-up (bot.engines.reminders.start_reminders); None until then.
     reminders: ReminderScheduler | None = None
-    # The /stats desk and per-person limits, set at start-up (bot.stats_service.start_stats); None until then.
+    # The /stats desk and per-person limits, set at start-up (bot.engines.statistics.start_stats); None until then.
     stats: StatsService | None = None
-    # The retention sweep, set at start-up (bot.retention.start_retention); None until then.
+    # The retention sweep, set at start-up (bot.engines.retention.start_retention); None until then.
     retention: RetentionSweeper | None = None
 
 

@@ -26,11 +26,11 @@ from collections.abc import Callable
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import organisers, subscriptions
-from storage.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
+from storage.broadcasts.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
-from storage.events import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
-from storage.models import Chat, Subscription
+from storage.events.events import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
+from storage.lists import organisers, subscriptions
+from storage.lists.models import Chat, Subscription
 
 DEFAULT_BATCH_SIZE = 500
 

@@ -1,7 +1,7 @@
 """Telegram's HTML parse mode, checked before a text is sent rather than learnt from 400s.
 
 One checker for everything that speaks Telegram HTML: the bot refuses a broadcast with it before
-queueing it, and the project's Bot API server (`bot/local_api.py`) refuses sends with it, so a
+queueing it, and the project's Bot API server (`bot/local_api/server.py`) refuses sends with it, so a
 template or a typed alert that Telegram would refuse fails in the tests and at the organiser's
 keyboard, not at ten thousand recipients.
 

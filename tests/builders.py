@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage import subscriptions
 from storage.db import Database, normalise_database_url
-from storage.models import ChatKind, MailingList
+from storage.lists import subscriptions
+from storage.lists.models import ChatKind, MailingList
 
 
 @asynccontextmanager
@@ -94,7 +94,7 @@ async def rows_mentioning(db: Database, values: set[int]) -> list[tuple[str, dic
 
 
 async def chat_row(db: Database, chat_id: int):
-    from storage.models import Chat
+    from storage.lists.models import Chat
 
     async with db.transaction() as session:
         return await session.scalar(select(Chat).where(Chat.telegram_id == chat_id))
@@ -122,8 +122,8 @@ async def one_date_event(db: Database, *, slug: str, starts_at, now, tz, rules=(
     default); returns its date's id."""
     import datetime as dt
 
-    from storage import events
-    from storage.events import DateDraft, EventDraft
+    from storage.events import events
+    from storage.events.events import DateDraft, EventDraft
 
     async with db.transaction() as session:
         mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)

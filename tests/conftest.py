@@ -21,10 +21,10 @@ from hypothesis import settings as hypothesis_settings
 from telegram.ext import Application
 
 from bot.app import build_application, running
-from bot.local_api import LocalBotApi
-from bot.observing import ProcessedUpdates
+from bot.local_api.server import LocalBotApi
 from bot.services import Services
 from bot.settings import Settings
+from bot.telegram_io.observing import ProcessedUpdates
 from storage.clock import ManualClock
 from storage.db import Database
 from tests.builders import fresh_database

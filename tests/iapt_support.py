@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
-from storage.iapt_import import IaptData, read_iapt_directory, write_iapt_data
+from storage.iapt.importing import IaptData, read_iapt_directory, write_iapt_data
 from tests.builders import fresh_database
 
 SHIPPED_DATA = Path(__file__).resolve().parent / "data" / "iapt"

@@ -7,10 +7,9 @@ import datetime as dt
 from types import SimpleNamespace as Sample
 from zoneinfo import ZoneInfo
 
-from storage.broadcasts import BroadcastCounts, BroadcastStatus, BroadcastSummary
+from storage.broadcasts.broadcasts import BroadcastCounts, BroadcastStatus, BroadcastSummary
 from storage.dates import parse_reminder_rules
-from storage.iapt import LinkKind, OrgType, Unit
-from storage.iapt_report import (
+from storage.iapt.report import (
     AreaAnswer,
     AreaRef,
     EthnicRow,
@@ -24,6 +23,7 @@ from storage.iapt_report import (
     ShareRow,
     TrendPoint,
 )
+from storage.iapt.tables import LinkKind, OrgType, Unit
 
 TZ = ZoneInfo("Europe/London")
 # Every text a person or an import can put into a message, made to break unescaped HTML.

@@ -19,9 +19,11 @@ from bot.handlers import broadcasts as broadcast_handlers
 from bot.handlers import events as event_handlers
 from bot.handlers.common import Who
 from messages import render
-from storage import broadcasts, events, organisers, subscriptions
-from storage.events import Rsvp
-from storage.models import Chat
+from storage.broadcasts import broadcasts
+from storage.events import events
+from storage.events.events import Rsvp
+from storage.lists import organisers, subscriptions
+from storage.lists.models import Chat
 from tests.builders import make_list, slugs_of, subscribe
 from tests.conftest import ORGANISER_ID, Person
 from tests.test_events import small_event
@@ -371,7 +373,7 @@ async def test_attendees_pressed_in_a_group_go_to_the_organisers_private_chat(ru
 
 @pytest.mark.parametrize("fault", ["blocked", "not_found"])
 async def test_attendees_in_a_group_when_the_bot_cannot_write_privately(running_bot, world, group, fault):
-    from bot.local_api import ChatFault
+    from bot.local_api.server import ChatFault
 
     sharer = running_bot.person(103)
     await sharer.send("/help")

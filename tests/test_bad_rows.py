@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text, update
 
-from bot.reminders import compose_promoted
+from bot.engines.reminders import compose_promoted
 from messages import render
-from storage import events, events_io
-from storage.broadcasts import Broadcast, visible_length
+from storage.broadcasts.broadcasts import Broadcast, visible_length
 from storage.dates import parse_reminder_rules
-from storage.events import DateCard, Event, EventDate, Reminder
-from storage.iapt import IaptArea, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod
-from storage.models import MailingList
-from storage.subscriptions import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
+from storage.events import events, events_io
+from storage.events.events import DateCard, Event, EventDate, Reminder
+from storage.iapt.tables import IaptArea, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod
+from storage.lists.models import MailingList
+from storage.lists.subscriptions import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
 from tests.iapt_support import loaded_database, requires_data
@@ -70,9 +70,9 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
 
 
 def test_reports_to_organisers_fit_one_message_however_many_and_however_long():
-    from bot.reminders import REPORT_LISTED
+    from bot.engines.reminders import REPORT_LISTED
     from storage.dates import Audience, ReminderRule
-    from storage.events import DueReminder, FailedReminder
+    from storage.events.events import DueReminder, FailedReminder
 
     tz = ZoneInfo("Europe/London")
     event = Event(id=1, list_id=1, title=EMOJI * 5000, venue_name="v", address="a", postcode="W11 2AY")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from tests.builders import make_list, subscribe
 from tests.conftest import POSTGRES_URL
 
@@ -97,7 +97,7 @@ PAUSE_REASON = "Can't parse entities: can't find end of the entity starting at b
 
 
 def test_status_says_why_the_bot_paused_a_broadcast(protests, tmp_path):
-    from storage import broadcasts
+    from storage.broadcasts import broadcasts
     from storage.db import Database
 
     # The text passes the queue-time check of Telegram's documented HTML rules (a <blink> would not be

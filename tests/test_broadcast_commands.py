@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from storage import broadcasts
-from storage.broadcasts import BroadcastStatus
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import BroadcastStatus
 from tests.builders import make_list, subscribe
 
 BOLD_DEMO = {"entities": [{"type": "bold", "offset": 0, "length": 4}]}

@@ -9,11 +9,12 @@ import html
 import pytest
 from sqlalchemy import func, select
 
-from bot.broadcaster import Broadcaster
-from bot.local_api import ChatFault
-from storage import broadcasts, subscriptions
-from storage.broadcasts import BroadcastStatus, DeliveryStatus, TextTooLong
-from storage.models import Chat, Subscription
+from bot.engines.broadcaster import Broadcaster
+from bot.local_api.server import ChatFault
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import BroadcastStatus, DeliveryStatus, TextTooLong
+from storage.lists import subscriptions
+from storage.lists.models import Chat, Subscription
 from tests.builders import chat_row, make_list, slugs_of, subscribe
 from tests.conftest import ORGANISER_ID
 

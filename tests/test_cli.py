@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.local_api import LocalBotApi
+from bot.cli.main import app
+from bot.local_api.server import LocalBotApi
 
 CAMPAIGN_BOT = str(Path(sys.executable).with_name("campaign-bot"))
 

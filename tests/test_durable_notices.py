@@ -9,11 +9,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot.broadcaster import Broadcaster
-from bot.reminders import compose_promoted
-from bot.sending import TelegramSender
-from storage import broadcasts, events
-from storage.broadcasts import Broadcast, BroadcastKind, BroadcastStatus
+from bot.engines.broadcaster import Broadcaster
+from bot.engines.reminders import compose_promoted
+from bot.telegram_io.sending import TelegramSender
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import Broadcast, BroadcastKind, BroadcastStatus
+from storage.events import events
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
 from tests.test_broadcast_engine import create, subscribe_many

@@ -12,9 +12,9 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from storage import events, events_io
 from storage.dates import parse_reminder_rules
-from storage.events import DateDraft, Event, EventDate, EventDraft, Reminder, ReminderStatus, Rsvp
+from storage.events import events, events_io
+from storage.events.events import DateDraft, Event, EventDate, EventDraft, Reminder, ReminderStatus, Rsvp
 from tests.builders import make_list, rows_mentioning, subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +44,7 @@ async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_a
     """A one-date event on `slug` (by default the encounter group of 17 March 2018); returns its date's id."""
     starts_at = starts_at or utc(2018, 3, 17, 10)
     async with db.transaction() as session:
-        from storage import subscriptions
-
+        from storage.lists import subscriptions
         mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
         draft = EventDraft(list_id=mailing_list.id, title="Small group", venue_name="The Tabernacle",
                            address="35 Powis Square, London", postcode="W11 2AY",
@@ -62,7 +61,7 @@ async def date_ids(db, key: str) -> list[int]:
 
 
 async def rsvp_statuses(db, date_id: int) -> dict[int, str]:
-    from storage.models import Chat
+    from storage.lists.models import Chat
 
     async with db.transaction() as session:
         rows = (await session.execute(select(Chat.telegram_id, Rsvp.status).join(Rsvp, Rsvp.chat_id == Chat.id)
@@ -243,7 +242,7 @@ events:
 def test_cli_imports_and_exports(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
     monkeypatch.chdir(tmp_path)

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import build_application, running
-from bot.observing import ProcessedUpdates
-from bot.reminders import compose_promoted
+from bot.engines.reminders import compose_promoted
 from bot.services import Services
-from storage import broadcasts, events
-from storage.events import Reminder
+from bot.telegram_io.observing import ProcessedUpdates
+from storage.broadcasts import broadcasts
+from storage.events import events
+from storage.events.events import Reminder
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID, TOKEN, RunningBot
 from tests.test_events import date_ids, import_example, small_event, utc
@@ -273,7 +274,7 @@ async def test_jobs_are_placed_by_the_injected_clock(running_bot, clock, setting
 async def test_two_firings_at_once_send_once(running_bot, clock, demo):
     import asyncio
 
-    from storage.events import fire_due_reminders
+    from storage.events.events import fire_due_reminders
 
     clock.set(utc(2018, 3, 20, 19))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.local_api import ChatFault
+from bot.local_api.server import ChatFault
 from tests.conftest import bot_running
 
 FLOODER = 555_001
@@ -78,7 +78,7 @@ async def test_a_flooding_chat_gets_one_slow_down_and_its_excess_is_dropped(data
         await other.say("/help")
         assert guard.chats_remembered == 1
 
-    drops = [r.getMessage() for r in caplog.records if r.name == "bot.flood_guard"]
+    drops = [r.getMessage() for r in caplog.records if r.name == "bot.telegram_io.flood_guard"]
     assert drops == ["dropped 35 updates of one chat that sent more than 20 in 10 seconds",
                      "dropped 2 updates of one chat that sent more than 20 in 10 seconds"]
     assert str(FLOODER) not in caplog.text

@@ -22,8 +22,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
-from bot.broadcaster import check_message_length, compose_message
-from storage.broadcasts import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, TextTooLong, visible_length
+from bot.engines.broadcaster import check_message_length, compose_message
+from storage.broadcasts.broadcasts import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, TextTooLong, visible_length
 from storage.dates import (
     DateProblem,
     ReminderRule,
@@ -31,7 +31,7 @@ from storage.dates import (
     parse_moment,
     parse_reminder_rules,
 )
-from storage.events import (
+from storage.events.events import (
     InvalidEventError,
     normalise_postcode,
     parse_capacity,
@@ -39,12 +39,12 @@ from storage.events import (
     parse_places_booked,
     split_postcode,
 )
-from storage.events_io import EventsFileError, read_events_file
-from storage.iapt_report import View, parse_stats_request
-from storage.iapt_search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
-from storage.models import MailingList
-from storage.organisers import parse_user_id
-from storage.subscriptions import InvalidListError, SubscriberImportError, check_new_list, parse_subscriber_csv
+from storage.events.events_io import EventsFileError, read_events_file
+from storage.iapt.report import View, parse_stats_request
+from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
+from storage.lists.models import MailingList
+from storage.lists.organisers import parse_user_id
+from storage.lists.subscriptions import InvalidListError, SubscriberImportError, check_new_list, parse_subscriber_csv
 
 # Examples per parser: a few thousand for the cheap ones, fewer where one example does more work.
 MANY = 2000

@@ -17,16 +17,24 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
-from storage import iapt_import
-from storage.iapt import IaptArea, IaptAreaLink, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod, IaptPopulation
-from storage.iapt_import import (
+from storage.iapt import importing
+from storage.iapt.importing import (
     BUNDLE_PATH,
     IaptImportError,
     import_iapt_directory,
     read_bundle,
     read_iapt_directory,
 )
-from storage.iapt_loading import ensure_iapt_figures
+from storage.iapt.loading import ensure_iapt_figures
+from storage.iapt.tables import (
+    IaptArea,
+    IaptAreaLink,
+    IaptBreakdown,
+    IaptFigure,
+    IaptMeasure,
+    IaptPeriod,
+    IaptPopulation,
+)
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, published_data, requires_data
 
 # One event loop for the module, so that one loaded database serves every test that only reads
@@ -331,7 +339,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
     directory = linked_copy(tmp_path / "data", edit="iapt_annual_totals.csv")
     corrupt(directory, "iapt_annual_totals.csv", 2, "org_name", "A NEW NAME FOR DARLINGTON")
     corrupt(directory, "iapt_annual_totals.csv", 2, "referrals_received_count", "2545")
-    real_insert = iapt_import._insert_figures
+    real_insert = importing._insert_figures
     calls = []
 
     async def insert_then_fail(*args, **kwargs):
@@ -339,7 +347,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
         calls.append(written)
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(iapt_import, "_insert_figures", insert_then_fail)
+    monkeypatch.setattr(importing, "_insert_figures", insert_then_fail)
     with pytest.raises(RuntimeError):
         await import_iapt_directory(loaded, directory)
     assert calls and calls[0] > 0  # old figures were deleted and new ones written before the failure

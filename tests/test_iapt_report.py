@@ -11,9 +11,9 @@ import pytest_asyncio
 from typer.testing import CliRunner
 
 from messages import render
-from storage.iapt_chart import render_trend_chart
-from storage.iapt_import import import_iapt_directory
-from storage.iapt_report import (
+from messages.charts import render_trend_chart
+from storage.iapt.importing import import_iapt_directory
+from storage.iapt.report import (
     AreaAnswer,
     ChoicesAnswer,
     EthnicityAnswer,
@@ -251,7 +251,7 @@ async def test_the_desk_notices_an_import_made_after_its_index_was_loaded(tmp_pa
 
 
 def test_the_terminal_commands(tmp_path, monkeypatch):
-    from bot.cli import app
+    from bot.cli.main import app
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
     runner = CliRunner()

@@ -7,8 +7,8 @@ import random
 import pytest
 import pytest_asyncio
 
-from storage.iapt_report import StatsDesk
-from storage.iapt_search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key, type_hints
+from storage.iapt.report import StatsDesk
+from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key, type_hints
 from tests.iapt_support import loaded_database, requires_data
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.app import build_application, running
-from bot.leadership import LEASE_TTL, SchedulerLease
+from bot.engines.leadership import LEASE_TTL, SchedulerLease
 from bot.services import Services
 from tests.conftest import TOKEN
 

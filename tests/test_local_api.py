@@ -6,7 +6,7 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.local_api import ChatFault, Limits, LocalBotApi
+from bot.local_api.server import ChatFault, Limits, LocalBotApi
 
 
 @pytest.fixture

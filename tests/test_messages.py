@@ -12,10 +12,10 @@ from jinja2 import UndefinedError
 from jinja2.runtime import Macro
 
 from messages import environment, label, render, template_names
-from storage.broadcasts import BroadcastStatus, TextTooLong
-from storage.events_io import FileProblem
-from storage.iapt_import import ImportSummary
-from storage.iapt_report import (
+from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
+from storage.events.events_io import FileProblem
+from storage.iapt.importing import ImportSummary
+from storage.iapt.report import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,
@@ -24,7 +24,7 @@ from storage.iapt_report import (
     TrendAnswer,
     YearMissingAnswer,
 )
-from storage.subscriptions import CsvProblem
+from storage.lists.subscriptions import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.rate_limiter import SlidingWindowLimiter
+from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 
 
 class Ticks:

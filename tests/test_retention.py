@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.local_api import ChatFault
+from bot.local_api.server import ChatFault
 from messages import render
-from storage import broadcasts, leases, organisers, retention
-from storage.broadcasts import BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
-from storage.models import Chat, Organiser, Subscription
+from storage import leases, retention
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
+from storage.lists import organisers
+from storage.lists.models import Chat, Organiser, Subscription
 from tests.builders import (
     chat_row,
     make_list,

@@ -17,7 +17,7 @@ import pytest
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application, running
-from bot.local_api import LocalBotApi
+from bot.local_api.server import LocalBotApi
 from bot.running import derived_webhook_secret, webhook_for
 from bot.services import Services
 from bot.settings import Settings

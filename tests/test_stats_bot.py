@@ -21,10 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.handlers import stats as stats_handlers
+from messages.charts import render_trend_chart
 from storage.db import Database
-from storage.iapt_chart import render_trend_chart
-from storage.iapt_import import write_iapt_data
-from storage.iapt_report import StatsDesk
+from storage.iapt.importing import write_iapt_data
+from storage.iapt.report import StatsDesk
 from tests.builders import create_schema, drop_schema
 from tests.conftest import POSTGRES_URL, Person, RunningBot, bot_running
 from tests.iapt_support import DATA_DIR, loaded_database, published_data, requires_data
@@ -323,7 +323,7 @@ async def test_while_the_bundled_figures_load_stats_says_so_and_stopping_leaves_
 
 
 def test_a_malformed_import_file_is_refused_with_file_line_and_column(tmp_path, monkeypatch):
-    from bot.cli import app
+    from bot.cli.main import app
 
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -11,9 +11,9 @@ from telegram import Bot, Message, MessageEntity
 from telegram.error import BadRequest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.local_api import LocalBotApi
-from storage import broadcasts
+from bot.cli.main import app
+from bot.local_api.server import LocalBotApi
+from storage.broadcasts import broadcasts
 from storage.telegram_html import TelegramHtmlError, plain_text, utf16_length, visible_length
 from tests.builders import make_list, subscribe
 

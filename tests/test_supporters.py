@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from storage import broadcasts, subscriptions
+from storage.broadcasts import broadcasts
+from storage.lists import subscriptions
 from tests.builders import (
     chat_row,
     make_list,

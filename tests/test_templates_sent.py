@@ -14,11 +14,11 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest
 
-from bot.local_api import LocalBotApi
+from bot.local_api.server import LocalBotApi
 from messages import render, template_names
-from storage.broadcasts import BroadcastStatus, TextTooLong
+from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
 from storage.dates import DateProblem, DateProblemKind
-from storage.iapt_report import (
+from storage.iapt.report import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,

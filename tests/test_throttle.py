@@ -8,7 +8,7 @@ import heapq
 import itertools
 import random
 
-from bot.sending import PACE_HEADROOM, Throttle
+from bot.telegram_io.sending import PACE_HEADROOM, Throttle
 
 
 class VirtualTime:

@@ -8,8 +8,8 @@ import socket
 import aiohttp
 
 from bot.app import Webhook, build_application, running
-from bot.observing import ProcessedUpdates
 from bot.services import Services
+from bot.telegram_io.observing import ProcessedUpdates
 from tests.builders import make_list, slugs_of
 from tests.conftest import TOKEN
 

@@ -15,15 +15,15 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
-from bot.broadcaster import check_message_length, compose_message
+from bot.engines.broadcaster import check_message_length, compose_message
 from bot.handlers.common import argument_text
-from bot.replies import Keyboard, edit_or_reply, label, reply
-from bot.sending import send_outgoing
 from bot.services import Services, services_of
-from storage import broadcasts
-from storage.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
+from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
+from bot.telegram_io.sending import send_outgoing
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
 from storage.dates import DateProblem, parse_moment
-from storage.models import MailingList
+from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
 
 STEP = "broadcast_step"  # key in user_data: ("text", list_id) or ("time", broadcast_id)

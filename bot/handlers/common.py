@@ -15,10 +15,10 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import BaseHandler, ContextTypes, ConversationHandler
 
-from bot.replies import reply
 from bot.services import services_of
-from storage.models import ChatKind
-from storage.organisers import is_organiser
+from bot.telegram_io.replies import reply
+from storage.lists.models import ChatKind
+from storage.lists.organisers import is_organiser
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 /newevent and /editevent are conversations (python-telegram-bot's ConversationHandler); the
 draft lives in the organiser's user_data until it is published. Event cards, map pins and
 calendar files are direct replies; reminders and notices to many people go through the
-broadcast engine, from storage.events.
+broadcast engine, from storage.events.events.
 """
 
 from __future__ import annotations
@@ -28,16 +28,17 @@ from telegram.ext import (
     filters,
 )
 
+from bot.engines.reminders import compose_cancelled, compose_moved, compose_promoted, reminders_of
 from bot.handlers.common import ROW_ID, Handler, asker_is_organiser, chat_kind
 from bot.handlers.fallbacks import stale_button
-from bot.reminders import compose_cancelled, compose_moved, compose_promoted, reminders_of
-from bot.replies import Keyboard, edit_or_reply, label, reply
 from bot.services import Services, services_of
+from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
-from storage import events, subscriptions
-from storage.calendar import event_date_ics, ics_filename
 from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_rules
-from storage.events import DateCard, DateDraft, EventDraft, InvalidEventError, RsvpOutcome
+from storage.events import events
+from storage.events.calendar import event_date_ics, ics_filename
+from storage.events.events import DateCard, DateDraft, EventDraft, InvalidEventError, RsvpOutcome
+from storage.lists import subscriptions
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
  NEW_MAP, NEW_DETAILS, NEW_CONTACT, NEW_CAPACITY, NEW_CONFIRM) = range(14)
@@ -95,7 +96,7 @@ async def organiser_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 def visible_dates_only(callback: Handler) -> Handler:
     """For a button whose data ends in an event date's id: runs `callback` only when the pressing
-    chat may see that date (`storage.events.chat_may_see_event_date`, or an organiser's private
+    chat may see that date (`storage.events.events.chat_may_see_event_date`, or an organiser's private
     chat); otherwise answers exactly as an unknown button, and changes nothing. A forged or old
     button thus neither reads nor joins an event the chat was never shown."""
 

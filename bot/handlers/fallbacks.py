@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from bot.replies import reply
+from bot.telegram_io.replies import reply
 
 logger = logging.getLogger(__name__)
 

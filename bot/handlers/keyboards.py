@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.replies import Keyboard
+from bot.telegram_io.replies import Keyboard
 from messages import label
-from storage.subscriptions import ListMembership
+from storage.lists.subscriptions import ListMembership
 
 
 def list_buttons(lists: list[ListMembership]) -> Keyboard:

@@ -8,7 +8,7 @@ from telegram import ChatMember, Update
 from telegram.ext import ContextTypes
 
 from bot.services import services_of
-from storage import subscriptions
+from storage.lists import subscriptions
 
 logger = logging.getLogger(__name__)
 

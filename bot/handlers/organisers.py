@@ -8,10 +8,10 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.replies import reply
 from bot.services import services_of
-from storage import organisers, subscriptions
-from storage.subscriptions import InvalidListError
+from bot.telegram_io.replies import reply
+from storage.lists import organisers, subscriptions
+from storage.lists.subscriptions import InvalidListError
 
 
 async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,13 +17,13 @@ from telegram import InlineQueryResultArticle, InputFile, InputTextMessageConten
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from bot.engines.statistics import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
 from bot.handlers.common import ROW_ID, argument_text
-from bot.replies import Keyboard, edit_or_reply, keyboard, reply
 from bot.services import services_of
-from bot.stats_service import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
+from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from storage.iapt_chart import render_trend_chart
-from storage.iapt_report import (
+from messages.charts import render_trend_chart
+from storage.iapt.report import (
     AreaAnswer,
     AreaRef,
     ChoicesAnswer,
@@ -49,7 +49,7 @@ INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals ar
 
 def stats_of(context: ContextTypes.DEFAULT_TYPE) -> StatsService:
     stats = services_of(context).stats
-    assert stats is not None, "bot.stats_service.start_stats runs at start-up"
+    assert stats is not None, "bot.engines.statistics.start_stats runs at start-up"
     return stats
 
 

@@ -13,10 +13,11 @@ from bot.handlers.common import (
     chat_kind,
 )
 from bot.handlers.keyboards import forget_buttons, list_buttons
-from bot.replies import edit_or_reply, reply
 from bot.services import services_of
-from storage import retention, subscriptions
-from storage.subscriptions import ListNotFound
+from bot.telegram_io.replies import edit_or_reply, reply
+from storage import retention
+from storage.lists import subscriptions
+from storage.lists.subscriptions import ListNotFound
 
 
 def _is_private(update: Update) -> bool:

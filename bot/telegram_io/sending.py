@@ -1,0 +1,365 @@
+"""The one sender: every broadcast and reminder goes out through it, under Telegram's limits.
+
+`Sender` is the small interface the engine talks to; `TelegramSender` is the implementation on
+python-telegram-bot. It maps what Telegram answers to a `SendResult`:
+
+- 429 `retry_after`: all sending pauses for that long, then the message is tried again, and
+  the pace drops by a tenth for a while (repeated 429s lengthen Telegram's ban);
+- 403 (blocked, deactivated, kicked): BLOCKED;
+- 400 about the message itself ("can't parse entities", "message is too long", a file id
+  Telegram does not know...): REFUSED, so the engine can pause a broadcast every recipient
+  would refuse instead of failing the whole list one by one;
+- 400 about the recipient ("chat not found", an invalid peer): GONE; any other 400: FAILED,
+  not retried;
+- a group that became a supergroup (migrate_to_chat_id): sent again to the new id, and the
+  result carries the new id so the caller can store it;
+- 5xx and network errors: retried after `RETRY_DELAYS`, then FAILED.
+
+`Throttle` keeps the limits: a steady pace 2% under `rate` messages a second (itself at most 95%
+of the hard cap: 30, or 1000 with paid broadcasts), never more than `rate` in any second,
+at most one message a second to a private chat and 20 a minute to a group. Sends are concurrent:
+each waits only for its own turn, so many are in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import enum
+import logging
+import math
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from telegram import Bot
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
+
+from bot.telegram_io.transport import SEND_METHODS
+
+logger = logging.getLogger(__name__)
+
+# `Bot.do_api_request` suggests the typed method; we call the raw one on purpose (see send_outgoing).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.send(Message|Photo|Document)'", category=PTBUserWarning)
+
+# Seconds to wait before each retry of a 5xx or network error; after the last, the send has failed.
+RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 15.0)
+# Consecutive 429s one message may meet before it counts as failed (a ban that does not lift).
+MAX_RATE_LIMITED_TRIES = 20
+FREE_CAP_PER_SECOND = 30
+PAID_CAP_PER_SECOND = 1000
+PER_CHAT_INTERVAL = 1.0
+GROUP_MESSAGES_PER_MINUTE = 20
+# Sends are timed here but counted on arrival at Telegram, and a busy moment on either side bunches
+# them up on the way: the rate stays this fraction below Telegram's cap...
+CAP_HEADROOM = 0.05
+# ...and the steady pace this fraction below the rate, so that a send a few milliseconds late does
+# not put one more message into the next second than the rate allows.
+PACE_HEADROOM = 0.02
+# Per-chat turns are kept a little more than the limit apart, for the same reason.
+WINDOW_GUARD = 0.02
+# How late an asyncio timer may fire and still count as on time.
+TIMER_SLOP = 0.005
+# After a 429 the pace drops by a tenth for this long (repeated 429s lengthen Telegram's ban).
+SLOWDOWN_AFTER_429 = 0.9
+SLOWDOWN_SECONDS = 10.0
+
+
+class SendOutcome(enum.StrEnum):
+    SENT = "sent"
+    BLOCKED = "blocked"
+    GONE = "gone"
+    FAILED = "failed"
+    REFUSED = "refused"  # Telegram refused the message itself: every recipient would refuse it alike
+
+
+# Telegram's descriptions (lower case) of a 400 that is about the message, not the recipient: the
+# same message would be refused for anyone. Telegram words them this way in its answers; the codes
+# in capitals are the MTProto errors it passes through as descriptions.
+MESSAGE_LEVEL_REFUSALS: tuple[str, ...] = (
+    "can't parse entities",
+    "message is too long",
+    "caption is too long",
+    "media_caption_too_long",
+    "message text is empty",
+    "text must be non-empty",
+    "wrong file identifier",
+    "wrong remote file identifier",
+    "wrong type of the web page content",
+    "failed to get http url content",
+    "button_data_invalid",
+    "reply markup is too long",
+    "entities_too_long",
+    "photo_invalid_dimensions",
+    "can't use file of type",
+)
+# ...and of a 400 that means the recipient is not there (no such chat, or an id that is not one).
+RECIPIENT_GONE: tuple[str, ...] = (
+    "chat not found",
+    "peer_id_invalid",
+    "user not found",
+    "chat_id is empty",
+    "group chat was upgraded to a supergroup chat",  # without the new id to follow
+)
+
+
+def outcome_of_bad_request(description: str) -> SendOutcome:
+    """What a 400 means for a broadcast: the message is wrong (REFUSED), the recipient is gone
+    (GONE), or something about this one recipient (FAILED)."""
+    words = description.lower()
+    if any(phrase in words for phrase in MESSAGE_LEVEL_REFUSALS):
+        return SendOutcome.REFUSED
+    if any(phrase in words for phrase in RECIPIENT_GONE):
+        return SendOutcome.GONE
+    return SendOutcome.FAILED
+
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """A message as recipients see it: Telegram HTML text, or a photo or document with that caption."""
+
+    text: str
+    photo: str | None = None
+    document: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    new_chat_id: int | None = None
+    detail: str = ""
+
+
+class Sender(Protocol):
+    async def send(self, chat_id: int, message: Outgoing) -> SendResult:
+        """Deliver `message` to `chat_id` within the limits; never raises for Telegram's answers."""
+        ...
+
+
+def is_group_chat(chat_id: int) -> bool:
+    """Groups, supergroups and channels have negative ids; people have positive ones."""
+    return chat_id < 0
+
+
+def api_call(chat_id: int, message: Outgoing, *, paid: bool = False) -> tuple[str, dict[str, object]]:
+    """The Bot API method and parameters that deliver `message` to `chat_id`."""
+    params: dict[str, object] = {"chat_id": chat_id, "parse_mode": "HTML"}
+    if paid:
+        params["allow_paid_broadcast"] = True
+    if message.photo:
+        return "sendPhoto", {**params, "photo": message.photo, "caption": message.text}
+    if message.document:
+        return "sendDocument", {**params, "document": message.document, "caption": message.text}
+    return "sendMessage", {**params, "text": message.text}
+
+
+async def send_outgoing(bot: Bot, chat_id: int, message: Outgoing, *, paid: bool = False) -> None:
+    """One Bot API call for `message`; raises what python-telegram-bot raises. Also used for previews,
+    so the organiser sees exactly what recipients will.
+
+    The answer is not parsed into a `Message` (a fifth of the CPU a send costs): nothing here reads it.
+    """
+    method, params = api_call(chat_id, message, paid=paid)
+    await bot.do_api_request(method, api_kwargs=params)
+
+
+class Throttle:
+    """Waits for each send's turn under the global pace, the hard cap, and the per-chat limits."""
+
+    def __init__(self, *, rate: float, hard_cap: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        # Injected so tests can run the limits on virtual time, timers firing late included.
+        self._clock = clock
+        self._sleep = sleep
+        # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
+        self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
+        self.hard_cap = hard_cap
+        self.share_with(1)
+        self._next_turn = 0.0
+        self._recent: collections.deque[float] = collections.deque()
+        self._paused_until = 0.0
+        self._slowed_until = 0.0
+        # Per chat: the times of its recent sends (reserved turns), forgotten once they no longer matter.
+        self._chat_turns: dict[int, collections.deque[float]] = {}
+        self._expiry: collections.deque[tuple[float, int]] = collections.deque()
+
+    @property
+    def current_rate(self) -> float:
+        return self.rate * SLOWDOWN_AFTER_429 if self._clock() < self._slowed_until else self.rate
+
+    def share_with(self, processes: int) -> None:
+        """Several processes send for the same bot: each keeps to its part of the rate and the cap,
+        so together they stay within Telegram's limit."""
+        processes = max(1, processes)
+        self.rate = self.whole_rate / processes * (1 - PACE_HEADROOM)
+        # No one-second window may hold more than this process's part of the configured rate,
+        # however late the loop got round to its sends.
+        self._window_allowance = max(1, math.floor(self.whole_rate / processes))
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
+        self._next_turn = max(self._next_turn, self._clock() + seconds)
+
+    async def admit_reply(self) -> None:
+        """A reply to someone goes ahead of the broadcast's queue but counts in its window, so the
+        broadcast makes room for it; during a 429 pause it waits like everything else."""
+        now = self._clock()
+        if now < self._paused_until:
+            await self._sleep(self._paused_until - now)
+        self._recent.append(self._clock())
+
+    def pause_all(self, seconds: float) -> None:
+        """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + seconds)
+        self._slowed_until = self._paused_until + SLOWDOWN_SECONDS
+        # Turns reserved before the pause are void; everyone queues again after it.
+        self._next_turn = max(self._next_turn, self._paused_until)
+
+    def _forget_old_chats(self, now: float) -> None:
+        while self._expiry and self._expiry[0][0] <= now:
+            _, chat_id = self._expiry.popleft()
+            turns = self._chat_turns.get(chat_id)
+            if turns is not None:
+                span = 60.0 if is_group_chat(chat_id) else PER_CHAT_INTERVAL
+                while turns and turns[0] + span <= now:
+                    turns.popleft()
+                if not turns:
+                    del self._chat_turns[chat_id]
+
+    def _reserve_chat_turn(self, chat_id: int, now: float) -> float:
+        """The earliest moment this chat may get its next message, reserved for the caller."""
+        turns = self._chat_turns.setdefault(chat_id, collections.deque())
+        # Every chat, a group too, gets at most one message a second; a group also 20 a minute.
+        turn = now
+        if turns:
+            turn = max(turn, turns[-1] + PER_CHAT_INTERVAL + WINDOW_GUARD)
+        span = PER_CHAT_INTERVAL + WINDOW_GUARD
+        if is_group_chat(chat_id):
+            span = 60.0 + WINDOW_GUARD
+            if len(turns) >= GROUP_MESSAGES_PER_MINUTE:
+                turn = max(turn, turns[-GROUP_MESSAGES_PER_MINUTE] + span)
+        turns.append(turn)
+        self._expiry.append((turn + span, chat_id))
+        return turn
+
+    async def wait_turn(self, chat_id: int) -> None:
+        now = self._clock()
+        self._forget_old_chats(now)
+        chat_turn = self._reserve_chat_turn(chat_id, now)
+        if chat_turn > now:
+            await self._sleep(chat_turn - now)
+        while True:
+            # The steady pace: each send takes the next free slot, 1/rate apart.
+            now = self._clock()
+            turn = max(now, self._next_turn)
+            self._next_turn = turn + 1.0 / self.current_rate
+            if turn > now:
+                await self._sleep(turn - now)
+            now = self._clock()
+            if now < self._paused_until:
+                continue  # a 429 came while we waited: queue again behind the pause
+            # The cap, however late the loop got round to us: never more than it in any second.
+            # A timer a millisecond late stamps the send at its turn (else every send would push
+            # the pace back a little); after a real stall, sends are stamped when they go.
+            stamp = turn if now - turn < TIMER_SLOP else now
+            recent = self._recent
+            while recent and recent[0] <= stamp - 1.0:
+                recent.popleft()
+            if len(recent) < self._window_allowance:
+                recent.append(max(stamp, recent[-1]) if recent else stamp)
+                return
+            self._next_turn = max(self._next_turn, recent[0] + 1.0)
+
+
+class TelegramSender:
+    """The `Sender` on python-telegram-bot: one `Bot`, one `Throttle`."""
+
+    def __init__(self, bot: Bot, *, rate: float, paid: bool = False,
+                 retry_delays: tuple[float, ...] | None = None) -> None:
+        self.bot = bot
+        self.paid = paid
+        cap = PAID_CAP_PER_SECOND if paid else FREE_CAP_PER_SECOND
+        self.throttle = Throttle(rate=min(rate, cap), hard_cap=cap)
+        self.retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
+        self.rate_limited = 0  # 429s met, for reports and benchmarks
+
+    @property
+    def rate(self) -> float:
+        return self.throttle.rate
+
+    async def send(self, chat_id: int, message: Outgoing) -> SendResult:
+        new_chat_id: int | None = None
+        failures = 0
+        rate_limited = 0
+        while True:
+            await self.throttle.wait_turn(chat_id)
+            try:
+                await send_outgoing(self.bot, chat_id, message, paid=self.paid)
+                return SendResult(SendOutcome.SENT, new_chat_id)
+            except RetryAfter as error:
+                self.rate_limited += 1
+                rate_limited += 1
+                with warnings.catch_warnings():
+                    # PTB 22 warns that retry_after will become a timedelta; both are handled here.
+                    warnings.simplefilter("ignore", PTBDeprecationWarning)
+                    seconds = error.retry_after
+                seconds = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
+                logger.warning("Telegram asked to wait %.0f s (429); pausing all sending", seconds)
+                self.throttle.pause_all(seconds)
+                if rate_limited >= MAX_RATE_LIMITED_TRIES:
+                    return SendResult(SendOutcome.FAILED, new_chat_id, "rate limited")
+            except ChatMigrated as error:
+                if new_chat_id is not None and error.new_chat_id == new_chat_id:
+                    return SendResult(SendOutcome.FAILED, new_chat_id, "migration loop")
+                chat_id = new_chat_id = error.new_chat_id
+            except Forbidden as error:
+                return SendResult(SendOutcome.BLOCKED, new_chat_id, error.message)
+            except BadRequest as error:
+                outcome = outcome_of_bad_request(error.message)
+                if outcome is SendOutcome.REFUSED:
+                    logger.error("Telegram refused a broadcast message: %s", error.message)
+                return SendResult(outcome, new_chat_id, error.message)
+            except NetworkError as error:  # 5xx, timeouts, connections refused or reset
+                if failures >= len(self.retry_delays):
+                    return SendResult(SendOutcome.FAILED, new_chat_id, error.message)
+                await asyncio.sleep(self.retry_delays[failures])
+                failures += 1
+            except TelegramError as error:  # an invalid token and other answers no retry will change
+                logger.error("sending failed: %s", error.message)
+                return SendResult(SendOutcome.FAILED, new_chat_id, error.message)
+
+
+class RepliesInTheSendingWindow(BaseRateLimiter[None]):
+    """python-telegram-bot's rate-limiter hook for the bot's ordinary replies.
+
+    Telegram counts a reply and a broadcast message alike; while a broadcast fills the budget, a
+    reply the sender did not know of would be one too many and be refused with 429. The replies
+    therefore count in the sender's window (see `Throttle.admit_reply`). Until the broadcast engine
+    has started, there is nothing to share with and replies go straight out.
+    """
+
+    def __init__(self) -> None:
+        self.throttle: Throttle | None = None
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):
+        if self.throttle is not None and endpoint in SEND_METHODS:
+            await self.throttle.admit_reply()
+        return await callback(*args, **kwargs)

@@ -1,0 +1,93 @@
+"""The /stats trend chart: a PNG drawn with matplotlib's Agg backend.
+
+`render_trend_chart` is synchronous and CPU-bound (tens of milliseconds); the bot calls it in a
+worker thread. It uses matplotlib's object API on a fresh Figure, never pyplot's global state,
+so concurrent calls from several threads do not share anything.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; must come before anything imports pyplot
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter
+
+from messages import environment
+from storage.iapt.report import TrendAnswer
+
+REFERRALS_COLOUR = "#005eb8"  # NHS blue
+FINISHED_COLOUR = "#41b6e6"
+RATE_COLOUR = "#da291c"
+ENGLAND_COLOUR = "#425563"
+FOOTER_WIDTH = 150  # characters a line under the chart
+
+
+def _or_gap(value: float | None) -> float:
+    """NaN for a suppressed or unpublished value: matplotlib draws nothing there, not a zero."""
+    return math.nan if value is None else value
+
+
+def _words(name: str, *args: object) -> str:
+    """A chart label: the macro `name` of messages/stats_chart.txt."""
+    return str(getattr(environment().get_template("stats_chart.txt").module, name)(*args)).strip()
+
+
+def render_trend_chart(answer: TrendAnswer, *, dpi: int = 110) -> bytes:
+    """Referrals and finished treatments as bars, recovery rates as lines; PNG bytes.
+
+    Suppressed or unpublished values are left as gaps, never drawn as zero.
+    """
+    labels = [point.period.label for point in answer.points]
+    positions = list(range(len(labels)))
+    figure = MplFigure(figsize=(8, 4.8), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    counts = figure.add_subplot()
+    width = 0.38
+    referrals = [_or_gap(p.referrals.value) for p in answer.points]
+    finished = [_or_gap(p.finished.value) for p in answer.points]
+    counts.bar([x - width / 2 for x in positions], referrals, width, color=REFERRALS_COLOUR, label=_words("referrals"))
+    counts.bar([x + width / 2 for x in positions], finished, width, color=FINISHED_COLOUR, label=_words("finished"))
+    counts.set_ylabel(_words("counts_axis"))
+    counts.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    counts.set_xticks(positions, labels)
+    if len(labels) > 8:
+        counts.tick_params(axis="x", labelrotation=45)
+        for tick in counts.get_xticklabels():
+            tick.set_horizontalalignment("right")
+    counts.spines[["top"]].set_visible(False)
+
+    rates = counts.twinx()
+    rate_values = [p.recovery_rate.value for p in answer.points]
+    rates.plot(positions, [_or_gap(v) for v in rate_values], color=RATE_COLOUR,
+               marker="o", linewidth=2, label=_words("recovery_rate"))
+    if not answer.area.is_england:
+        england = [p.england_recovery_rate.value if p.england_recovery_rate else None for p in answer.points]
+        rates.plot(positions, [_or_gap(v) for v in england], color=ENGLAND_COLOUR,
+                   marker="s", linestyle="--", linewidth=1.5, label=_words("england_rate"))
+    rates.set_ylim(0, 100)
+    rates.set_ylabel(_words("rate_axis"))
+    rates.spines[["top"]].set_visible(False)
+
+    handles, names = [], []
+    for axes in (counts, rates):
+        more_handles, more_names = axes.get_legend_handles_labels()
+        handles += more_handles
+        names += more_names
+    counts.legend(handles, names, loc="upper left", fontsize="small", frameon=False, ncols=2)
+    tallest = max((v for v in referrals + finished if not math.isnan(v)), default=1.0)
+    counts.set_ylim(0, tallest * 1.25)  # headroom for the legend
+    figure.suptitle(_words("title", answer), fontsize="medium", fontweight="bold")
+    # supxlabel, unlike a free text, is given room by the constrained layout.
+    figure.supxlabel(textwrap.fill(_words("footer", answer), FOOTER_WIDTH), fontsize="x-small",
+                     color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -83,6 +83,8 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration; with `connection`, migrations run on it (see migrations/env.py).
+    Without one it serves only to read the revisions."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:

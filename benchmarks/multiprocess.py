@@ -72,6 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from storage.db import normalise_database_url  # noqa: E402
+from storage.leases import LEASE_TTL, RENEW_EVERY  # noqa: E402
 
 CAMPAIGN_BOT = str(Path(sys.executable).parent / "campaign-bot")
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -85,7 +86,7 @@ EVENTS_BASE = 2_000_000_000
 ORGANISER_ID = 999  # in ORGANISER_IDS, on no list: gets reports of missed reminders, if any
 EVENTS = 5
 # The scheduler lease as bot/engines/leadership.py has it, for the reader of the table.
-LEASE_NOTE = "lease TTL 6 s, renewed every 2 s"
+LEASE_NOTE = f"lease TTL {LEASE_TTL.total_seconds():g} s, renewed every {RENEW_EVERY:g} s"
 POLL = 0.1
 # With --scheduled, how far ahead the alert is queued: beyond the engines' 5 s look at the database.
 SCHEDULED_AHEAD = 8.0

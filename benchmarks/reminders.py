@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from bot.app import build_application, running
 from bot.local_api.server import LocalBotApi
@@ -38,7 +38,7 @@ from bot.services import Services
 from bot.settings import Settings
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
-from storage.db import Database, make_engine
+from storage.db import Database, create_schema, drop_schema
 from storage.events import events
 from storage.events.events import DateDraft, EventDraft, Reminder
 from storage.lists import subscriptions
@@ -54,16 +54,6 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
     return ordered[index]
-
-
-async def fresh_schema(url: str, schema: str, *, drop: bool = False) -> None:
-    admin = make_engine(url)
-    async with admin.begin() as connection:
-        if drop:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        else:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
 
 
 async def store_events(db: Database, settings: Settings, *, count: int, timed: int, spacing: float,
@@ -112,7 +102,7 @@ async def run(args: argparse.Namespace) -> None:
     if url.startswith("postgres"):
         # A schema of its own, dropped at the end: the benchmark never touches the database's own tables.
         schema = f"bench_{uuid.uuid4().hex[:12]}"
-        await fresh_schema(url, schema)
+        await create_schema(url, schema)
     db = Database.from_url(url, schema=schema)
     await db.upgrade()
 
@@ -144,7 +134,7 @@ async def run(args: argparse.Namespace) -> None:
     await server.stop()
     await db.dispose()
     if schema is not None:
-        await fresh_schema(url, schema, drop=True)
+        await drop_schema(url, schema)
 
     due_of = {row[0]: row[1] for row in rows}
     fired_late = [(row[2] - row[1]).total_seconds() for row in rows if row[3] == "sent"]

@@ -27,27 +27,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 import storage.tables  # noqa: F401  (every table on the metadata, so erasure sees them all)
 from storage import retention
 from storage.broadcasts import broadcasts
 from storage.broadcasts.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
-from storage.db import Database, make_engine
+from storage.db import Database, create_schema, drop_schema
 from storage.lists import subscriptions
 from storage.lists.models import Chat, Subscription
 
 KEEP_FOR = dt.timedelta(days=30)
-
-
-async def fresh_schema(url: str, schema: str, *, drop: bool = False) -> None:
-    admin = make_engine(url)
-    async with admin.begin() as connection:
-        if drop:
-            await connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        else:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
 
 
 async def populate(db: Database, *, chats: int, broadcast_count: int, now: dt.datetime) -> list[int]:
@@ -113,7 +103,7 @@ async def main() -> None:
         schema = None
         if args.database_url:
             schema = f"bench_{uuid.uuid4().hex[:12]}"
-            await fresh_schema(url, schema)
+            await create_schema(url, schema)
         db = Database.from_url(url, schema=schema)
         try:
             await db.upgrade()
@@ -132,7 +122,7 @@ async def main() -> None:
         finally:
             await db.dispose()
             if schema is not None:
-                await fresh_schema(url, schema, drop=True)
+                await drop_schema(url, schema)
 
     backend = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{backend}: {args.chats:,} chats, {args.broadcasts} broadcasts, batches of {size}")

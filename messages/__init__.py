@@ -1,9 +1,11 @@
-"""Every text the bot sends, as Jinja2 templates, and the one function that renders them.
+"""Every text and picture the bot sends: Jinja2 templates, the one function that renders them,
+and `charts.py`, which draws the /stats trend chart (matplotlib).
 
-`*.html` templates become Telegram messages sent with parse_mode=HTML, so they are
-autoescaped: a list title such as "Rights & <Welfare>" cannot break the markup.
-`*.txt` templates are plain text (button labels, CSV headers, terminal output) and are not escaped.
-Undefined variables are errors, never silent blanks.
+`*.html` templates become Telegram messages sent with parse_mode=HTML, so they are autoescaped: a
+list title such as "Rights & <Welfare>" cannot break the markup. `*.txt` templates are plain text
+(button labels, CSV headers, terminal output) and are not escaped. Undefined variables are errors,
+never silent blanks. messages/ imports nothing from bot/ and no `telegram`; the chart takes its
+figures from `storage.iapt.report`, so the bot, the command line and the tests render alike.
 """
 
 from __future__ import annotations

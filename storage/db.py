@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, types
+from sqlalchemy import event, text, types
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -82,7 +82,29 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     return engine
 
 
+async def create_schema(url: str, schema: str) -> None:
+    """Create a PostgreSQL schema (a campaign's own, or a test's or a benchmark's) for a Database to use."""
+    await _run_alone(url, f'CREATE SCHEMA "{schema}"')
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    """Drop a PostgreSQL schema and every table in it."""
+    await _run_alone(url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def _run_alone(url: str, statement: str) -> None:
+    # On an engine of its own, outside any schema: the schema may not exist yet, or may be going.
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration; with `connection`, migrations run on it (see migrations/env.py).
+    Without one it serves only to read the revisions."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:

@@ -18,6 +18,13 @@ from sqlmodel import Field, SQLModel
 
 from storage.db import UTCDateTime
 
+# The worker leases and the scheduler lease (bot/engines/leadership.py): a dead holder is replaced
+# within LEASE_TTL, and a live one renews every RENEW_EVERY, three tries within one lifetime.
+LEASE_TTL = dt.timedelta(seconds=6)
+RENEW_EVERY = 2.0  # seconds
+# Long after any process could still be requeueing what a dead one claimed.
+FORGET_DEAD_WORKERS_AFTER = dt.timedelta(days=1)
+
 
 class Lease(SQLModel, table=True):
     __tablename__ = "leases"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import Database, normalise_database_url
+from storage.db import Database, create_schema, drop_schema
 from storage.lists import subscriptions
 from storage.lists.models import ChatKind, MailingList
 
@@ -42,23 +41,6 @@ async def fresh_database(directory: Path, *, filename: str = "campaign.db") -> A
     finally:
         await db.dispose()
         await drop_schema(postgres_url, schema)
-
-
-async def create_schema(postgres_url: str, schema: str) -> None:
-    await _as_admin(postgres_url, f'CREATE SCHEMA "{schema}"')
-
-
-async def drop_schema(postgres_url: str, schema: str) -> None:
-    await _as_admin(postgres_url, f'DROP SCHEMA "{schema}" CASCADE')
-
-
-async def _as_admin(postgres_url: str, statement: str) -> None:
-    admin = create_async_engine(normalise_database_url(postgres_url))
-    try:
-        async with admin.begin() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await admin.dispose()
 
 
 async def make_list(db: Database, slug: str, title: str, description: str = "") -> MailingList:

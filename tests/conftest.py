@@ -19,8 +19,10 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from telegram.ext import Application
+from typer.testing import CliRunner
 
 from bot.app import build_application, running
+from bot.cli.main import app as command_line
 from bot.local_api.server import LocalBotApi
 from bot.services import Services
 from bot.settings import Settings
@@ -66,6 +68,23 @@ def settings() -> Settings:
                     # People in tests act far faster than anyone could, on a clock that stands still;
                     # the flood guard's own tests (test_flood_guard.py) set the real limit.
                     flood_limit=1000)
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch) -> dict[str, str]:
+    """For `campaign-bot` run as a user would: a SQLite database of its own, no bot token, and no
+    .env of the developer's (the command runs in the test's temporary directory)."""
+    monkeypatch.chdir(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "", "ORGANISER_IDS": "",
+           "TIMEZONE": "Europe/London"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def invoke(*args: str):
+    """`campaign-bot ARGS...` in this process, its exceptions raised rather than caught."""
+    return CliRunner().invoke(command_line, list(args), catch_exceptions=False)
 
 
 @pytest.fixture

@@ -5,23 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from typer.testing import CliRunner
 
-from bot.cli.main import app
 from tests.builders import make_list, subscribe
-from tests.conftest import POSTGRES_URL
-
-
-@pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "",
-                        "ORGANISER_IDS": "", "TIMEZONE": "Europe/London"}.items():
-        monkeypatch.setenv(name, value)
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+from tests.conftest import POSTGRES_URL, invoke
 
 
 @pytest.fixture

@@ -13,22 +13,9 @@ from typer.testing import CliRunner
 
 from bot.cli.main import app
 from bot.local_api.server import LocalBotApi
+from tests.conftest import invoke
 
 CAMPAIGN_BOT = str(Path(sys.executable).with_name("campaign-bot"))
-
-
-@pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    """Each CLI test has its own SQLite database and no .env of the developer's."""
-    monkeypatch.chdir(tmp_path)
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "", "ORGANISER_IDS": ""}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def test_db_upgrade_and_lists_create(cli_env):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.app import build_application, running
-from bot.engines.leadership import LEASE_TTL, SchedulerLease
+from bot.engines.leadership import SchedulerLease
 from bot.services import Services
+from storage.leases import LEASE_TTL
 from tests.conftest import TOKEN
 
 

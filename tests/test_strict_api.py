@@ -9,13 +9,12 @@ import aiohttp
 import pytest
 from telegram import Bot, Message, MessageEntity
 from telegram.error import BadRequest
-from typer.testing import CliRunner
 
-from bot.cli.main import app
 from bot.local_api.server import LocalBotApi
 from storage.broadcasts import broadcasts
 from storage.telegram_html import TelegramHtmlError, plain_text, utf16_length, visible_length
 from tests.builders import make_list, subscribe
+from tests.conftest import invoke as terminal
 
 TOKEN = "1:secret"
 
@@ -254,16 +253,8 @@ def test_what_python_telegram_bot_makes_of_formatted_messages_passes():
 # ------------------------------------------------------------------ refused before a broadcast is queued
 
 @pytest.fixture
-def protests_in_terminal(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "TELEGRAM_BOT_TOKEN": "",
-                        "ORGANISER_IDS": "", "TIMEZONE": "Europe/London"}.items():
-        monkeypatch.setenv(name, value)
+def protests_in_terminal(cli_env):
     terminal("lists", "create", "protests", "--title", "Protests and demos")
-
-
-def terminal(*args: str):
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def test_the_terminal_refuses_html_telegram_would_refuse_and_says_where(protests_in_terminal):

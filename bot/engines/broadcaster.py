@@ -41,7 +41,6 @@ from telegram import Bot
 from telegram.ext import Application
 
 from bot.engines.breaker import CircuitBreaker
-from bot.engines.leadership import RENEW_EVERY
 from bot.services import Services
 from bot.telegram_io.sending import (
     Outgoing,
@@ -65,7 +64,7 @@ from storage.broadcasts.broadcasts import (
 )
 from storage.clock import Clock
 from storage.db import Database
-from storage.leases import live_workers
+from storage.leases import RENEW_EVERY, live_workers
 from storage.lists import organisers
 from storage.lists.models import MailingList
 

@@ -5,7 +5,7 @@ deliveries it claimed are its own while that lease lives, and any process may pu
 the queue once it has run out (the claimer died). Exactly one process also holds the
 "scheduler" lease and runs the reminder scheduler. Every process tries to take it at start-up
 and then every few seconds; when the holder dies (even by SIGKILL) its lease runs out after
-`LEASE_TTL` and the next process to try takes it over and rebuilds the schedule from the
+`LEASE_TTL` (storage/leases.py) and the next process to try takes it over and rebuilds the schedule from the
 database. A single process (the usual case) simply holds both from start-up on.
 """
 
@@ -21,6 +21,9 @@ from telegram.ext import Application
 from bot.engines.reminders import ReminderScheduler
 from bot.services import Services
 from storage.leases import (
+    FORGET_DEAD_WORKERS_AFTER,
+    LEASE_TTL,
+    RENEW_EVERY,
     forget_dead_workers,
     live_workers,
     release_lease,
@@ -31,10 +34,6 @@ from storage.leases import (
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
-LEASE_TTL = dt.timedelta(seconds=6)
-RENEW_EVERY = 2.0  # seconds: three tries within one lifetime of the lease
-# Long after any process could still be requeueing what a dead one claimed.
-FORGET_DEAD_WORKERS_AFTER = dt.timedelta(days=1)
 
 
 def wall_clock() -> dt.datetime:

@@ -1,8 +1,12 @@
-"""Alembic environment: runs on the connection campaign-bot hands in, or opens its own."""
+"""Alembic environment: the migrations run on the connection the `Database` hands in.
+
+`storage.db` puts that connection in `config.attributes["connection"]`; it comes from the
+Database's own engine, so it carries the Database's URL and, on PostgreSQL, its schema (the
+engine's search_path), and the tables and `alembic_version` land where the bot will look.
+Nothing here reads settings or the environment: storage/ knows nothing of bot/.
+"""
 
 from __future__ import annotations
-
-import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -25,18 +29,8 @@ def run_on(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_with_own_engine() -> None:
-    from bot.settings import Settings
-    from storage.db import make_engine
-
-    engine = make_engine(Settings().database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(run_on)
-    await engine.dispose()
-
-
 connection = context.config.attributes.get("connection")
-if connection is not None:
-    run_on(connection)
-else:
-    asyncio.run(run_with_own_engine())
+if connection is None:
+    raise RuntimeError("campaign-bot's migrations run through storage.db.Database.upgrade "
+                       "(`campaign-bot db upgrade`), which hands them its connection")
+run_on(connection)

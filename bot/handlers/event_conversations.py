@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import (
@@ -54,7 +55,7 @@ def _text(update: Update) -> str:
 
 
 def _draft(context: ContextTypes.DEFAULT_TYPE) -> EventDraft:
-    return context.user_data[DRAFT_KEY]
+    return context.user_data.setdefault(DRAFT_KEY, EventDraft())
 
 
 async def _ask(update: Update, step: str, /, *, buttons: Keyboard | None = None, **context: object) -> None:
@@ -193,22 +194,28 @@ async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     return NEW_MEETING_POINT
 
 
-async def meeting_point_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    value = "" if skipped(_text(update)) else _text(update)
-    if await _refused_as_too_long(update, "meeting_point", value):
-        return NEW_MEETING_POINT
-    _draft(context).meeting_point = value
-    await _ask(update, "nearest_station")
-    return NEW_STATION
+Step = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[int]]  # returns the next state
 
 
-async def station_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    value = "" if skipped(_text(update)) else _text(update)
-    if await _refused_as_too_long(update, "nearest_station", value):
-        return NEW_STATION
-    _draft(context).nearest_station = value
-    await _ask(update, "map")
-    return NEW_MAP
+def _optional_text_step(attribute: str, state: int, next_step: str, next_state: int) -> Step:
+    """The step of an optional text field: a skip word leaves it empty."""
+
+    async def given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+        value = "" if skipped(_text(update)) else _text(update)
+        if await _refused_as_too_long(update, attribute, value):
+            return state
+        setattr(_draft(context), attribute, value)
+        await _ask(update, next_step)
+        return next_state
+
+    given.__name__ = given.__qualname__ = f"{attribute}_given"  # as a refusal logs it
+    return given
+
+
+meeting_point_given = _optional_text_step("meeting_point", NEW_MEETING_POINT, "nearest_station", NEW_STATION)
+station_given = _optional_text_step("nearest_station", NEW_STATION, "map", NEW_MAP)
+details_given = _optional_text_step("details", NEW_DETAILS, "contact", NEW_CONTACT)
+contact_given = _optional_text_step("contact", NEW_CONTACT, "capacity", NEW_CAPACITY)
 
 
 async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -222,24 +229,6 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return NEW_MAP
     await _ask(update, "details")
     return NEW_DETAILS
-
-
-async def details_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    value = "" if skipped(_text(update)) else _text(update)
-    if await _refused_as_too_long(update, "details", value):
-        return NEW_DETAILS
-    _draft(context).details = value
-    await _ask(update, "contact")
-    return NEW_CONTACT
-
-
-async def contact_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    value = "" if skipped(_text(update)) else _text(update)
-    if await _refused_as_too_long(update, "contact", value):
-        return NEW_CONTACT
-    _draft(context).contact = value
-    await _ask(update, "capacity")
-    return NEW_CAPACITY
 
 
 async def capacity_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

@@ -13,17 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dates import parse_moment, parse_reminder_rules
 from storage.events import events
-from storage.events.events import DateChange, EventDate, InvalidEventError
+from storage.events.events import DateChange, EventDate, InvalidEventError, PromotionComposer
 
 EDITABLE = ("time", "title", "venue_name", "address", "meeting_point", "nearest_station", "map", "details",
             "contact", "capacity", "booked_elsewhere", "reminders")
 OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "contact")
 SKIP_WORDS = {"skip", "-", "none", "no", "n/a"}
 
-# What the broadcast engine sends, composed by the bot: the notice of a new time, and the
-# message to each chat let in from a waiting list.
+# The notice of a new time, composed by the bot (as the notice to each chat let in from a
+# waiting list is: PromotionComposer).
 MovedNotice = Callable[[DateChange], str]
-PromotedNotice = Callable[..., str]
 
 
 def skipped(text: str) -> bool:
@@ -62,7 +61,7 @@ async def current_value(session: AsyncSession, *, event_date_id: int, field: str
 
 async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, text: str,
                      location: tuple[float, float] | None, now: dt.datetime, tz: ZoneInfo,
-                     compose_moved: MovedNotice, compose_promoted: PromotedNotice) -> FieldEdited:
+                     compose_moved: MovedNotice, compose_promoted: PromotionComposer) -> FieldEdited:
     """Sets `field` of the event (or of its date, for the time and places booked elsewhere) from
     `text`. Raises DateProblem, InvalidEventError (NoticeNotComposable among them) or ValueError
     when it cannot be done; the caller's transaction then rolls back."""

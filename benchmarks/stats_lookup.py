@@ -37,7 +37,7 @@ from typing import Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.app import build_application, running
-from bot.handlers.stats import STATS_BUTTON_PATTERN
+from bot.handlers.callback_data import StatsChoice
 from bot.local_api.server import LocalBotApi
 from bot.services import Services
 from bot.settings import Settings
@@ -101,7 +101,7 @@ class TelegramAsker:
         # Which area an answer is about, from its first line: "<b>NAME</b> · CCG 08V".
         self.area_by_name_and_code = {(area.name, area.code): area.id for area in index.areas.values()}
         self.area_by_name = {area.name: area.id for area in index.areas.values()}
-        self.button = re.compile(STATS_BUTTON_PATTERN)
+        self.button = re.compile(StatsChoice.pattern)
 
     async def reply_to(self, text: str, method: str = "sendMessage") -> tuple[float, dict]:
         seen = len(self.server.requests)

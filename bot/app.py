@@ -39,6 +39,7 @@ from bot.engines.retention import start_retention, stop_retention
 from bot.engines.statistics import start_stats, stop_stats
 from bot.handlers import (
     broadcasts,
+    event_conversations,
     events,
     fallbacks,
     membership,
@@ -46,7 +47,22 @@ from bot.handlers import (
     stats,
     supporters,
 )
-from bot.handlers.common import ROW_ID, Handler, Who, guard_handler
+from bot.handlers.callback_data import (
+    Attendees,
+    BroadcastControl,
+    BroadcastDraftAnswer,
+    BroadcastList,
+    CalendarFile,
+    CancelAnswer,
+    CancelPick,
+    Family,
+    ForgetAnswer,
+    ListToggle,
+    RsvpAnswer,
+    ShareName,
+    StatsChoice,
+)
+from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
 from bot.services import Services
 from bot.telegram_io.flood_guard import FloodGuard
@@ -72,12 +88,12 @@ class Command:
 
 @dataclasses.dataclass(frozen=True)
 class Button:
-    """An inline button's handler, by the pattern of its callback_data."""
+    """An inline button's handler, by the family of its callback_data (`bot.handlers.callback_data`)."""
 
-    pattern: str
+    family: type[Family]
     callback: Handler
     who: Who = Who.ANYONE
-    # Its data ends in an event date's id, which the pressing chat must be allowed to see.
+    # Its data names an event date (`event_date_id`), which the pressing chat must be allowed to see.
     shows_event_date: bool = False
     drafts: tuple[str, ...] = ()  # as for Command
 
@@ -108,7 +124,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcast", broadcasts.broadcast_command, ORGANISERS, drafts=BROADCAST_DRAFT),
     Command("broadcasts", broadcasts.broadcasts_command, ORGANISERS, drafts=BROADCAST_DRAFT),
     Command("events", events.show_events),
-    # In private chats the conversations in events.conversations() take these first.
+    # In private chats the conversations in event_conversations.conversations() take these first.
     Command("newevent", events.private_only, ORGANISERS),
     Command("editevent", events.private_only, ORGANISERS),
     # Its pick list names every coming event, so, like the other two, only in a private chat.
@@ -117,19 +133,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("stats", stats.stats_command),
 )
 
-# The single table of buttons (stats' own come after it, and unknown ones last).
+# The single table of buttons outside the conversations (unknown ones are answered last).
 BUTTONS: tuple[Button, ...] = (
-    Button(rf"^(join|leave):{ROW_ID}$", supporters.list_button_pressed, CHAT_MANAGERS),
-    Button(r"^forget:(yes|no)$", supporters.forget_answered, CHAT_MANAGERS),
-    Button(rf"^bcast:list:{ROW_ID}$", broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(rf"^bcast:(send|schedule|drop):{ROW_ID}$", broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(rf"^bcast:(pause|resume|cancel):{ROW_ID}$", broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
-    Button(rf"^rsvp:(going|no):{ROW_ID}$", events.rsvp_pressed, shows_event_date=True),
-    Button(rf"^rsvp:name:{ROW_ID}$", events.share_name_pressed, shows_event_date=True),
-    Button(rf"^ics:{ROW_ID}$", events.calendar_pressed, shows_event_date=True),
-    Button(rf"^attendees:{ROW_ID}$", events.attendees_pressed, ORGANISERS),
-    Button(rf"^cancelevent:pick:{ROW_ID}$", events.cancel_picked, ORGANISERS, shows_event_date=True),
-    Button(rf"^cancelevent:(yes|no):{ROW_ID}$", events.cancel_answered, ORGANISERS, shows_event_date=True),
+    Button(ListToggle, supporters.list_button_pressed, CHAT_MANAGERS),
+    Button(ForgetAnswer, supporters.forget_answered, CHAT_MANAGERS),
+    Button(BroadcastList, broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastDraftAnswer, broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
+    Button(ShareName, events.share_name_pressed, shows_event_date=True),
+    Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
+    Button(Attendees, events.attendees_pressed, ORGANISERS),
+    Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
+    Button(CancelAnswer, events.cancel_answered, ORGANISERS, shows_event_date=True),
+    Button(StatsChoice, stats.stats_button_pressed),
 )
 
 
@@ -149,16 +166,17 @@ def register_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, broadcasts.drop_question), group=-1)
     add(MessageHandler(broadcasts.AwaitingAnswer(application) & only_new_messages, broadcasts.next_step_message),
         ORGANISERS, BROADCAST_DRAFT)
-    for conversation in events.conversations():
+    for conversation in event_conversations.conversations():
         # Every step is checked: the entry points, each state's handlers and the fallbacks.
-        add(conversation, ORGANISERS, events.DRAFT_KEYS)
+        add(conversation, ORGANISERS, event_conversations.DRAFT_KEYS)
     for command in COMMANDS:
         add(CommandHandler(command.name, command.callback, filters=only_new_messages & command.chats,
                            has_args=command.has_args), command.who, command.drafts)
     for button in BUTTONS:
-        callback = events.visible_dates_only(button.callback) if button.shows_event_date else button.callback
-        add(CallbackQueryHandler(callback, pattern=button.pattern), button.who, button.drafts)
-    application.add_handler(CallbackQueryHandler(stats.stats_button_pressed, pattern=stats.STATS_BUTTON_PATTERN))
+        callback = button.callback
+        if button.shows_event_date:
+            callback = events.visible_dates_only(button.family, callback)
+        add(CallbackQueryHandler(callback, pattern=button.family.pattern), button.who, button.drafts)
     application.add_handler(InlineQueryHandler(stats.stats_inline_query))
     application.add_handler(MessageHandler(filters.COMMAND & only_new_messages, fallbacks.unknown_command))
     application.add_handler(MessageHandler(filters.ChatType.PRIVATE & only_new_messages, fallbacks.text_expected))

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select, text
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler
 
 from bot.handlers import broadcasts as broadcast_handlers
-from bot.handlers import events as event_handlers
+from bot.handlers import event_conversations as event_handlers
 from bot.handlers.common import Who
 from messages import render
 from storage.broadcasts import broadcasts

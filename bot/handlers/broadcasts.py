@@ -16,28 +16,29 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.engines.broadcaster import check_message_length, compose_message
+from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList
 from bot.handlers.common import argument_text
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
-from storage.broadcasts import broadcasts
+from storage.broadcasts import broadcasts, drafts
 from storage.broadcasts.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
+from storage.broadcasts.drafts import DraftAnswer, DraftContent
 from storage.dates import DateProblem, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
 
 STEP = "broadcast_step"  # key in user_data: ("text", list_id) or ("time", broadcast_id)
-ACTIONS = {"pause", "resume", "cancel"}
 
 
 def _list_buttons(choices: list[ListChoice]) -> Keyboard:
-    return [[(label("broadcast_list", title=c.title, count=c.subscribers), f"bcast:list:{c.id}")] for c in choices]
+    return [[(label("broadcast_list", title=c.title, count=c.subscribers), BroadcastList.build(c.id))] for c in choices]
 
 
 def _draft_buttons(broadcast_id: int) -> Keyboard:
-    return [[(label("broadcast_send_now"), f"bcast:send:{broadcast_id}"),
-             (label("broadcast_schedule"), f"bcast:schedule:{broadcast_id}"),
-             (label("broadcast_drop"), f"bcast:drop:{broadcast_id}")]]
+    return [[(label("broadcast_send_now"), BroadcastDraftAnswer.build(DraftAnswer.SEND, broadcast_id)),
+             (label("broadcast_schedule"), BroadcastDraftAnswer.build(DraftAnswer.SCHEDULE, broadcast_id)),
+             (label("broadcast_drop"), BroadcastDraftAnswer.build(DraftAnswer.DROP, broadcast_id))]]
 
 
 def _control_buttons(items: list[broadcasts.BroadcastSummary]) -> Keyboard:
@@ -45,11 +46,11 @@ def _control_buttons(items: list[broadcasts.BroadcastSummary]) -> Keyboard:
     for item in items:
         row = []
         if item.status is broadcasts.BroadcastStatus.SENDING:
-            row.append((label("broadcast_pause", id=item.id), f"bcast:pause:{item.id}"))
+            row.append((label("broadcast_pause", id=item.id), BroadcastControl.build("pause", item.id)))
         if item.status is broadcasts.BroadcastStatus.PAUSED:
-            row.append((label("broadcast_resume", id=item.id), f"bcast:resume:{item.id}"))
+            row.append((label("broadcast_resume", id=item.id), BroadcastControl.build("resume", item.id)))
         if not item.status.finished:
-            row.append((label("broadcast_cancel", id=item.id), f"bcast:cancel:{item.id}"))
+            row.append((label("broadcast_cancel", id=item.id), BroadcastControl.build("cancel", item.id)))
         if row:
             rows.append(row)
     return rows
@@ -85,7 +86,7 @@ async def _ask_for_text(update: Update, context: ContextTypes.DEFAULT_TYPE, choi
 async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A list button under /broadcast."""
     await update.callback_query.answer()
-    list_id = int(update.callback_query.data.rsplit(":", 1)[1])
+    list_id = BroadcastList.parse(update.callback_query.data).list_id
     async with services_of(context).db.transaction() as session:
         choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
     if choice is None:
@@ -125,14 +126,18 @@ async def next_step_message(update: Update, context: ContextTypes.DEFAULT_TYPE) 
         await _time_received(update, context, broadcast_id=ident)
 
 
-def _content_of(message: Message) -> tuple[str, MediaKind | None, str | None] | None:
+def _content_of(message: Message) -> DraftContent | None:
     if message.photo:
-        return message.caption_html or "", MediaKind.PHOTO, message.photo[-1].file_id
+        return DraftContent(message.caption_html or "", MediaKind.PHOTO, message.photo[-1].file_id)
     if message.document:
-        return message.caption_html or "", MediaKind.DOCUMENT, message.document.file_id
+        return DraftContent(message.caption_html or "", MediaKind.DOCUMENT, message.document.file_id)
     if message.text:
-        return message.text_html, None, None
+        return DraftContent(message.text_html)
     return None
+
+
+def _check_length(content: DraftContent, mailing_list: MailingList) -> None:
+    check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list)
 
 
 async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, list_id: int) -> None:
@@ -140,32 +145,27 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     if content is None:
         await reply(update, "broadcast_not_text.html")
         return
-    text, media_kind, file_id = content
     services = services_of(context)
-    async with services.db.transaction() as session:
-        mailing_list = await session.get(MailingList, list_id)
-        choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
-        if mailing_list is None or choice is None:
-            context.user_data.pop(STEP, None)
-            await reply(update, "broadcast_no_lists.html")
-            return
-        try:
-            check_message_length(text=text, media_kind=media_kind, mailing_list=mailing_list)
-        except TextTooLong as problem:
-            await reply(update, "broadcast_too_long.html", problem=problem)
-            return
-        except TelegramHtmlError as problem:
-            await reply(update, "broadcast_bad_html.html", problem=problem)
-            return
-        draft = await broadcasts.create_broadcast(
-            session, list_id=list_id, text=text, created_by=update.effective_user.id, draft=True,
-            photo_file_id=file_id if media_kind is MediaKind.PHOTO else None,
-            document_file_id=file_id if media_kind is MediaKind.DOCUMENT else None, now=services.clock.now())
+    try:
+        async with services.db.transaction() as session:
+            made = await drafts.create_draft(session, list_id=list_id, content=content,
+                                             created_by=update.effective_user.id, now=services.clock.now(),
+                                             check_length=_check_length)
+    except TextTooLong as problem:
+        await reply(update, "broadcast_too_long.html", problem=problem)
+        return
+    except TelegramHtmlError as problem:
+        await reply(update, "broadcast_bad_html.html", problem=problem)
+        return
     context.user_data.pop(STEP, None)
-    preview = compose_message(text=text, media_kind=media_kind, media_file_id=file_id, mailing_list=mailing_list)
+    if made is None:
+        await reply(update, "broadcast_no_lists.html")
+        return
+    preview = compose_message(text=content.text, media_kind=content.media_kind, media_file_id=content.file_id,
+                              mailing_list=made.mailing_list)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
-    await reply(update, "broadcast_confirm.html", count=choice.subscribers, title=choice.title,
-                buttons=_draft_buttons(draft.id))
+    await reply(update, "broadcast_confirm.html", count=made.choice.subscribers, title=made.choice.title,
+                buttons=_draft_buttons(made.broadcast.id))
 
 
 async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int) -> None:
@@ -193,29 +193,23 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
 
 
 async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send now, Schedule or Cancel under the preview."""
+    """Send now, Schedule or Drop under the preview."""
     query = update.callback_query
     await query.answer()
-    _, action, ident = query.data.split(":")
-    broadcast_id = int(ident)
+    pressed = BroadcastDraftAnswer.parse(query.data)
+    broadcast_id = pressed.broadcast_id
     services = services_of(context)
     try:
         async with services.db.transaction() as session:
-            draft = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-            if draft is None or draft.status is not broadcasts.BroadcastStatus.DRAFT:
-                raise BroadcastError("not a draft")
-            if action == "send":
-                await broadcasts.send_broadcast_now(session, broadcast_id=broadcast_id, now=services.clock.now())
-            elif action == "drop":
-                await broadcasts.change_broadcast(session, broadcast_id=broadcast_id, action="cancel",
-                                                  now=services.clock.now())
+            draft = await drafts.answer_draft(session, broadcast_id=broadcast_id, answer=pressed.answer,
+                                              now=services.clock.now())
     except BroadcastError:
         await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
-    if action == "send":
+    if pressed.answer is DraftAnswer.SEND:
         _wake_engine(services)
         await edit_or_reply(update, "broadcast_started.html", broadcast_id=broadcast_id, title=draft.list_title)
-    elif action == "drop":
+    elif pressed.answer is DraftAnswer.DROP:
         await edit_or_reply(update, "broadcast_dropped.html")
     else:
         context.user_data[STEP] = ("time", broadcast_id)
@@ -240,9 +234,10 @@ async def control_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """Pause, Resume or Cancel under /broadcasts: change the status, then redraw the list."""
     query = update.callback_query
     await query.answer()
-    _, action, ident = query.data.split(":")
+    pressed = BroadcastControl.parse(query.data)
     services = services_of(context)
     async with services.db.transaction() as session:
-        await broadcasts.change_broadcast(session, broadcast_id=int(ident), action=action, now=services.clock.now())
+        await broadcasts.change_broadcast(session, broadcast_id=pressed.broadcast_id, action=pressed.action,
+                                          now=services.clock.now())
     _wake_engine(services)
     await _show_broadcasts(update, context)

@@ -23,9 +23,6 @@ from storage.lists.organisers import is_organiser
 logger = logging.getLogger(__name__)
 
 MAX_ARGUMENT_LENGTH = 64
-# A row id in callback data, for CallbackQueryHandler patterns: a client may send back any 1-64
-# bytes, and ids are INTEGER columns (32 bits on PostgreSQL), which ten digits can overflow.
-ROW_ID = r"\d{1,9}"
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
@@ -33,6 +30,10 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 def chat_kind(update: Update) -> ChatKind:
     assert update.effective_chat is not None
     return ChatKind(update.effective_chat.type)
+
+
+def is_private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
 def argument_text(context: ContextTypes.DEFAULT_TYPE) -> str:

@@ -6,9 +6,9 @@ import logging
 
 from rapidfuzz import process
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from bot.handlers.common import is_private
 from bot.telegram_io.replies import reply
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ async def ignored(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button from an old message whose meaning we no longer know."""
     await update.callback_query.answer()
-    if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
+    if is_private(update):
         await reply(update, "stale_button.html")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handlers.callback_data import ForgetAnswer, ListToggle
 from bot.telegram_io.replies import Keyboard
 from messages import label
 from storage.lists.subscriptions import ListMembership
@@ -13,11 +14,11 @@ def list_buttons(lists: list[ListMembership]) -> Keyboard:
     for membership in lists:
         item = membership.mailing_list
         if membership.subscribed:
-            rows.append([(label("leave", title=item.title), f"leave:{item.id}")])
+            rows.append([(label("leave", title=item.title), ListToggle.build("leave", item.id))])
         else:
-            rows.append([(label("join", title=item.title), f"join:{item.id}")])
+            rows.append([(label("join", title=item.title), ListToggle.build("join", item.id))])
     return rows
 
 
 def forget_buttons() -> Keyboard:
-    return [[(label("forget_yes"), "forget:yes"), (label("forget_no"), "forget:no")]]
+    return [[(label("forget_yes"), ForgetAnswer.build("yes")), (label("forget_no"), ForgetAnswer.build("no"))]]

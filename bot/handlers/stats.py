@@ -18,7 +18,8 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.engines.statistics import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
-from bot.handlers.common import ROW_ID, argument_text
+from bot.handlers.callback_data import StatsChoice
+from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
@@ -35,10 +36,6 @@ from storage.iapt.report import (
     YearMissingAnswer,
 )
 
-# Callback data: "stats:<pick|show>:<area id>:<view>:<year or nothing>", at most ~40 bytes.
-# "pick" answers a question (which area? which year?) in place of it; "show" adds a message.
-STATS_BUTTON_PATTERN = rf"^stats:(pick|show):({ROW_ID}):(summary|ethnicity|trend):((?:20\d\d-\d\d)?)$"
-_STATS_BUTTON = re.compile(STATS_BUTTON_PATTERN)
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
 CAPTION_LIMIT = 1024  # characters Telegram shows under a photo
@@ -77,10 +74,10 @@ async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYP
     """An area, a year or a view chosen under an earlier answer."""
     query = update.callback_query
     await query.answer()
-    action, area_id, view, year = _STATS_BUTTON.match(query.data).groups()
-    answer = await stats_of(context).answer_for_area(_person(update), int(area_id), view=View(view),
-                                                     year=year or None)
-    await send_stats_answer(update, answer, in_place=action == "pick")
+    pressed = StatsChoice.parse(query.data)
+    answer = await stats_of(context).answer_for_area(_person(update), pressed.area_id, view=pressed.view,
+                                                     year=pressed.year or None)
+    await send_stats_answer(update, answer, in_place=pressed.action == "pick")
 
 
 async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -173,7 +170,7 @@ def _button_label(name: str, *args: object) -> str:
 
 
 def _data(action: str, area_id: int, view: View, year: str | None) -> str:
-    return f"stats:{action}:{area_id}:{view.value}:{year or ''}"
+    return StatsChoice.build(action, area_id, view, year or "")
 
 
 def _year_for(area: AreaRef, year: str | None) -> str | None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from bot.handlers.callback_data import ForgetAnswer, ListToggle
 from bot.handlers.common import (
     argument_text,
     argument_within_limit,
     asker_is_organiser,
     chat_kind,
+    is_private,
 )
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
@@ -20,16 +21,12 @@ from storage.lists import subscriptions
 from storage.lists.subscriptions import ListNotFound
 
 
-def _is_private(update: Update) -> bool:
-    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
-
-
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: the welcome, with the lists as join buttons."""
     db = services_of(context).db
     async with db.transaction() as session:
         lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
-    template = "welcome.html" if _is_private(update) else "welcome_group.html"
+    template = "welcome.html" if is_private(update) else "welcome_group.html"
     await reply(update, template, lists=lists, buttons=list_buttons(lists))
 
 
@@ -41,7 +38,7 @@ async def join_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "help.html", organiser=await asker_is_organiser(update, context),
-                private=_is_private(update))
+                private=is_private(update))
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -128,13 +125,13 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """The confirm or cancel button under /forget."""
     query = update.callback_query
     await query.answer()
-    if query.data != "forget:yes":
+    if ForgetAnswer.parse(query.data).answer != "yes":
         await edit_or_reply(update, "forget_cancelled.html")
         return
     services = services_of(context)
     # In a private chat the chat is the person, so their organiser side goes too; an
     # administrator erasing a group erases the group, not themselves.
-    person_id = update.effective_user.id if _is_private(update) else None
+    person_id = update.effective_user.id if is_private(update) else None
     async with services.db.transaction() as session:
         forgotten = await retention.forget(session, telegram_id=update.effective_chat.id, person_id=person_id,
                                            configured=services.settings.organiser_ids)
@@ -144,12 +141,12 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A join/leave button under /start or /lists: apply it and redraw the buttons."""
     query = update.callback_query
-    action, _, list_id = query.data.partition(":")
+    pressed = ListToggle.parse(query.data)
     await query.answer()
     services = services_of(context)
     async with services.db.transaction() as session:
         lists = await subscriptions.toggle_list(
-            session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=int(list_id),
-            join=action == "join", now=services.clock.now(),
+            session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=pressed.list_id,
+            join=pressed.action == "join", now=services.clock.now(),
         )
     await edit_or_reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))

@@ -235,13 +235,14 @@ class DateDraft:
 class EventDraft:
     """An event as typed or imported, before it is stored."""
 
-    list_id: int
-    title: str
-    venue_name: str
-    address: str
-    postcode: str
-    dates: list[DateDraft]
-    rules: list[ReminderRule]
+    # Defaults, so that /newevent can fill it in step by step; check_draft refuses it incomplete.
+    list_id: int = 0
+    title: str = ""
+    venue_name: str = ""
+    address: str = ""
+    postcode: str = ""
+    dates: list[DateDraft] = dataclasses.field(default_factory=list)
+    rules: list[ReminderRule] = dataclasses.field(default_factory=list)
     meeting_point: str = ""
     nearest_station: str = ""
     latitude: float | None = None

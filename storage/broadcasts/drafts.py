@@ -1,0 +1,84 @@
+"""A /broadcast draft: made from an organiser's message, previewed, then sent, scheduled or dropped.
+
+The draft is a Broadcast row in DRAFT status, so it survives a restart; these functions are what
+the organiser's message and the buttons under the preview do to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.broadcasts import broadcasts
+from storage.broadcasts.broadcasts import (
+    Broadcast,
+    BroadcastError,
+    BroadcastStatus,
+    BroadcastSummary,
+    ListChoice,
+    MediaKind,
+)
+from storage.lists.models import MailingList
+
+
+class DraftAnswer(enum.StrEnum):
+    """The organiser's answer to a draft's preview."""
+
+    SEND = "send"
+    SCHEDULE = "schedule"  # asks for the time next; the draft stays a draft until it is given
+    DROP = "drop"
+
+
+@dataclasses.dataclass(frozen=True)
+class DraftContent:
+    """What the organiser sent: Telegram HTML text (a caption, with a photo or a document)."""
+
+    text: str
+    media_kind: MediaKind | None = None
+    file_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NewDraft:
+    broadcast: Broadcast
+    mailing_list: MailingList
+    choice: ListChoice  # the list, with how many chats the draft would reach
+
+
+# Raises if the text, composed as the recipients will get it on that list, cannot be sent
+# (TextTooLong, TelegramHtmlError); composing is the bot's business, so it is handed in.
+LengthCheck = Callable[[DraftContent, MailingList], None]
+
+
+async def create_draft(session: AsyncSession, *, list_id: int, content: DraftContent, created_by: int,
+                       now: dt.datetime, check_length: LengthCheck) -> NewDraft | None:
+    """A DRAFT broadcast of `content` to the list, for the preview; None if the list is gone.
+    Raises what `check_length` raises, having stored nothing."""
+    mailing_list = await session.get(MailingList, list_id)
+    choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
+    if mailing_list is None or choice is None:
+        return None
+    check_length(content, mailing_list)
+    draft = await broadcasts.create_broadcast(
+        session, list_id=list_id, text=content.text, created_by=created_by, draft=True,
+        photo_file_id=content.file_id if content.media_kind is MediaKind.PHOTO else None,
+        document_file_id=content.file_id if content.media_kind is MediaKind.DOCUMENT else None, now=now)
+    return NewDraft(draft, mailing_list, choice)
+
+
+async def answer_draft(session: AsyncSession, *, broadcast_id: int, answer: DraftAnswer,
+                       now: dt.datetime) -> BroadcastSummary:
+    """Send starts it now, Drop cancels it, Schedule leaves it as it is (the time comes next).
+    Raises BroadcastError if it is no longer a draft (answered already, from another message)."""
+    draft = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+    if draft is None or draft.status is not BroadcastStatus.DRAFT:
+        raise BroadcastError("not a draft")
+    if answer is DraftAnswer.SEND:
+        await broadcasts.send_broadcast_now(session, broadcast_id=broadcast_id, now=now)
+    elif answer is DraftAnswer.DROP:
+        await broadcasts.change_broadcast(session, broadcast_id=broadcast_id, action="cancel", now=now)
+    return draft

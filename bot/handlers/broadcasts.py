@@ -20,8 +20,23 @@ from bot.handlers.common import argument_text
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
+from storage.broadcasts.listings import (
+    BroadcastSummary,
+    ListChoice,
+    broadcast_summary,
+    list_to_broadcast_to,
+    lists_to_broadcast_to,
+    recent_broadcasts,
+)
+from storage.broadcasts.status import (
+    BroadcastError,
+    TextTooLong,
+    change_broadcast,
+    create_broadcast,
+    schedule_broadcast,
+    send_broadcast_now,
+)
+from storage.broadcasts.tables import BroadcastStatus, MediaKind
 from storage.dates import DateProblem, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
@@ -40,13 +55,13 @@ def _draft_buttons(broadcast_id: int) -> Keyboard:
              (label("broadcast_drop"), f"bcast:drop:{broadcast_id}")]]
 
 
-def _control_buttons(items: list[broadcasts.BroadcastSummary]) -> Keyboard:
+def _control_buttons(items: list[BroadcastSummary]) -> Keyboard:
     rows = []
     for item in items:
         row = []
-        if item.status is broadcasts.BroadcastStatus.SENDING:
+        if item.status is BroadcastStatus.SENDING:
             row.append((label("broadcast_pause", id=item.id), f"bcast:pause:{item.id}"))
-        if item.status is broadcasts.BroadcastStatus.PAUSED:
+        if item.status is BroadcastStatus.PAUSED:
             row.append((label("broadcast_resume", id=item.id), f"bcast:resume:{item.id}"))
         if not item.status.finished:
             row.append((label("broadcast_cancel", id=item.id), f"bcast:cancel:{item.id}"))
@@ -65,8 +80,8 @@ async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     context.user_data.pop(STEP, None)
     name = argument_text(context)
     async with services_of(context).db.transaction() as session:
-        choices = await broadcasts.lists_to_broadcast_to(session)
-        chosen = await broadcasts.list_to_broadcast_to(session, name=name) if name else None
+        choices = await lists_to_broadcast_to(session)
+        chosen = await list_to_broadcast_to(session, name=name) if name else None
     if not choices:
         await reply(update, "broadcast_no_lists.html")
     elif name and chosen is None:
@@ -87,7 +102,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.callback_query.answer()
     list_id = int(update.callback_query.data.rsplit(":", 1)[1])
     async with services_of(context).db.transaction() as session:
-        choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
+        choice = await list_to_broadcast_to(session, list_id=list_id)
     if choice is None:
         await edit_or_reply(update, "broadcast_no_lists.html")
         return
@@ -144,7 +159,7 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     services = services_of(context)
     async with services.db.transaction() as session:
         mailing_list = await session.get(MailingList, list_id)
-        choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
+        choice = await list_to_broadcast_to(session, list_id=list_id)
         if mailing_list is None or choice is None:
             context.user_data.pop(STEP, None)
             await reply(update, "broadcast_no_lists.html")
@@ -157,10 +172,10 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         except TelegramHtmlError as problem:
             await reply(update, "broadcast_bad_html.html", problem=problem)
             return
-        draft = await broadcasts.create_broadcast(
-            session, list_id=list_id, text=text, created_by=update.effective_user.id, draft=True,
-            photo_file_id=file_id if media_kind is MediaKind.PHOTO else None,
-            document_file_id=file_id if media_kind is MediaKind.DOCUMENT else None, now=services.clock.now())
+        draft = await create_broadcast(
+ session, list_id=list_id, text=text, created_by=update.effective_user.id, draft=True,
+ photo_file_id=file_id if media_kind is MediaKind.PHOTO else None,
+ document_file_id=file_id if media_kind is MediaKind.DOCUMENT else None, now=services.clock.now())
     context.user_data.pop(STEP, None)
     preview = compose_message(text=text, media_kind=media_kind, media_file_id=file_id, mailing_list=mailing_list)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
@@ -181,9 +196,9 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     context.user_data.pop(STEP, None)
     try:
         async with services.db.transaction() as session:
-            await broadcasts.schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
-                                                now=services.clock.now())
-            summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
+                                     now=services.clock.now())
+            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
     except BroadcastError:
         await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
@@ -201,14 +216,14 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     services = services_of(context)
     try:
         async with services.db.transaction() as session:
-            draft = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-            if draft is None or draft.status is not broadcasts.BroadcastStatus.DRAFT:
+            draft = await broadcast_summary(session, broadcast_id=broadcast_id)
+            if draft is None or draft.status is not BroadcastStatus.DRAFT:
                 raise BroadcastError("not a draft")
             if action == "send":
-                await broadcasts.send_broadcast_now(session, broadcast_id=broadcast_id, now=services.clock.now())
+                await send_broadcast_now(session, broadcast_id=broadcast_id, now=services.clock.now())
             elif action == "drop":
-                await broadcasts.change_broadcast(session, broadcast_id=broadcast_id, action="cancel",
-                                                  now=services.clock.now())
+                await change_broadcast(session, broadcast_id=broadcast_id, action="cancel",
+                                       now=services.clock.now())
     except BroadcastError:
         await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
@@ -226,7 +241,7 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def _show_broadcasts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        items = await broadcasts.recent_broadcasts(session)
+        items = await recent_broadcasts(session)
     await edit_or_reply(update, "broadcasts.html", items=items, tz=services.settings.tz,
                         rate=services.settings.sending_rate, buttons=_control_buttons(items))
 
@@ -243,6 +258,6 @@ async def control_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     _, action, ident = query.data.split(":")
     services = services_of(context)
     async with services.db.transaction() as session:
-        await broadcasts.change_broadcast(session, broadcast_id=int(ident), action=action, now=services.clock.now())
+        await change_broadcast(session, broadcast_id=int(ident), action=action, now=services.clock.now())
     _wake_engine(services)
     await _show_broadcasts(update, context)

@@ -38,7 +38,8 @@ from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_r
 from storage.events import events
 from storage.events.calendar import event_date_ics, ics_filename
 from storage.events.events import DateCard, DateDraft, EventDraft, InvalidEventError, RsvpOutcome
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import get_list_by_id, public_lists
+from storage.lists.subscriptions import lists_of_chat
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
  NEW_MAP, NEW_DETAILS, NEW_CONTACT, NEW_CAPACITY, NEW_CONFIRM) = range(14)
@@ -146,7 +147,7 @@ async def show_events(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     async with services.db.transaction() as session:
         cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
                                             now=services.clock.now(), everything=organiser)
-        on_no_list = not await subscriptions.lists_of_chat(session, telegram_id=update.effective_chat.id)
+        on_no_list = not await lists_of_chat(session, telegram_id=update.effective_chat.id)
     if not cards:
         await reply(update, "event_none.html", on_no_list=on_no_list and not organiser)
         return
@@ -284,7 +285,7 @@ async def new_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/newevent: starts the guided conversation."""
     context.user_data[DRAFT_KEY] = draft = NewEvent()
     async with services_of(context).db.transaction() as session:
-        lists = await subscriptions.public_lists(session)
+        lists = await public_lists(session)
     if not lists:
         await reply(update, "event_no_lists.html")
         return ConversationHandler.END
@@ -301,7 +302,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     query = update.callback_query
     await query.answer()
     async with services_of(context).db.transaction() as session:
-        mailing_list = await subscriptions.get_list_by_id(session, list_id=int(query.data.split(":")[2]))
+        mailing_list = await get_list_by_id(session, list_id=int(query.data.split(":")[2]))
     if mailing_list is None:
         return NEW_LIST
     draft = _draft(context)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.broadcasts.deliveries import PendingDelivery, add_to_counters
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 
+# Core tables, for statements where the ORM's bookkeeping would cost more than the SQL.
 _broadcasts = Broadcast.__table__
 _deliveries = Delivery.__table__
 

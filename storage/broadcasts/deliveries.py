@@ -21,10 +21,11 @@ from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus, Deliv
 from storage.lists.chats import CHAT_DATA_SECTIONS, mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
+# Core tables, for the statements run for every batch, where the ORM's bookkeeping would cost more than the SQL.
 _broadcasts = Broadcast.__table__
 _deliveries = Delivery.__table__
 
-
+# The counter on the broadcast row of each finished delivery status.
 _COUNTER_OF = {
     DeliveryStatus.SENT: "sent_count",
     DeliveryStatus.BLOCKED: "blocked_count",

@@ -32,6 +32,7 @@ from storage.broadcasts.tables import (
 from storage.db import utcnow
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 
+# Core tables, for statements where the ORM's bookkeeping would cost more than the SQL.
 _broadcasts = Broadcast.__table__
 _deliveries = Delivery.__table__
 
@@ -96,7 +97,7 @@ async def _begin_sending(session: AsyncSession, broadcast: Broadcast, *, now: dt
         return False
     if not broadcast.custom_recipients:
         broadcast.recipients = await create_deliveries(session, broadcast_id=broadcast.id,
-                                                        chat_rows=everyone_on_list(broadcast.list_id))
+                                                       chat_rows=everyone_on_list(broadcast.list_id))
     broadcast.status = BroadcastStatus.SENDING.value
     broadcast.started_at = now
     return True
@@ -173,7 +174,7 @@ async def create_broadcast(
         raise
     if recipient_chat_rows is not None:
         broadcast.recipients = await create_deliveries(session, broadcast_id=broadcast.id,
-                                                        chat_rows=recipient_chat_rows)
+                                                       chat_rows=recipient_chat_rows)
     if broadcast.state is BroadcastStatus.SENDING:
         await _begin_sending(session, broadcast, now=now)
     await session.flush()

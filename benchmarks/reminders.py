@@ -41,8 +41,9 @@ from storage.dates import parse_reminder_rules
 from storage.db import Database, create_schema, drop_schema
 from storage.events import events
 from storage.events.events import DateDraft, EventDraft, Reminder
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import create_list
 from storage.lists.models import ChatKind
+from storage.lists.subscriptions import join_list
 
 TOKEN = "424242:benchmark"
 RULES = ("2 days before at 19:00 to everyone; 1 day before at 19:00 to everyone; 1 day before at 08:00 to going; "
@@ -63,9 +64,9 @@ async def store_events(db: Database, settings: Settings, *, count: int, timed: i
     now = SystemClock().now()
     rules = parse_reminder_rules(RULES)
     async with db.transaction() as session:
-        mailing_list = await subscriptions.create_list(session, slug="bench", title="Benchmark")
-        await subscriptions.join_list(session, telegram_id=SUBSCRIBER, kind=ChatKind.PRIVATE,
-                                      mailing_list=mailing_list)
+        mailing_list = await create_list(session, slug="bench", title="Benchmark")
+        await join_list(session, telegram_id=SUBSCRIBER, kind=ChatKind.PRIVATE,
+                        mailing_list=mailing_list)
     for first in range(0, count, 100):
         async with db.transaction() as session:
             for number in range(first, min(count, first + 100)):

@@ -31,10 +31,10 @@ from sqlalchemy import insert, select
 
 import storage.tables  # noqa: F401  (every table on the metadata, so erasure sees them all)
 from storage import retention
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from storage.broadcasts.deliveries import count_deliveries
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from storage.db import Database, create_schema, drop_schema
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import create_list
 from storage.lists.models import Chat, Subscription
 
 KEEP_FOR = dt.timedelta(days=30)
@@ -43,7 +43,7 @@ KEEP_FOR = dt.timedelta(days=30)
 async def populate(db: Database, *, chats: int, broadcast_count: int, now: dt.datetime) -> list[int]:
     long_ago = now - dt.timedelta(days=40)
     async with db.transaction() as session:
-        mailing_list = await subscriptions.create_list(session, slug="bench", title="Benchmark")
+        mailing_list = await create_list(session, slug="bench", title="Benchmark")
         list_id = mailing_list.id
     for first in range(0, chats, 5000):
         rows = [{"telegram_id": 10_000_000 + n, "kind": "private", "active": True, "first_seen_at": long_ago,
@@ -74,7 +74,7 @@ async def populate(db: Database, *, chats: int, broadcast_count: int, now: dt.da
 
 async def all_counts(db: Database, broadcast_ids: list[int]) -> list[dict]:
     async with db.transaction() as session:
-        return [await broadcasts.count_deliveries(session, broadcast_id=bid) for bid in broadcast_ids]
+        return [await count_deliveries(session, broadcast_id=bid) for bid in broadcast_ids]
 
 
 async def timed_batches(db: Database, step, batch_size: int) -> tuple[int, list[float]]:

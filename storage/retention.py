@@ -26,10 +26,11 @@ from collections.abc import Callable
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.broadcasts.broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
 from storage.events.events import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
-from storage.lists import organisers, subscriptions
+from storage.lists import chats, organisers
+from storage.lists.chats import ChatData, get_chat
 from storage.lists.models import Chat, Subscription
 
 DEFAULT_BATCH_SIZE = 500
@@ -190,10 +191,10 @@ async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta, batch
 # ------------------------------------------------------------------ the chat's own view
 
 
-async def chat_data(session: AsyncSession, *, telegram_id: int) -> subscriptions.ChatData | None:
+async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | None:
     """Everything stored about the chat (for /mydata), with the moment its retention period
     started when it is on no list: the later of leaving and the end of its last answered date."""
-    data = await subscriptions.chat_data(session, telegram_id=telegram_id)
+    data = await chats.chat_data(session, telegram_id=telegram_id)
     if data is None or data.idle_since is None:
         return data
     last_answered_end = await session.scalar(
@@ -241,7 +242,7 @@ async def erase_chat(session: AsyncSession, *, telegram_id: int) -> bool:
 
     Nothing about the chat is kept, not even a note that it asked to be forgotten.
     """
-    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    chat = await get_chat(session, telegram_id=telegram_id)
     if chat is None:
         return False
     chat_id = chat.id

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from storage.db import Database, create_schema, drop_schema
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import create_list, get_list_by_slug
 from storage.lists.models import ChatKind, MailingList
+from storage.lists.subscriptions import join_list, lists_of_chat
 
 
 @asynccontextmanager
@@ -45,19 +46,19 @@ async def fresh_database(directory: Path, *, filename: str = "campaign.db") -> A
 
 async def make_list(db: Database, slug: str, title: str, description: str = "") -> MailingList:
     async with db.transaction() as session:
-        return await subscriptions.create_list(session, slug=slug, title=title, description=description)
+        return await create_list(session, slug=slug, title=title, description=description)
 
 
 async def subscribe(db: Database, chat_id: int, slug: str) -> None:
     async with db.transaction() as session:
-        mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
+        mailing_list = await get_list_by_slug(session, slug=slug)
         kind = ChatKind.PRIVATE if chat_id > 0 else ChatKind.GROUP
-        await subscriptions.join_list(session, telegram_id=chat_id, kind=kind, mailing_list=mailing_list)
+        await join_list(session, telegram_id=chat_id, kind=kind, mailing_list=mailing_list)
 
 
 async def slugs_of(db: Database, chat_id: int) -> list[str]:
     async with db.transaction() as session:
-        return [item.slug for item in await subscriptions.lists_of_chat(session, telegram_id=chat_id)]
+        return [item.slug for item in await lists_of_chat(session, telegram_id=chat_id)]
 
 
 async def rows_mentioning(db: Database, values: set[int]) -> list[tuple[str, dict]]:
@@ -108,7 +109,7 @@ async def one_date_event(db: Database, *, slug: str, starts_at, now, tz, rules=(
     from storage.events.events import DateDraft, EventDraft
 
     async with db.transaction() as session:
-        mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
+        mailing_list = await get_list_by_slug(session, slug=slug)
         draft = EventDraft(list_id=mailing_list.id, title="Encounter group", venue_name="The Tabernacle",
                            address="35 Powis Square, London", postcode="W11 2AY",
                            dates=[DateDraft(starts_at, starts_at + dt.timedelta(hours=4))], rules=list(rules))

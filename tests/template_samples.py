@@ -7,7 +7,9 @@ import datetime as dt
 from types import SimpleNamespace as Sample
 from zoneinfo import ZoneInfo
 
-from storage.broadcasts.broadcasts import BroadcastCounts, BroadcastStatus, BroadcastSummary
+from storage.broadcasts.deliveries import BroadcastCounts
+from storage.broadcasts.listings import BroadcastSummary
+from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
 from storage.iapt.report import (
     AreaAnswer,

@@ -19,10 +19,11 @@ from bot.handlers import broadcasts as broadcast_handlers
 from bot.handlers import event_conversations as event_handlers
 from bot.handlers.common import Who
 from messages import render
-from storage.broadcasts import broadcasts
+from storage.broadcasts.status import change_broadcast, create_broadcast, schedule_broadcast, send_broadcast_now
 from storage.events import events
 from storage.events.events import Rsvp
-from storage.lists import organisers, subscriptions
+from storage.lists import organisers
+from storage.lists.mailing_lists import create_list
 from storage.lists.models import Chat
 from tests.builders import make_list, slugs_of, subscribe
 from tests.conftest import ORGANISER_ID, Person
@@ -57,7 +58,7 @@ async def world(running_bot, clock, settings) -> World:
     protests = await make_list(db, "protests", "Protests and demos")
     await make_list(db, "encounter-groups", "Free encounter groups")  # so /newevent asks which list
     async with db.transaction() as session:
-        inner = await subscriptions.create_list(session, slug="inner", title="Steering group", public=False)
+        inner = await create_list(session, slug="inner", title="Steering group", public=False)
     await subscribe(db, 102, "protests")
     await subscribe(db, 103, "inner")
     public_date = await small_event(db, clock, settings, slug="protests", capacity=None)
@@ -66,13 +67,13 @@ async def world(running_bot, clock, settings) -> World:
         inner_event = (await events.get_event_date(session, event_date_id=inner_date))[0].id
         made = []
         for _ in range(3):
-            made.append((await broadcasts.create_broadcast(session, list_id=protests.id, text="Alert", draft=True,
-                                                           created_by=ORGANISER_ID, now=clock.now())).id)
+            made.append((await create_broadcast(session, list_id=protests.id, text="Alert", draft=True,
+                                                created_by=ORGANISER_ID, now=clock.now())).id)
         draft, paused, scheduled = made
-        await broadcasts.send_broadcast_now(session, broadcast_id=paused, now=clock.now())
-        await broadcasts.change_broadcast(session, broadcast_id=paused, action="pause", now=clock.now())
-        await broadcasts.schedule_broadcast(session, broadcast_id=scheduled, send_at=clock.now().replace(year=2019),
-                                            now=clock.now())
+        await send_broadcast_now(session, broadcast_id=paused, now=clock.now())
+        await change_broadcast(session, broadcast_id=paused, action="pause", now=clock.now())
+        await schedule_broadcast(session, broadcast_id=scheduled, send_at=clock.now().replace(year=2019),
+                                 now=clock.now())
     return World(protests.id, inner.id, public_date, inner_event, inner_date, draft, paused, scheduled)
 
 
@@ -373,7 +374,7 @@ async def test_attendees_pressed_in_a_group_go_to_the_organisers_private_chat(ru
 
 @pytest.mark.parametrize("fault", ["blocked", "not_found"])
 async def test_attendees_in_a_group_when_the_bot_cannot_write_privately(running_bot, world, group, fault):
-    from bot.local_api.server import ChatFault
+    from bot.local_api.faults import ChatFault
 
     sharer = running_bot.person(103)
     await sharer.send("/help")

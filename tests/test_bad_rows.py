@@ -14,13 +14,14 @@ from sqlalchemy import select, text, update
 
 from bot.engines.reminders import compose_promoted
 from messages import render
-from storage.broadcasts.broadcasts import Broadcast, visible_length
+from storage.broadcasts.tables import Broadcast
 from storage.dates import parse_reminder_rules
 from storage.events import events, events_io
 from storage.events.events import DateCard, Event, EventDate, Reminder
 from storage.iapt.tables import IaptArea, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod
+from storage.lists.mailing_lists import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
 from storage.lists.models import MailingList
-from storage.lists.subscriptions import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
+from storage.telegram_html import visible_length
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
 from tests.iapt_support import loaded_database, requires_data

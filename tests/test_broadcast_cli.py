@@ -83,7 +83,7 @@ PAUSE_REASON = "Can't parse entities: can't find end of the entity starting at b
 
 
 def test_status_says_why_the_bot_paused_a_broadcast(protests, tmp_path):
-    from storage.broadcasts import broadcasts
+    from storage.broadcasts.status import pause_for_problem
     from storage.db import Database
 
     # The text passes the queue-time check of Telegram's documented HTML rules (a <blink> would not be
@@ -95,8 +95,8 @@ def test_status_says_why_the_bot_paused_a_broadcast(protests, tmp_path):
         db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/cli.db")
         try:
             async with db.transaction() as session:
-                assert await broadcasts.pause_for_problem(
-                    session, broadcast_id=1, reason=PAUSE_REASON)
+                assert await pause_for_problem(
+         session, broadcast_id=1, reason=PAUSE_REASON)
         finally:
             await db.dispose()
 

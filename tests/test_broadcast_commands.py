@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import BroadcastStatus
+from storage.broadcasts.deliveries import count_deliveries
+from storage.broadcasts.listings import recent_broadcasts
+from storage.broadcasts.tables import BroadcastStatus, DeliveryStatus, get_broadcast
 from tests.builders import make_list, subscribe
 
 BOLD_DEMO = {"entities": [{"type": "bold", "offset": 0, "length": 4}]}
@@ -24,7 +25,7 @@ async def protests(running_bot):
 
 async def latest_broadcast(running_bot):
     async with running_bot.db.transaction() as session:
-        return (await broadcasts.recent_broadcasts(session, limit=1) or [None])[0]
+        return (await recent_broadcasts(session, limit=1) or [None])[0]
 
 
 async def compose(organiser, text="Demo tomorrow 8.15am, Harrington Gardens entrance", **extra):
@@ -137,7 +138,7 @@ async def test_broadcasts_pause_resume_and_cancel_buttons(running_bot, organiser
     assert [b["text"] for b in organiser.buttons(paused[0])] == [f"Resume #{broadcast_id}", f"Cancel #{broadcast_id}"]
     await running_bot.services.broadcaster.wait_until_idle()
     async with running_bot.db.transaction() as session:
-        assert (await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)).state is BroadcastStatus.PAUSED
+        assert (await get_broadcast(session, broadcast_id=broadcast_id)).state is BroadcastStatus.PAUSED
 
     await organiser.press("Resume")
     cancelled = await organiser.press("Cancel")
@@ -169,5 +170,5 @@ async def test_another_command_drops_the_question(running_bot, organiser, protes
     stray = await organiser.say("Demo tomorrow")
     assert "Send the alert" not in stray and "exactly as it will reach" not in stray
     async with running_bot.db.transaction() as session:
-        assert await broadcasts.count_deliveries(session, broadcast_id=1) == {s: 0 for s in broadcasts.DeliveryStatus}
+        assert await count_deliveries(session, broadcast_id=1) == {s: 0 for s in DeliveryStatus}
     assert await latest_broadcast(running_bot) is None

@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.engines.broadcaster import Broadcaster
-from bot.local_api.server import ChatFault
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import BroadcastStatus, DeliveryStatus, TextTooLong
-from storage.lists import subscriptions
-from storage.lists.models import Chat, Subscription
+from bot.local_api.faults import ChatFault
+from storage.broadcasts.deliveries import count_deliveries
+from storage.broadcasts.listings import broadcast_summary
+from storage.broadcasts.status import TextTooLong, change_broadcast, create_broadcast, send_broadcast_now
+from storage.broadcasts.tables import BroadcastStatus, Delivery, DeliveryStatus
+from storage.lists.chats import mark_chat_unreachable
+from storage.lists.models import Chat, ChatKind, Subscription
+from storage.lists.subscriptions import join_list, leave_list
+from storage.telegram_html import visible_length
 from tests.builders import chat_row, make_list, slugs_of, subscribe
 from tests.conftest import ORGANISER_ID
 
@@ -33,9 +37,9 @@ async def subscribe_many(db, chat_ids, slug="protests"):
 
 async def create(running_bot, mailing_list, text=ALERT, **kwargs):
     async with running_bot.db.transaction() as session:
-        broadcast = await broadcasts.create_broadcast(
-            session, list_id=mailing_list.id, text=text, created_by=kwargs.pop("created_by", ORGANISER_ID),
-            now=running_bot.services.clock.now(), **kwargs)
+        broadcast = await create_broadcast(
+ session, list_id=mailing_list.id, text=text, created_by=kwargs.pop("created_by", ORGANISER_ID),
+ now=running_bot.services.clock.now(), **kwargs)
     running_bot.services.broadcaster.wake()
     return broadcast
 
@@ -64,7 +68,7 @@ async def test_everyone_on_the_list_gets_the_alert_once_with_the_footer_and_the_
     report = running_bot.server.sent_to(ORGANISER_ID)[-1]["text"]
     assert "Broadcast finished" in report and "4 sent, 0 pending, 0 blocked, 0 failed" in report
     async with running_bot.db.transaction() as session:
-        counted = await broadcasts.count_deliveries(session, broadcast_id=broadcast.id)
+        counted = await count_deliveries(session, broadcast_id=broadcast.id)
     assert counted[DeliveryStatus.SENT] == 4
 
 
@@ -72,15 +76,15 @@ async def test_recipients_are_the_list_as_it_stood_when_sending_began(running_bo
     await subscribe_many(running_bot.db, [101, 102, 103])
     await subscribe(running_bot.db, 104, "protests")
     async with running_bot.db.transaction() as session:
-        draft = await broadcasts.create_broadcast(session, list_id=protests.id, text=ALERT, created_by=None,
-                                                  draft=True)
+        draft = await create_broadcast(session, list_id=protests.id, text=ALERT, created_by=None,
+                                       draft=True)
     async with running_bot.db.transaction() as session:
-        await broadcasts.send_broadcast_now(session, broadcast_id=draft.id, now=running_bot.services.clock.now())
+        await send_broadcast_now(session, broadcast_id=draft.id, now=running_bot.services.clock.now())
         # After the snapshot, before anyone's turn: 102 leaves, 103 blocks the bot, 105 joins.
-        await subscriptions.leave_list(session, telegram_id=102, mailing_list=protests)
-        await subscriptions.mark_chat_unreachable(session, telegram_id=103)
-        await subscriptions.join_list(session, telegram_id=105, kind=subscriptions.ChatKind.PRIVATE,
-                                      mailing_list=protests)
+        await leave_list(session, telegram_id=102, mailing_list=protests)
+        await mark_chat_unreachable(session, telegram_id=103)
+        await join_list(session, telegram_id=105, kind=ChatKind.PRIVATE,
+          mailing_list=protests)
     running_bot.services.broadcaster.wake()
     summary = await finished(running_bot, draft.id)
 
@@ -167,31 +171,31 @@ async def test_pause_resume_and_cancel(running_bot, protests):
     broadcast = await create(running_bot, protests)
     await server.wait_until(lambda: server.sent_total >= 5)
     async with running_bot.db.transaction() as session:
-        assert await broadcasts.change_broadcast(session, broadcast_id=broadcast.id, action="pause")
+        assert await change_broadcast(session, broadcast_id=broadcast.id, action="pause")
     engine.wake()
     await engine.wait_until_idle()
     sent_while_pausing = server.sent_total
     assert 5 <= sent_while_pausing < 40
     async with running_bot.db.transaction() as session:
-        paused = await broadcasts.broadcast_summary(session, broadcast_id=broadcast.id)
-        assert not await broadcasts.change_broadcast(session, broadcast_id=broadcast.id, action="pause")
+        paused = await broadcast_summary(session, broadcast_id=broadcast.id)
+        assert not await change_broadcast(session, broadcast_id=broadcast.id, action="pause")
     assert paused.status is BroadcastStatus.PAUSED
     assert paused.counts.sent == sent_while_pausing
     assert paused.counts.pending == 40 - sent_while_pausing
 
     async with running_bot.db.transaction() as session:
-        assert await broadcasts.change_broadcast(session, broadcast_id=broadcast.id, action="resume")
+        assert await change_broadcast(session, broadcast_id=broadcast.id, action="resume")
     engine.wake()
     await server.wait_until(lambda: server.sent_total >= sent_while_pausing + 5)
     async with running_bot.db.transaction() as session:
-        assert await broadcasts.change_broadcast(session, broadcast_id=broadcast.id, action="cancel")
+        assert await change_broadcast(session, broadcast_id=broadcast.id, action="cancel")
     engine.wake()
     summary = await finished(running_bot, broadcast.id)
     assert summary.status is BroadcastStatus.CANCELLED
     assert summary.counts.sent == server.sent_total < 40
     assert all(count == 1 for count in server.delivered.values())
     async with running_bot.db.transaction() as session:
-        assert not await broadcasts.change_broadcast(session, broadcast_id=broadcast.id, action="resume")
+        assert not await change_broadcast(session, broadcast_id=broadcast.id, action="resume")
 
 
 async def test_scheduled_broadcast_waits_for_the_clock(running_bot, protests, clock):
@@ -228,7 +232,7 @@ async def test_restart_in_the_middle_skips_nobody_and_reports_possible_duplicate
     await running_bot.application.bot_data["scheduler_lease"].stop()
 
     async with running_bot.db.transaction() as session:
-        claimed = (await broadcasts.count_deliveries(session, broadcast_id=broadcast.id))[DeliveryStatus.SENDING]
+        claimed = (await count_deliveries(session, broadcast_id=broadcast.id))[DeliveryStatus.SENDING]
     assert claimed <= engine.concurrency
 
     restarted = Broadcaster(db=running_bot.db, sender=engine.sender, clock=engine.clock, compose=engine.compose,
@@ -274,14 +278,14 @@ async def test_photo_and_document_broadcasts_carry_the_text_as_caption(running_b
 async def test_texts_over_telegrams_limits_are_refused_never_cut(running_bot, protests):
     async with running_bot.db.transaction() as session:
         with pytest.raises(TextTooLong) as caught:
-            await broadcasts.create_broadcast(session, list_id=protests.id, text="x" * 4097, created_by=None)
+            await create_broadcast(session, list_id=protests.id, text="x" * 4097, created_by=None)
         assert (caught.value.length, caught.value.limit) == (4097, 4096)
         with pytest.raises(TextTooLong):
-            await broadcasts.create_broadcast(session, list_id=protests.id, text="x" * 1025, created_by=None,
-                                              photo_file_id="p")
+            await create_broadcast(session, list_id=protests.id, text="x" * 1025, created_by=None,
+                                   photo_file_id="p")
         # Markup does not count; what the reader sees does (an emoji is two UTF-16 units).
-        assert broadcasts.visible_length("<b>a &amp; b</b>") == 5
-        assert broadcasts.visible_length("✊🏽") == 3
+        assert visible_length("<b>a &amp; b</b>") == 5
+        assert visible_length("✊🏽") == 3
 
 
 async def test_forget_erases_the_chats_deliveries(running_bot, protests):
@@ -294,8 +298,8 @@ async def test_forget_erases_the_chats_deliveries(running_bot, protests):
     await supporter.say("/forget")
     await supporter.press("Yes, erase")
     async with running_bot.db.transaction() as session:
-        left = await session.scalar(select(func.count()).select_from(broadcasts.Delivery)
-                                    .where(broadcasts.Delivery.chat_id == chat.id))
+        left = await session.scalar(select(func.count()).select_from(Delivery)
+                         .where(Delivery.chat_id == chat.id))
         subscribed = await session.scalar(select(func.count()).select_from(Subscription))
     assert (left, subscribed) == (0, 0)
 
@@ -307,7 +311,7 @@ async def test_the_bot_keeps_answering_while_a_broadcast_runs(running_bot, prote
     await running_bot.server.wait_until(lambda: running_bot.server.sent_total >= 3)
     assert "not on any list" in await someone.say("/mylists")
     async with running_bot.db.transaction() as session:
-        during = await broadcasts.broadcast_summary(session, broadcast_id=broadcast.id)
+        during = await broadcast_summary(session, broadcast_id=broadcast.id)
     assert during.status is BroadcastStatus.SENDING
     await finished(running_bot, broadcast.id)
 
@@ -329,7 +333,7 @@ async def until(condition, timeout=10.0):
 def status_of(running_bot, broadcast_id):
     async def read():
         async with running_bot.db.transaction() as session:
-            return await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+            return await broadcast_summary(session, broadcast_id=broadcast_id)
     return read
 
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from bot.engines.broadcaster import Broadcaster
 from bot.engines.reminders import compose_promoted
 from bot.telegram_io.sending import TelegramSender
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import Broadcast, BroadcastKind, BroadcastStatus
+from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
+from storage.broadcasts.notices import report_of
+from storage.broadcasts.tables import Broadcast, BroadcastKind, BroadcastStatus
 from storage.events import events
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
@@ -144,14 +145,14 @@ async def test_the_final_report_is_recorded_with_done_and_sent_once_across_a_kil
 
     async def report_recorded():
         async with running_bot.db.transaction() as session:
-            return await broadcasts.report_of(session, broadcast_id=broadcast.id) is not None
+            return await report_of(session, broadcast_id=broadcast.id) is not None
 
     async with asyncio.timeout(10):
         while not await report_recorded():
             await asyncio.sleep(0.02)
     async with running_bot.db.transaction() as session:
-        done = await broadcasts.broadcast_summary(session, broadcast_id=broadcast.id)
-        report = await broadcasts.report_of(session, broadcast_id=broadcast.id)
+        done = await broadcast_summary(session, broadcast_id=broadcast.id)
+        report = await report_of(session, broadcast_id=broadcast.id)
     assert done.status is BroadcastStatus.DONE and done.counts.sent == 3
     assert report.kind == BroadcastKind.REPORT.value and report.recipients == 1
     assert told(organiser, REPORT) == 0
@@ -164,5 +165,5 @@ async def test_the_final_report_is_recorded_with_done_and_sent_once_across_a_kil
     assert told(organiser, REPORT) == 1
     # The report is not a broadcast organisers need to look after.
     async with running_bot.db.transaction() as session:
-        listed = [item.id for item in await broadcasts.recent_broadcasts(session)]
+        listed = [item.id for item in await recent_broadcasts(session)]
     assert listed == [broadcast.id]

@@ -44,8 +44,8 @@ async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_a
     """A one-date event on `slug` (by default the encounter group of 17 March 2018); returns its date's id."""
     starts_at = starts_at or utc(2018, 3, 17, 10)
     async with db.transaction() as session:
-        from storage.lists import subscriptions
-        mailing_list = await subscriptions.get_list_by_slug(session, slug=slug)
+        from storage.lists.mailing_lists import get_list_by_slug
+        mailing_list = await get_list_by_slug(session, slug=slug)
         draft = EventDraft(list_id=mailing_list.id, title="Small group", venue_name="The Tabernacle",
                            address="35 Powis Square, London", postcode="W11 2AY",
                            dates=[DateDraft(starts_at, starts_at + dt.timedelta(hours=4))],

@@ -15,7 +15,7 @@ from bot.app import build_application, running
 from bot.engines.reminders import compose_promoted
 from bot.services import Services
 from bot.telegram_io.observing import ProcessedUpdates
-from storage.broadcasts import broadcasts
+from storage.broadcasts.tables import Broadcast
 from storage.events import events
 from storage.events.events import Reminder
 from tests.builders import make_list, subscribe
@@ -65,7 +65,7 @@ def texts_to(server, chat_id: int, start: str) -> list[str]:
 async def all_delivered(bot: RunningBot) -> None:
     """Waits until every broadcast the bot created has gone out."""
     async with bot.db.transaction() as session:
-        ids = list(await session.scalars(select(broadcasts.Broadcast.id)))
+        ids = list(await session.scalars(select(Broadcast.id)))
     for broadcast_id in ids:
         await bot.services.broadcaster.wait_until_finished(broadcast_id, timeout=10)
 
@@ -286,5 +286,5 @@ async def test_two_firings_at_once_send_once(running_bot, clock, demo):
     sent = sum(len(r.sent) for r in reports if not isinstance(r, BaseException))
     assert sent == 1
     async with running_bot.db.transaction() as session:
-        count = len(list(await session.scalars(select(broadcasts.Broadcast))))
+        count = len(list(await session.scalars(select(Broadcast))))
     assert count == 1

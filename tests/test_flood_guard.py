@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.local_api.server import ChatFault
+from bot.local_api.faults import ChatFault
 from tests.conftest import bot_running
 
 FLOODER = 555_001

@@ -6,7 +6,9 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
-from bot.local_api.server import ChatFault, Limits, LocalBotApi
+from bot.local_api.faults import ChatFault
+from bot.local_api.flood import Limits
+from bot.local_api.server import LocalBotApi
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from jinja2 import UndefinedError
 from jinja2.runtime import Macro
 
 from messages import environment, label, render, template_names
-from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
+from storage.broadcasts.status import TextTooLong
+from storage.broadcasts.tables import BroadcastStatus
 from storage.events.events_io import FileProblem
 from storage.iapt.importing import ImportSummary
 from storage.iapt.report import (
@@ -24,7 +25,7 @@ from storage.iapt.report import (
     TrendAnswer,
     YearMissingAnswer,
 )
-from storage.lists.subscriptions import CsvProblem
+from storage.lists.subscriber_csv import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.app import build_application, running
 from bot.services import Services
-from storage.broadcasts.broadcasts import BroadcastStatus, Delivery
+from storage.broadcasts.tables import BroadcastStatus, Delivery
 from tests.builders import make_list
 from tests.conftest import TOKEN, RunningBot
 from tests.test_broadcast_engine import create, subscribe_many

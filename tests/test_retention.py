@@ -11,11 +11,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.local_api.server import ChatFault
+from bot.local_api.faults import ChatFault
 from messages import render
 from storage import leases, retention
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
+from storage.broadcasts.deliveries import broadcast_counts, count_deliveries
+from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
+from storage.broadcasts.notices import report_of
+from storage.broadcasts.status import create_broadcast
+from storage.broadcasts.tables import BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.lists import organisers
 from storage.lists.models import Chat, Organiser, Subscription
 from tests.builders import (
@@ -46,8 +49,8 @@ async def broadcast_and_wait(bot, mailing_list, *, created_by=ORGANISER_ID, text
                              status=BroadcastStatus.DONE) -> int:
     """The broadcast, finished, and its report to `created_by` sent (a broadcast of its own)."""
     async with bot.db.transaction() as session:
-        broadcast = await broadcasts.create_broadcast(session, list_id=mailing_list.id, text=text,
-                                                      created_by=created_by, now=bot.services.clock.now())
+        broadcast = await create_broadcast(session, list_id=mailing_list.id, text=text,
+                                           created_by=created_by, now=bot.services.clock.now())
     bot.services.broadcaster.wake()
     summary = await bot.services.broadcaster.wait_until_finished(broadcast.id, timeout=20)
     assert summary.status is status
@@ -56,16 +59,16 @@ async def broadcast_and_wait(bot, mailing_list, *, created_by=ORGANISER_ID, text
 
 async def report_id(bot, broadcast_id) -> int:
     async with bot.db.transaction() as session:
-        return (await broadcasts.report_of(session, broadcast_id=broadcast_id)).id
+        return (await report_of(session, broadcast_id=broadcast_id)).id
 
 
 async def every_count(bot, broadcast_id):
     """Every figure an organiser or the operator sees of a broadcast."""
     async with bot.db.transaction() as session:
-        counters = await broadcasts.broadcast_counts(session, broadcast_id=broadcast_id)
-        by_rows = await broadcasts.count_deliveries(session, broadcast_id=broadcast_id)
-        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-        recent = await broadcasts.recent_broadcasts(session, limit=20)
+        counters = await broadcast_counts(session, broadcast_id=broadcast_id)
+        by_rows = await count_deliveries(session, broadcast_id=broadcast_id)
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+        recent = await recent_broadcasts(session, limit=20)
     settings = bot.services.settings
     status = render("cli_broadcast_status.txt", items=[summary], tz=settings.tz, rate=settings.sending_rate,
                     detail=True)

@@ -11,7 +11,8 @@ from telegram import Bot, Message, MessageEntity
 from telegram.error import BadRequest
 
 from bot.local_api.server import LocalBotApi
-from storage.broadcasts import broadcasts
+from storage.broadcasts.listings import recent_broadcasts
+from storage.broadcasts.status import TextTooLong, create_broadcast
 from storage.telegram_html import TelegramHtmlError, plain_text, utf16_length, visible_length
 from tests.builders import make_list, subscribe
 from tests.conftest import invoke as terminal
@@ -285,7 +286,7 @@ async def test_broadcast_refuses_a_message_telegram_would_refuse(running_bot, or
         '"javascript:alert(1)" in its attribute "href", at line 1, column 6 (character 6). Send it again with '
         "that part changed, or /broadcast to start again.")
     async with running_bot.db.transaction() as session:
-        assert await broadcasts.recent_broadcasts(session) == []
+        assert await recent_broadcasts(session) == []
     # Still waiting for the text: the next one is previewed.
     [preview, _confirm] = await organiser.send("Demo here tomorrow")
     assert preview["text"].startswith("Demo here tomorrow")
@@ -310,12 +311,12 @@ async def test_queueing_a_broadcast_refuses_html_telegram_would_refuse(database)
     mailing_list = await make_list(database, "protests", "Protests")
     async with database.transaction() as session:
         with pytest.raises(TelegramHtmlError) as refused:
-            await broadcasts.create_broadcast(session, list_id=mailing_list.id, text="<b>Demo</b>\n<div>x</div>",
-                                              created_by=None)
+            await create_broadcast(session, list_id=mailing_list.id, text="<b>Demo</b>\n<div>x</div>",
+                                   created_by=None)
         assert (refused.value.position.line, refused.value.position.column) == (2, 1)
         # Counted after parsing, in UTF-16: 2048 emoji are 4096 units, one more is too many.
-        assert await broadcasts.create_broadcast(session, list_id=mailing_list.id, created_by=None,
-                                                 text="<b>" + "\U0001f600" * 2048 + "</b>")
-        with pytest.raises(broadcasts.TextTooLong):
-            await broadcasts.create_broadcast(session, list_id=mailing_list.id, created_by=None,
-                                              text="\U0001f600" * 2048 + "&amp;")
+        assert await create_broadcast(session, list_id=mailing_list.id, created_by=None,
+                                      text="<b>" + "\U0001f600" * 2048 + "</b>")
+        with pytest.raises(TextTooLong):
+            await create_broadcast(session, list_id=mailing_list.id, created_by=None,
+                                   text="\U0001f600" * 2048 + "&amp;")

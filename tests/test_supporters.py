@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from storage.broadcasts import broadcasts
-from storage.lists import subscriptions
+from storage.broadcasts.status import create_broadcast
+from storage.lists.mailing_lists import get_list_by_slug
 from tests.builders import (
     chat_row,
     make_list,
@@ -152,9 +152,9 @@ async def test_leaving_erases_every_row_about_the_chat_after_the_retention_perio
     await supporter.say("/subscribe encounter-groups")
     # An alert delivered, and an answer to an event with a name shared: rows of other tables.
     async with running_bot.db.transaction() as session:
-        protests = await subscriptions.get_list_by_slug(session, slug="protests")
-        alert = await broadcasts.create_broadcast(session, list_id=protests.id, text="Vigil", created_by=None,
-                                                  now=clock.now())
+        protests = await get_list_by_slug(session, slug="protests")
+        alert = await create_broadcast(session, list_id=protests.id, text="Vigil", created_by=None,
+                                       now=clock.now())
     running_bot.services.broadcaster.wake()
     await running_bot.services.broadcaster.wait_until_finished(alert.id, timeout=20)
     event_ends = clock.now() + 3 * DAY + dt.timedelta(hours=4)

@@ -16,7 +16,8 @@ from telegram.error import BadRequest
 
 from bot.local_api.server import LocalBotApi
 from messages import render, template_names
-from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
+from storage.broadcasts.status import TextTooLong
+from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import DateProblem, DateProblemKind
 from storage.iapt.report import (
     ChoicesAnswer,

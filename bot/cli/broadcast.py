@@ -17,12 +17,12 @@ from bot.cli.support import fail, load_settings, with_database
 from bot.engines.broadcaster import check_message_length
 from bot.settings import Settings
 from messages import render
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import BroadcastError, TextTooLong
+from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
+from storage.broadcasts.status import BroadcastError, TextTooLong, create_broadcast
 from storage.clock import SystemClock
 from storage.dates import DateProblem, DateProblemKind, parse_moment
 from storage.db import Database
-from storage.lists.subscriptions import get_list_by_slug, subscriber_count
+from storage.lists.mailing_lists import get_list_by_slug, subscriber_count
 from storage.telegram_html import TelegramHtmlError
 
 broadcast_app = typer.Typer(help="Broadcasts: send an alert to a list, and follow its progress.",
@@ -80,8 +80,8 @@ def broadcast_send(
                 body = render(name, mailing_list=mailing_list)
             # Refuses, with the position, HTML Telegram would refuse for every recipient.
             check_message_length(text=body, media_kind=None, mailing_list=mailing_list)
-            broadcast = await broadcasts.create_broadcast(session, list_id=mailing_list.id, text=body,
-                                                          created_by=None, send_at=send_at, now=now)
+            broadcast = await create_broadcast(session, list_id=mailing_list.id, text=body,
+                                               created_by=None, send_at=send_at, now=now)
             count = broadcast.recipients if send_at is None else await subscriber_count(session,
                                                                                          list_id=mailing_list.id)
             return broadcast, mailing_list, count
@@ -113,8 +113,8 @@ def broadcast_status(
     async def read(db: Database):
         async with db.transaction() as session:
             if broadcast_id is None:
-                return await broadcasts.recent_broadcasts(session, limit=20)
-            summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+                return await recent_broadcasts(session, limit=20)
+            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
             return None if summary is None else [summary]
 
     items = asyncio.run(with_database(settings, read))

@@ -25,7 +25,13 @@ from bot.cli.support import (
 )
 from messages import render
 from storage.db import Database
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import InvalidListError, create_list, get_list_by_slug
+from storage.lists.subscriber_csv import (
+    SubscriberImportError,
+    export_subscribers,
+    import_subscribers,
+    parse_subscriber_csv,
+)
 
 # A crash's traceback must not print local variables: the settings among them hold the token.
 app = typer.Typer(help="campaign-bot: a Telegram bot for campaign groups.", no_args_is_help=True,
@@ -88,7 +94,8 @@ def local_api(
     token: Annotated[str | None, typer.Option(help="Accept only this token (others get 401).")] = None,
 ) -> None:
     """Serve the project's own Bot API server on loopback (tests, benchmarks, experiments)."""
-    from bot.local_api.server import Limits, serve_forever
+    from bot.local_api.flood import Limits
+    from bot.local_api.server import serve_forever
 
     use_fastest_event_loop()
     freeze_start_up_objects()
@@ -118,11 +125,11 @@ def lists_create(
 
     async def create(db: Database):
         async with db.transaction() as session:
-            return await subscriptions.create_list(session, slug=slug, title=title, description=description)
+            return await create_list(session, slug=slug, title=title, description=description)
 
     try:
         mailing_list = asyncio.run(with_database(load_settings(), create))
-    except subscriptions.InvalidListError as problem:
+    except InvalidListError as problem:
         raise fail("cli_list_invalid.txt", problem=str(problem)) from None
     typer.echo(render("cli_list_created.txt", mailing_list=mailing_list))
 
@@ -134,16 +141,16 @@ def subscribers_import(
 ) -> None:
     """Add chat ids from a CSV file (one a row) to a list. Any bad row and nothing is added."""
     try:
-        chat_ids = subscriptions.parse_subscriber_csv(csv_file.read_text(encoding="utf-8-sig"))
-    except subscriptions.SubscriberImportError as error:
+        chat_ids = parse_subscriber_csv(csv_file.read_text(encoding="utf-8-sig"))
+    except SubscriberImportError as error:
         raise fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
 
     async def add(db: Database):
         async with db.transaction() as session:
-            mailing_list = await subscriptions.get_list_by_slug(session, slug=list_slug)
+            mailing_list = await get_list_by_slug(session, slug=list_slug)
             if mailing_list is None:
                 return None
-            return await subscriptions.import_subscribers(session, chat_ids=chat_ids, mailing_list=mailing_list)
+            return await import_subscribers(session, chat_ids=chat_ids, mailing_list=mailing_list)
 
     joined = asyncio.run(with_database(load_settings(), add))
     if joined is None:
@@ -161,10 +168,10 @@ def subscribers_export(
         async with db.transaction() as session:
             mailing_list = None
             if list_slug is not None:
-                mailing_list = await subscriptions.get_list_by_slug(session, slug=list_slug)
+                mailing_list = await get_list_by_slug(session, slug=list_slug)
                 if mailing_list is None:
                     return None
-            return await subscriptions.export_subscribers(session, mailing_list=mailing_list)
+            return await export_subscribers(session, mailing_list=mailing_list)
 
     exported = asyncio.run(with_database(load_settings(), rows))
     if exported is None:

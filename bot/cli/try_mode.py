@@ -20,7 +20,7 @@ from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
 from storage.clock import SystemClock
 from storage.db import Database
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import create_list, public_lists
 
 TRY_TOKEN = "123456:local-try-out"
 SUPPORTER_ID = 1001
@@ -43,10 +43,10 @@ def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def seed_demo_lists(db: Database) -> None:
     async with db.transaction() as session:
-        if await subscriptions.public_lists(session):
+        if await public_lists(session):
             return
         for slug, title, description in DEMO_LISTS:
-            await subscriptions.create_list(session, slug=slug, title=title, description=description)
+            await create_list(session, slug=slug, title=title, description=description)
 
 
 class TerminalChat:

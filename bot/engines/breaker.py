@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 
 from bot.telegram_io.sending import SendOutcome, SendResult
-from storage.broadcasts.broadcasts import DeliveryOutcome, DeliveryStatus
+from storage.broadcasts.deliveries import DeliveryOutcome
+from storage.broadcasts.tables import DeliveryStatus
 
 # Refusals of the message itself, before any send of the broadcast got through, that pause it.
 # Such a refusal is a property of the message, so the same answer from five different recipients

@@ -52,15 +52,33 @@ from bot.telegram_io.sending import (
 )
 from bot.telegram_io.transport import AiohttpRequest
 from messages import render
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import (
+from storage.broadcasts.claims import claim_deliveries, requeue_interrupted_deliveries
+from storage.broadcasts.deliveries import (
+    BroadcastCounts,
+    DeliveryOutcome,
+    PendingDelivery,
+    pending_deliveries,
+    record_outcomes,
+)
+from storage.broadcasts.listings import BroadcastSummary, broadcast_summary
+from storage.broadcasts.notices import broadcasts_awaiting_report, record_notice, record_report, report_of
+from storage.broadcasts.status import (
+    TextTooLong,
+    check_length,
+    fail_broadcast,
+    finish_broadcast,
+    next_scheduled_time,
+    pause_for_problem,
+    sending_broadcast_ids,
+    start_due_broadcasts,
+)
+from storage.broadcasts.tables import (
+    Broadcast,
     BroadcastKind,
     BroadcastStatus,
-    BroadcastSummary,
-    DeliveryOutcome,
     DeliveryStatus,
     MediaKind,
-    PendingDelivery,
+    get_broadcast,
 )
 from storage.clock import Clock
 from storage.db import Database
@@ -80,7 +98,7 @@ _STATUS_OF = {
 }
 
 # Renders the message recipients get (the text and the list's footer) from a broadcast.
-Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
+Composer = Callable[[Broadcast, MailingList], Outgoing]
 # Renders what the organiser is told about a broadcast (done, paused by the engine, or failed).
 Reporter = Callable[[BroadcastSummary], str]
 
@@ -194,8 +212,8 @@ class Broadcaster:
         """Puts back in the queue what processes that are no longer alive had claimed."""
         async with self.db.transaction() as session:
             alive = await live_workers(session, now=dt.datetime.now(dt.UTC)) | {self.claimer}
-            requeued = await broadcasts.requeue_interrupted_deliveries(session, broadcast_id=broadcast_id,
-                                                                       alive=alive)
+            requeued = await requeue_interrupted_deliveries(session, broadcast_id=broadcast_id,
+                                                            alive=alive)
         if requeued:
             self.requeued_after_restart += requeued
             logger.warning("broadcast %s: %s deliveries were in flight in a process that stopped; sending again",
@@ -211,9 +229,9 @@ class Broadcaster:
         async with asyncio.timeout(timeout):
             while True:
                 async with self.db.transaction() as session:
-                    summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-                    awaiting_report = broadcast_id in await broadcasts.broadcasts_awaiting_report(session)
-                    report = await broadcasts.report_of(session, broadcast_id=broadcast_id)
+                    summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+                    awaiting_report = broadcast_id in await broadcasts_awaiting_report(session)
+                    report = await report_of(session, broadcast_id=broadcast_id)
                     report_done = report is None or report.state.finished
                 if summary is None:
                     raise LookupError(f"no broadcast {broadcast_id}")
@@ -267,13 +285,13 @@ class Broadcaster:
     async def _look_at_database(self):
         now = self.clock.now()
         async with self.db.transaction() as session:
-            started = await broadcasts.start_due_broadcasts(session, now=now)
+            started = await start_due_broadcasts(session, now=now)
         for broadcast_id in started:
             logger.info("scheduled broadcast %s is due and begins sending", broadcast_id)
         async with self.db.transaction() as session:
-            sending = await broadcasts.sending_broadcast_ids(session)
-            awaiting_report = await broadcasts.broadcasts_awaiting_report(session)
-            next_due = await broadcasts.next_scheduled_time(session)
+            sending = await sending_broadcast_ids(session)
+            awaiting_report = await broadcasts_awaiting_report(session)
+            next_due = await next_scheduled_time(session)
         for broadcast_id in sending:
             # A process that died mid-broadcast left claims; they are sent again as soon as its
             # lease has run out, not only when this process reaches the end of the queue.
@@ -306,13 +324,13 @@ class Broadcaster:
 
     async def _deliver_pages(self, broadcast_id: int) -> None:
         async with self.db.transaction() as session:
-            broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+            broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
         if broadcast is None or mailing_list is None:
             return
         try:
             message = self.compose(broadcast, mailing_list)
-            broadcasts.check_length(message.text, media_kind=broadcast.media_kind)
+            check_length(message.text, media_kind=broadcast.media_kind)
         except Exception as problem:  # whatever it is, retrying will not change it
             await self._fail(broadcast_id, problem)
             return
@@ -330,17 +348,17 @@ class Broadcaster:
                 self._rewind.discard(broadcast_id)
                 after_id = 0
             async with self.db.transaction() as session:
-                page = await broadcasts.pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
-                                                           limit=self.page_size)
+                page = await pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
+                                                limit=self.page_size)
             if not page:
                 await self._drain(broadcast_id, breaker)
                 async with self.db.transaction() as session:
-                    done = await broadcasts.finish_broadcast(session, broadcast_id=broadcast_id, now=self.clock.now())
+                    done = await finish_broadcast(session, broadcast_id=broadcast_id, now=self.clock.now())
                     if done:
                         # In the same transaction: a kill after it commits cannot lose the report,
                         # and the report cannot be sent twice.
                         await self._record_report(session, broadcast_id)
-                    state = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+                    state = await get_broadcast(session, broadcast_id=broadcast_id)
                 if done:
                     logger.info("broadcast %s is done", broadcast_id)
                     return
@@ -370,8 +388,8 @@ class Broadcaster:
             await self._slots.acquire()
         try:
             async with self.db.transaction() as session:
-                claimed = await broadcasts.claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk,
-                                                            claimer=self.claimer)
+                claimed = await claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk,
+                                                 claimer=self.claimer)
         except BaseException:
             for _ in range(wanted):
                 self._slots.release()
@@ -427,8 +445,8 @@ class Broadcaster:
     async def _pause(self, breaker: CircuitBreaker) -> None:
         try:
             async with self.db.transaction() as session:
-                if await broadcasts.pause_for_problem(session, broadcast_id=breaker.broadcast_id,
-                                                      reason=breaker.reason):
+                if await pause_for_problem(session, broadcast_id=breaker.broadcast_id,
+                                           reason=breaker.reason):
                     await self._record_notice(session, breaker.broadcast_id)
         except Exception:
             # Tried again at the next refusal; until then the deliveries stay in the queue.
@@ -466,7 +484,7 @@ class Broadcaster:
         batch, self._outcomes = self._outcomes, []
         try:
             async with self.db.transaction() as session:
-                await broadcasts.record_outcomes(session, outcomes=batch, now=self.clock.now())
+                await record_outcomes(session, outcomes=batch, now=self.clock.now())
         except Exception:
             logger.exception("could not record %d outcomes together; recording them one by one", len(batch))
             batch = await self._record_one_by_one(batch)
@@ -489,8 +507,8 @@ class Broadcaster:
             for learn in (True, False):
                 try:
                     async with self.db.transaction() as session:
-                        await broadcasts.record_outcomes(session, outcomes=[outcome], learn=learn,
-                                                         now=self.clock.now())
+                        await record_outcomes(session, outcomes=[outcome], learn=learn,
+                                              now=self.clock.now())
                 except Exception:
                     continue
                 if not learn:
@@ -521,15 +539,15 @@ class Broadcaster:
 
     async def _record_report(self, session: AsyncSession, broadcast_id: int) -> None:
         """Queues the final report in the caller's transaction (the one that finished the broadcast)."""
-        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
         text = self._organiser_text(summary) if summary is not None and summary.created_by is not None else None
-        await broadcasts.record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
+        await record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
 
     async def _record_notice(self, session: AsyncSession, broadcast_id: int) -> None:
         """Queues, in the caller's transaction, a notice that the engine paused the broadcast (or
         failed one nobody created): to its creator, or else to every organiser. Never about a
         notice to an organiser, which would otherwise beget notices about itself."""
-        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
         if summary is None:
             return
         if summary.created_by is not None:
@@ -542,23 +560,23 @@ class Broadcaster:
         if text is None or not recipients:
             logger.warning("broadcast %s is %s and nobody is told", broadcast_id, summary.status.value)
             return
-        broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+        broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
         for telegram_id in recipients:
-            await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
-                                           now=self.clock.now())
+            await record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
+                                now=self.clock.now())
 
     async def _fail(self, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
-        if isinstance(problem, broadcasts.TextTooLong):
+        if isinstance(problem, TextTooLong):
             reason = f"the message with its footer is {problem}"
         else:
             reason = f"the message could not be put together ({type(problem).__name__})"
         logger.error("broadcast %s cannot be sent: %s", broadcast_id, reason, exc_info=problem)
         async with self.db.transaction() as session:
-            if await broadcasts.fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,
-                                               now=self.clock.now()):
+            if await fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,
+                                    now=self.clock.now()):
                 await self._record_report(session, broadcast_id)  # its creator, if it has one
-                broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
+                broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
                 if broadcast.created_by is None:
                     await self._record_notice(session, broadcast_id)
 
@@ -578,7 +596,7 @@ def compose_message(*, text: str, media_kind: str | None, media_file_id: str | N
     return Outgoing(body)
 
 
-def compose_broadcast(broadcast: broadcasts.Broadcast, mailing_list: MailingList) -> Outgoing:
+def compose_broadcast(broadcast: Broadcast, mailing_list: MailingList) -> Outgoing:
     if broadcast.kind == BroadcastKind.REPORT.value:
         return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
     return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
@@ -588,10 +606,10 @@ def compose_broadcast(broadcast: broadcasts.Broadcast, mailing_list: MailingList
 def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList) -> None:
     """Raises TextTooLong if the text with its footer is over Telegram's limit for a message or caption."""
     composed = compose_message(text=text, media_kind=media_kind, media_file_id=None, mailing_list=mailing_list)
-    broadcasts.check_length(composed.text, media_kind=media_kind)
+    check_length(composed.text, media_kind=media_kind)
 
 
-def eta_seconds(counts: broadcasts.BroadcastCounts, *, rate: float) -> float:
+def eta_seconds(counts: BroadcastCounts, *, rate: float) -> float:
     return counts.pending / rate if rate > 0 else 0.0
 
 

@@ -29,7 +29,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
 from messages import render
-from storage.broadcasts import broadcasts
+from storage.broadcasts.notices import record_notice
 from storage.events import events
 from storage.events.events import DateChange, DueReminder, FailedReminder, FiringReport
 from storage.lists import organisers
@@ -91,8 +91,8 @@ async def send_notice(application: Application, chat_id: int, text: str, *, list
     whichever process runs one), under its limits, and after a restart if a kill came first."""
     services: Services = application.bot_data["services"]
     async with services.db.transaction() as session:
-        await broadcasts.record_notice(session, list_id=list_id, telegram_id=chat_id, text=text,
-                                       now=services.clock.now())
+        await record_notice(session, list_id=list_id, telegram_id=chat_id, text=text,
+                            now=services.clock.now())
     if services.broadcaster is not None:
         services.broadcaster.wake()
 

@@ -21,9 +21,23 @@ from bot.handlers.common import argument_text
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
-from storage.broadcasts import broadcasts, drafts
-from storage.broadcasts.broadcasts import BroadcastError, ListChoice, MediaKind, TextTooLong
+from storage.broadcasts import drafts
 from storage.broadcasts.drafts import DraftAnswer, DraftContent
+from storage.broadcasts.listings import (
+    BroadcastSummary,
+    ListChoice,
+    broadcast_summary,
+    list_to_broadcast_to,
+    lists_to_broadcast_to,
+    recent_broadcasts,
+)
+from storage.broadcasts.status import (
+    BroadcastError,
+    TextTooLong,
+    change_broadcast,
+    schedule_broadcast,
+)
+from storage.broadcasts.tables import BroadcastStatus, MediaKind
 from storage.dates import DateProblem, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
@@ -41,13 +55,13 @@ def _draft_buttons(broadcast_id: int) -> Keyboard:
              (label("broadcast_drop"), BroadcastDraftAnswer.build(DraftAnswer.DROP, broadcast_id))]]
 
 
-def _control_buttons(items: list[broadcasts.BroadcastSummary]) -> Keyboard:
+def _control_buttons(items: list[BroadcastSummary]) -> Keyboard:
     rows = []
     for item in items:
         row = []
-        if item.status is broadcasts.BroadcastStatus.SENDING:
+        if item.status is BroadcastStatus.SENDING:
             row.append((label("broadcast_pause", id=item.id), BroadcastControl.build("pause", item.id)))
-        if item.status is broadcasts.BroadcastStatus.PAUSED:
+        if item.status is BroadcastStatus.PAUSED:
             row.append((label("broadcast_resume", id=item.id), BroadcastControl.build("resume", item.id)))
         if not item.status.finished:
             row.append((label("broadcast_cancel", id=item.id), BroadcastControl.build("cancel", item.id)))
@@ -66,8 +80,8 @@ async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     context.user_data.pop(STEP, None)
     name = argument_text(context)
     async with services_of(context).db.transaction() as session:
-        choices = await broadcasts.lists_to_broadcast_to(session)
-        chosen = await broadcasts.list_to_broadcast_to(session, name=name) if name else None
+        choices = await lists_to_broadcast_to(session)
+        chosen = await list_to_broadcast_to(session, name=name) if name else None
     if not choices:
         await reply(update, "broadcast_no_lists.html")
     elif name and chosen is None:
@@ -88,7 +102,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.callback_query.answer()
     list_id = BroadcastList.parse(update.callback_query.data).list_id
     async with services_of(context).db.transaction() as session:
-        choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
+        choice = await list_to_broadcast_to(session, list_id=list_id)
     if choice is None:
         await edit_or_reply(update, "broadcast_no_lists.html")
         return
@@ -181,9 +195,9 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     context.user_data.pop(STEP, None)
     try:
         async with services.db.transaction() as session:
-            await broadcasts.schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
-                                                now=services.clock.now())
-            summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
+                                     now=services.clock.now())
+            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
     except BroadcastError:
         await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
@@ -220,7 +234,7 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def _show_broadcasts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        items = await broadcasts.recent_broadcasts(session)
+        items = await recent_broadcasts(session)
     await edit_or_reply(update, "broadcasts.html", items=items, tz=services.settings.tz,
                         rate=services.settings.sending_rate, buttons=_control_buttons(items))
 
@@ -237,7 +251,7 @@ async def control_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     pressed = BroadcastControl.parse(query.data)
     services = services_of(context)
     async with services.db.transaction() as session:
-        await broadcasts.change_broadcast(session, broadcast_id=pressed.broadcast_id, action=pressed.action,
+        await change_broadcast(session, broadcast_id=pressed.broadcast_id, action=pressed.action,
                                           now=services.clock.now())
     _wake_engine(services)
     await _show_broadcasts(update, context)

@@ -33,7 +33,7 @@ from storage.events import editing, events
 from storage.events.drafts import summarise_draft
 from storage.events.editing import EDITABLE, skipped
 from storage.events.events import DateDraft, EventDraft, InvalidEventError
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import get_list_by_id, public_lists
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
  NEW_MAP, NEW_DETAILS, NEW_CONTACT, NEW_CAPACITY, NEW_CONFIRM) = range(14)
@@ -67,7 +67,7 @@ async def new_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     services = services_of(context)
     context.user_data[DRAFT_KEY] = draft = EventDraft(rules=parse_reminder_rules(services.settings.reminder_rules))
     async with services.db.transaction() as session:
-        lists = await subscriptions.public_lists(session)
+        lists = await public_lists(session)
     if not lists:
         await reply(update, "event_no_lists.html")
         return ConversationHandler.END
@@ -84,7 +84,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     query = update.callback_query
     await query.answer()
     async with services_of(context).db.transaction() as session:
-        mailing_list = await subscriptions.get_list_by_id(session, list_id=NewEventList.parse(query.data).list_id)
+        mailing_list = await get_list_by_id(session, list_id=NewEventList.parse(query.data).list_id)
     if mailing_list is None:
         return NEW_LIST
     _draft(context).list_id = mailing_list.id

@@ -34,7 +34,7 @@ from storage.events import events
 from storage.events.attendance import attendance_file
 from storage.events.calendar import event_date_ics, ics_filename
 from storage.events.events import DateCard, RsvpOutcome
-from storage.lists import subscriptions
+from storage.lists.subscriptions import lists_of_chat
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ async def show_events(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     async with services.db.transaction() as session:
         cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
                                             now=services.clock.now(), everything=organiser)
-        on_no_list = not await subscriptions.lists_of_chat(session, telegram_id=update.effective_chat.id)
+        on_no_list = not await lists_of_chat(session, telegram_id=update.effective_chat.id)
     if not cards:
         await reply(update, "event_none.html", on_no_list=on_no_list and not organiser)
         return

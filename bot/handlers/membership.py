@@ -8,7 +8,7 @@ from telegram import ChatMember, Update
 from telegram.ext import ContextTypes
 
 from bot.services import services_of
-from storage.lists import subscriptions
+from storage.lists.chats import mark_chat_reachable, mark_chat_unreachable, move_chat
 
 logger = logging.getLogger(__name__)
 
@@ -22,14 +22,14 @@ async def bot_membership_changed(update: Update, context: ContextTypes.DEFAULT_T
     services = services_of(context)
     async with services.db.transaction() as session:
         if change.new_chat_member.status in GONE:
-            await subscriptions.mark_chat_unreachable(session, telegram_id=chat_id, now=services.clock.now())
+            await mark_chat_unreachable(session, telegram_id=chat_id, now=services.clock.now())
         else:
-            await subscriptions.mark_chat_reachable(session, telegram_id=chat_id)
+            await mark_chat_reachable(session, telegram_id=chat_id)
 
 
 async def group_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A group became a supergroup: its subscriptions follow it to the new chat id."""
     message = update.effective_message
     async with services_of(context).db.transaction() as session:
-        await subscriptions.move_chat(session, old_telegram_id=message.chat.id,
-                                      new_telegram_id=message.migrate_to_chat_id)
+        await move_chat(session, old_telegram_id=message.chat.id,
+                        new_telegram_id=message.migrate_to_chat_id)

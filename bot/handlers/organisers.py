@@ -10,8 +10,8 @@ from telegram.ext import ContextTypes
 
 from bot.services import services_of
 from bot.telegram_io.replies import reply
-from storage.lists import organisers, subscriptions
-from storage.lists.subscriptions import InvalidListError
+from storage.lists import organisers
+from storage.lists.mailing_lists import InvalidListError, create_list
 
 
 async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -23,7 +23,7 @@ async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     slug, title = args[0].lower(), " ".join(args[1:])
     try:
         async with services_of(context).db.transaction() as session:
-            mailing_list = await subscriptions.create_list(session, slug=slug, title=title)
+            mailing_list = await create_list(session, slug=slug, title=title)
     except InvalidListError as problem:
         await reply(update, "newlist_invalid.html", problem=str(problem))
         return

@@ -9,7 +9,6 @@ whose caption is the same figures as text.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 
@@ -35,11 +34,10 @@ from storage.iapt.report import (
     View,
     YearMissingAnswer,
 )
+from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
-CAPTION_LIMIT = 1024  # characters Telegram shows under a photo
-MESSAGE_LIMIT = 4096  # characters of a message (UTF-16 units), also of an inline result's message
 logger = logging.getLogger(__name__)
 INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals are not cached
 
@@ -123,12 +121,12 @@ def sendable(answer: Reply) -> Reply:
         stats_buttons(answer)
         for field in ("title", "description"):
             _inline_words(field, answer)
+        length = visible_length(text)
     except Exception:
         logger.exception("a /stats answer (%s) could not be composed; the asker gets an apology",
                          type(answer).__name__)
         return StatsUnavailable()
-    length = len(html.unescape(re.sub(r"<[^>]+>", "", text)).encode("utf-16-le")) // 2
-    if length > MESSAGE_LIMIT:
+    if length > MAX_TEXT_LENGTH:  # the limit of a message, and of an inline result's message too
         area = getattr(answer, "area", None)
         logger.warning("a /stats answer (%s, area %s) has %d characters, more than a message holds; "
                        "the asker gets an apology", type(answer).__name__, getattr(area, "id", None), length)
@@ -147,18 +145,13 @@ async def _send_trend(update: Update, answer: TrendAnswer) -> bool:
     text = render(answer.html_template, answer=answer)
     buttons = keyboard(stats_buttons(answer))
     chat = update.effective_chat
-    if shown_length(text) <= CAPTION_LIMIT:
+    if visible_length(text) <= MAX_CAPTION_LENGTH:
         await chat.send_photo(photo, caption=text, reply_markup=buttons)
         return True
     # Too long for a caption: the chart, then the same figures as a message of their own.
     await chat.send_photo(photo)
     await chat.send_message(text, reply_markup=buttons)
     return True
-
-
-def shown_length(telegram_html: str) -> int:
-    """How many characters Telegram counts of an HTML text: tags gone, entities decoded."""
-    return len(html.unescape(re.sub(r"<[^>]+>", "", telegram_html)))
 
 
 # ------------------------------------------------------------------ buttons

@@ -17,15 +17,22 @@ from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
 from bot.telegram_io.replies import edit_or_reply, reply
 from storage import retention
-from storage.lists import subscriptions
-from storage.lists.subscriptions import ListNotFound
+from storage.lists.subscriptions import (
+    ListNotFound,
+    join_list_named,
+    leave_all_lists,
+    leave_list_named,
+    lists_of_chat,
+    lists_with_membership,
+    toggle_list,
+)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/start: the welcome, with the lists as join buttons."""
     db = services_of(context).db
     async with db.transaction() as session:
-        lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
+        lists = await lists_with_membership(session, telegram_id=update.effective_chat.id)
     template = "welcome.html" if is_private(update) else "welcome_group.html"
     await reply(update, template, lists=lists, buttons=list_buttons(lists))
 
@@ -48,7 +55,7 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def show_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     db = services_of(context).db
     async with db.transaction() as session:
-        lists = await subscriptions.lists_with_membership(session, telegram_id=update.effective_chat.id)
+        lists = await lists_with_membership(session, telegram_id=update.effective_chat.id)
     await reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))
 
 
@@ -65,8 +72,8 @@ async def _join_named(update: Update, context: ContextTypes.DEFAULT_TYPE, name: 
     db = services_of(context).db
     try:
         async with db.transaction() as session:
-            outcome, mailing_list = await subscriptions.join_list_named(
-                session, telegram_id=update.effective_chat.id, kind=chat_kind(update), name=name
+            outcome, mailing_list = await join_list_named(
+  session, telegram_id=update.effective_chat.id, kind=chat_kind(update), name=name
             )
     except ListNotFound as missing:
         await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
@@ -84,8 +91,8 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     services = services_of(context)
     try:
         async with services.db.transaction() as session:
-            outcome, mailing_list = await subscriptions.leave_list_named(
-                session, telegram_id=update.effective_chat.id, name=name, now=services.clock.now()
+            outcome, mailing_list = await leave_list_named(
+  session, telegram_id=update.effective_chat.id, name=name, now=services.clock.now()
             )
     except ListNotFound as missing:
         await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
@@ -97,15 +104,15 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 async def my_lists(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     db = services_of(context).db
     async with db.transaction() as session:
-        lists = await subscriptions.lists_of_chat(session, telegram_id=update.effective_chat.id)
+        lists = await lists_of_chat(session, telegram_id=update.effective_chat.id)
     await reply(update, "mylists.html", lists=lists)
 
 
 async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        left = await subscriptions.leave_all_lists(session, telegram_id=update.effective_chat.id,
-                                                   now=services.clock.now())
+        left = await leave_all_lists(session, telegram_id=update.effective_chat.id,
+                                     now=services.clock.now())
     await reply(update, "stopped.html", lists=left, retention_days=services.settings.retention_days)
 
 
@@ -145,7 +152,7 @@ async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE
     await query.answer()
     services = services_of(context)
     async with services.db.transaction() as session:
-        lists = await subscriptions.toggle_list(
+        lists = await toggle_list(
             session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=pressed.list_id,
             join=pressed.action == "join", now=services.clock.now(),
         )

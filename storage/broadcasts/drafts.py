@@ -13,15 +13,9 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import (
-    Broadcast,
-    BroadcastError,
-    BroadcastStatus,
-    BroadcastSummary,
-    ListChoice,
-    MediaKind,
-)
+from storage.broadcasts.listings import BroadcastSummary, ListChoice, broadcast_summary, list_to_broadcast_to
+from storage.broadcasts.status import BroadcastError, change_broadcast, create_broadcast, send_broadcast_now
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, MediaKind
 from storage.lists.models import MailingList
 
 
@@ -59,11 +53,11 @@ async def create_draft(session: AsyncSession, *, list_id: int, content: DraftCon
     """A DRAFT broadcast of `content` to the list, for the preview; None if the list is gone.
     Raises what `check_length` raises, having stored nothing."""
     mailing_list = await session.get(MailingList, list_id)
-    choice = await broadcasts.list_to_broadcast_to(session, list_id=list_id)
+    choice = await list_to_broadcast_to(session, list_id=list_id)
     if mailing_list is None or choice is None:
         return None
     check_length(content, mailing_list)
-    draft = await broadcasts.create_broadcast(
+    draft = await create_broadcast(
         session, list_id=list_id, text=content.text, created_by=created_by, draft=True,
         photo_file_id=content.file_id if content.media_kind is MediaKind.PHOTO else None,
         document_file_id=content.file_id if content.media_kind is MediaKind.DOCUMENT else None, now=now)
@@ -74,11 +68,11 @@ async def answer_draft(session: AsyncSession, *, broadcast_id: int, answer: Draf
                        now: dt.datetime) -> BroadcastSummary:
     """Send starts it now, Drop cancels it, Schedule leaves it as it is (the time comes next).
     Raises BroadcastError if it is no longer a draft (answered already, from another message)."""
-    draft = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
+    draft = await broadcast_summary(session, broadcast_id=broadcast_id)
     if draft is None or draft.status is not BroadcastStatus.DRAFT:
         raise BroadcastError("not a draft")
     if answer is DraftAnswer.SEND:
-        await broadcasts.send_broadcast_now(session, broadcast_id=broadcast_id, now=now)
+        await send_broadcast_now(session, broadcast_id=broadcast_id, now=now)
     elif answer is DraftAnswer.DROP:
-        await broadcasts.change_broadcast(session, broadcast_id=broadcast_id, action="cancel", now=now)
+        await change_broadcast(session, broadcast_id=broadcast_id, action="cancel", now=now)
     return draft

@@ -40,11 +40,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import Broadcast, Delivery, DeliveryStatus
+from storage.broadcasts.status import TextTooLong, check_length, create_broadcast
+from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus
 from storage.dates import Audience, ReminderRule
 from storage.db import UTCDateTime, utcnow
-from storage.lists import subscriptions
+from storage.lists.chats import CHAT_DATA_SECTIONS, get_chat, record_chat
 from storage.lists.models import Chat, ChatKind, MailingList, Subscription
 
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
@@ -584,7 +584,7 @@ async def chat_may_see_event_date(session: AsyncSession, *, event_date_id: int, 
     """Whether the chat may be shown the date (and answer it): its event is on a public list or on
     a list the chat is on, or the chat answered the date already (so that someone who has left
     the list can still free their place). False for a date that does not exist."""
-    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    chat = await get_chat(session, telegram_id=telegram_id)
     conditions = [MailingList.public.is_(True)]
     if chat is not None:
         conditions.append(Event.list_id.in_(select(Subscription.list_id).where(Subscription.chat_id == chat.id)))
@@ -651,7 +651,7 @@ async def upcoming_cards(session: AsyncSession, *, telegram_id: int, now: dt.dat
                          limit: int = 10) -> list[DateCard]:
     """The coming dates (not yet ended, not cancelled) of events on the chat's lists and those it
     answered; with `everything` (organisers) the coming dates of every event."""
-    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    chat = await get_chat(session, telegram_id=telegram_id)
     query = (
         select(Event, EventDate, MailingList.title)
         .join(EventDate, EventDate.event_id == Event.id)
@@ -678,7 +678,7 @@ async def card_for(session: AsyncSession, *, event_date_id: int, telegram_id: in
         .where(EventDate.id == event_date_id)
     )
     rows = (await session.execute(query)).all()
-    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    chat = await get_chat(session, telegram_id=telegram_id)
     cards = await _cards(session, rows, chat)
     return cards[0] if cards else None
 
@@ -774,7 +774,7 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
     event, event_date = found
     if event_date.status == DateStatus.CANCELLED.value or event_date.starts_at <= now:
         return RsvpResult(RsvpOutcome.CLOSED, [])
-    chat = await subscriptions.record_chat(session, telegram_id=telegram_id, kind=kind, now=now)
+    chat = await record_chat(session, telegram_id=telegram_id, kind=kind, now=now)
     answer = await session.get(Rsvp, (event_date_id, chat.id))
     previous = answer.status if answer is not None else None
     if going:
@@ -835,17 +835,17 @@ async def promote_waiting(session: AsyncSession, *, event: Event, event_date: Ev
     revision = await session.scalar(select(EventDate.rsvp_revision).where(EventDate.id == event_date.id))
     # Never refused for its length here (that would undo the answer that freed the place); the
     # engine checks it when sending and reports it if it cannot go.
-    await broadcasts.create_broadcast(session, list_id=event.list_id, text=compose(event, event_date),
-                                      created_by=None, origin_key=f"promoted:{event_date.id}:{revision}",
-                                      recipient_chat_rows=select(Chat.id).where(Chat.id.in_(chat_ids)), now=now,
-                                      check_text=False)
+    await create_broadcast(session, list_id=event.list_id, text=compose(event, event_date),
+                           created_by=None, origin_key=f"promoted:{event_date.id}:{revision}",
+                           recipient_chat_rows=select(Chat.id).where(Chat.id.in_(chat_ids)), now=now,
+                           check_text=False)
     ids = await session.scalars(select(Chat.telegram_id).where(Chat.id.in_(chat_ids), Chat.active.is_(True)))
     return list(ids)
 
 
 async def share_name(session: AsyncSession, *, event_date_id: int, telegram_id: int, name: str) -> bool:
     """The person chose to let organisers see their name on this date's attendance list."""
-    chat = await subscriptions.get_chat(session, telegram_id=telegram_id)
+    chat = await get_chat(session, telegram_id=telegram_id)
     if chat is None:
         return False
     answer = await session.get(Rsvp, (event_date_id, chat.id))
@@ -989,7 +989,7 @@ async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose
 def failure_reason(problem: Exception, event: Event) -> str:
     """Why a reminder or notice of `event` could not be composed: what went wrong, and any field
     over its bound (the likely cause), short enough to store and to show organisers."""
-    if isinstance(problem, broadcasts.TextTooLong):
+    if isinstance(problem, TextTooLong):
         words = [f"too long for one Telegram message ({problem})"]
     else:
         words = [f"{type(problem).__name__}: {problem}"]
@@ -1150,7 +1150,7 @@ def _compose_notice(compose: Callable[[DateChange], str], change: DateChange) ->
     nobody misses hearing of it) with the reason and the over-long fields."""
     try:
         text = compose(change)
-        broadcasts.check_length(text, media_kind=None)
+        check_length(text, media_kind=None)
     except Exception as problem:  # whatever the row makes the composer raise, the answer is the same
         raise NoticeNotComposable(failure_reason(problem, change.event)) from problem
     return text
@@ -1160,8 +1160,8 @@ async def create_event_broadcast(session: AsyncSession, *, list_id: int, text: s
                                  recipients: Select | None, now: dt.datetime) -> bool:
     """Hands a reminder or a notice to the broadcast engine, in the caller's transaction; False if
     a broadcast with that origin key exists already (nothing is created twice)."""
-    created = await broadcasts.create_broadcast(session, list_id=list_id, text=text, created_by=None,
-                                                origin_key=origin_key, recipient_chat_rows=recipients, now=now)
+    created = await create_broadcast(session, list_id=list_id, text=text, created_by=None,
+                                     origin_key=origin_key, recipient_chat_rows=recipients, now=now)
     return created is not None
 
 
@@ -1185,5 +1185,5 @@ async def describe_rsvps(session: AsyncSession, chat: Chat) -> list[str]:
     return lines
 
 
-subscriptions.CHAT_DATA_SECTIONS["Events you answered"] = describe_rsvps
+CHAT_DATA_SECTIONS["Events you answered"] = describe_rsvps
 

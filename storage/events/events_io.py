@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.dates import DateProblem, ReminderRule, parse_end, parse_moment, parse_reminder_rules
 from storage.events import events
 from storage.events.events import DateDraft, DateStatus, EventDraft, InvalidEventError
-from storage.lists import subscriptions
+from storage.lists.mailing_lists import get_list_by_id, get_list_by_slug
 
 FIELDS = ("key", "list", "title", "venue", "address", "postcode", "meeting_point", "nearest_station", "map",
           "details", "contact", "capacity", "reminders", "dates")
@@ -225,7 +225,7 @@ async def import_events(session: AsyncSession, *, items: list[EventInFile], now:
     nothing, if an event names a list that does not exist."""
     missing = []
     for item in items:
-        mailing_list = await subscriptions.get_list_by_slug(session, slug=item.list_slug)
+        mailing_list = await get_list_by_slug(session, slug=item.list_slug)
         if mailing_list is None:
             missing.append(FileProblem(f"event {item.draft.key}", f"no list called {item.list_slug!r}"))
         else:
@@ -273,7 +273,7 @@ async def export_events(session: AsyncSession, *, tz: ZoneInfo) -> str:
     """Every event as the YAML `import` reads: no RSVPs, no names, nothing about people."""
     out = []
     for event in await events.all_events(session):
-        mailing_list = await subscriptions.get_list_by_id(session, list_id=event.list_id)
+        mailing_list = await get_list_by_id(session, list_id=event.list_id)
         entry: dict[str, Any] = {"key": event.key, "list": mailing_list.slug, "title": event.title,
                                  "venue": event.venue_name, "address": event.address, "postcode": event.postcode}
         for name in ("meeting_point", "nearest_station"):

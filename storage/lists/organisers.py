@@ -8,7 +8,7 @@ import re
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.broadcasts.broadcasts import Broadcast
+from storage.broadcasts.tables import Broadcast
 from storage.lists.models import Organiser
 
 # Telegram user ids have at most 52 significant bits (Bot API, User.id).

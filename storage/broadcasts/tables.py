@@ -1,0 +1,136 @@
+"""The broadcast tables: a broadcast (an alert to a list, or a notice to an organiser) and one
+delivery row per recipient, with the statuses both move through.
+
+A broadcast moves through DRAFT -> SCHEDULED -> SENDING -> DONE, and may be PAUSED (and resumed)
+while sending, CANCELLED before it is done, or FAILED when the engine cannot put it together
+(`status.py` makes these changes). Each delivery goes PENDING -> SENDING (claimed: the request
+may be on its way) -> SENT, BLOCKED, GONE, FAILED, or SKIPPED (`deliveries.py`, `claims.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from storage.db import UTCDateTime, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+_DeliveryId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class BroadcastStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    FAILED = "failed"  # the engine could not put the message together; `problem` says why
+
+    @property
+    def finished(self) -> bool:
+        return self in (BroadcastStatus.CANCELLED, BroadcastStatus.DONE, BroadcastStatus.FAILED)
+
+
+class BroadcastKind(enum.StrEnum):
+    ALERT = "alert"  # to a list (or some of its members), with the list's footer
+    REPORT = "report"  # what the engine tells an organiser about a broadcast: no footer, not listed
+
+# How much of a reason (often Telegram's own description) is kept.
+MAX_PROBLEM_LENGTH = 300
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    BLOCKED = "blocked"  # 403: the person blocked the bot, or the account is gone
+    GONE = "gone"  # 400 chat not found
+    FAILED = "failed"  # retries used up, or Telegram refused what we sent
+    SKIPPED = "skipped"  # left the list or became unreachable before their turn
+
+
+class MediaKind(enum.StrEnum):
+    PHOTO = "photo"
+    DOCUMENT = "document"
+
+
+class Broadcast(SQLModel, table=True):
+    __tablename__ = "broadcasts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(sa_column=Column(ForeignKey("mailing_lists.id", ondelete="CASCADE"), nullable=False,
+                                          index=True))
+    # The organiser's Telegram user id: who gets the report. Not a chat row: organisers need not be subscribers.
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    # Telegram HTML, without the footer (the engine adds the list's footer when sending).
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    media_kind: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    media_file_id: str | None = Field(default=None, sa_column=Column(String(256), nullable=True))
+    send_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    started_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    reported_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Makes a broadcast idempotent for its creator (e.g. "reminder:42"): at most one per key.
+    origin_key: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, unique=True))
+    kind: str = Field(default=BroadcastKind.ALERT.value,
+                      sa_column=Column(String(16), nullable=False, server_default=BroadcastKind.ALERT.value))
+    # Why the engine paused this broadcast or marked it failed (cleared on resume).
+    problem: str | None = Field(default=None, sa_column=Column(String(MAX_PROBLEM_LENGTH), nullable=True))
+    # True when the recipients were chosen by the caller rather than "everyone on the list".
+    custom_recipients: bool = Field(default=False, nullable=False)
+    recipients: int = Field(default=0, nullable=False)
+    sent_count: int = Field(default=0, nullable=False)
+    blocked_count: int = Field(default=0, nullable=False)
+    gone_count: int = Field(default=0, nullable=False)
+    failed_count: int = Field(default=0, nullable=False)
+    skipped_count: int = Field(default=0, nullable=False)
+    # Deliveries found claimed-but-unrecorded after a restart and sent again: an upper bound
+    # on the number of people who may have received this broadcast twice.
+    possible_duplicates: int = Field(default=0, nullable=False)
+
+    @property
+    def state(self) -> BroadcastStatus:
+        return BroadcastStatus(self.status)
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_broadcast_id_id", "broadcast_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(_DeliveryId, primary_key=True, autoincrement=True))
+    broadcast_id: int = Field(sa_column=Column(ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False))
+    # Erasing a chat (/forget) erases its deliveries with it.
+    chat_id: int = Field(sa_column=Column(ForeignKey("chats.id", ondelete="CASCADE"), nullable=False, index=True))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    # The process that claimed it (while SENDING): its claims are its own while it is alive.
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+
+
+class DeliveryTally(SQLModel, table=True):
+    """Deliveries reduced to counts: once the retention period of a finished broadcast is over,
+    its delivery rows (which tie a chat to a list's alerts) are deleted and counted here, per
+    status, so the broadcast's figures stay the same without saying who received it."""
+
+    __tablename__ = "delivery_tallies"
+
+    broadcast_id: int = Field(sa_column=Column(ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True))
+    status: str = Field(sa_column=Column(String(16), primary_key=True))
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+# ------------------------------------------------------------------ reading by key
+
+
+async def get_broadcast(session: AsyncSession, *, broadcast_id: int) -> Broadcast | None:
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def get_broadcast_by_origin(session: AsyncSession, *, origin_key: str) -> Broadcast | None:
+    return await session.scalar(select(Broadcast).where(Broadcast.origin_key == origin_key))

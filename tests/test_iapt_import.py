@@ -17,15 +17,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
-from storage.iapt import importing
-from storage.iapt.importing import (
-    BUNDLE_PATH,
-    IaptImportError,
-    import_iapt_directory,
-    read_bundle,
-    read_iapt_directory,
-)
+from storage.iapt import writing
+from storage.iapt.bundle import BUNDLE_PATH, read_bundle
 from storage.iapt.loading import ensure_iapt_figures
+from storage.iapt.reading import read_iapt_directory
+from storage.iapt.records import IaptImportError
 from storage.iapt.tables import (
     IaptArea,
     IaptAreaLink,
@@ -35,6 +31,7 @@ from storage.iapt.tables import (
     IaptPeriod,
     IaptPopulation,
 )
+from storage.iapt.writing import import_iapt_directory
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, published_data, requires_data
 
 # One event loop for the module, so that one loaded database serves every test that only reads
@@ -339,7 +336,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
     directory = linked_copy(tmp_path / "data", edit="iapt_annual_totals.csv")
     corrupt(directory, "iapt_annual_totals.csv", 2, "org_name", "A NEW NAME FOR DARLINGTON")
     corrupt(directory, "iapt_annual_totals.csv", 2, "referrals_received_count", "2545")
-    real_insert = importing._insert_figures
+    real_insert = writing._insert_figures
     calls = []
 
     async def insert_then_fail(*args, **kwargs):
@@ -347,7 +344,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
         calls.append(written)
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(importing, "_insert_figures", insert_then_fail)
+    monkeypatch.setattr(writing, "_insert_figures", insert_then_fail)
     with pytest.raises(RuntimeError):
         await import_iapt_directory(loaded, directory)
     assert calls and calls[0] > 0  # old figures were deleted and new ones written before the failure

@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from messages import render
 from messages.charts import render_trend_chart
-from storage.iapt.importing import import_iapt_directory
 from storage.iapt.report import (
     AreaAnswer,
     ChoicesAnswer,
@@ -28,6 +27,7 @@ from storage.iapt.report import (
     YearMissingAnswer,
     parse_stats_request,
 )
+from storage.iapt.writing import import_iapt_directory
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, requires_data
 
 pytestmark = requires_data

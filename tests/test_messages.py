@@ -14,7 +14,6 @@ from jinja2.runtime import Macro
 from messages import environment, label, render, template_names
 from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
 from storage.events.events_io import FileProblem
-from storage.iapt.importing import ImportSummary
 from storage.iapt.report import (
     ChoicesAnswer,
     EthnicityAnswer,
@@ -24,6 +23,7 @@ from storage.iapt.report import (
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.iapt.writing import ImportSummary
 from storage.lists.subscriptions import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (

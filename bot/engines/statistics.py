@@ -22,7 +22,7 @@ from telegram.ext import Application
 from bot.services import Services
 from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
-from storage.iapt.importing import BUNDLE_PATH
+from storage.iapt.bundle import BUNDLE_PATH
 from storage.iapt.loading import BundleLoader, LoadHeldElsewhere, LoadStopped
 from storage.iapt.report import ChoicesAnswer, NotFoundAnswer, StatsAnswer, StatsDesk, View
 

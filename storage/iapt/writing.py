@@ -109,34 +109,14 @@ async def write_iapt_reference(session: AsyncSession, data: IaptData, summary: I
     area_ids: dict[AreaKey, int] = await _ids(session, area_t.c.id, area_t.c.org_type, area_t.c.code)
 
     # Periods and measures, by label and key; the new ones in one statement each (a first load
-    # runs this in one of its short transactions).
-    existing_periods = {r.label: r for r in (await session.execute(select(period_t))).all()}
-    new_periods = []
-    for period in data.periods.values():
-        values = dataclasses.asdict(period)
-        row = existing_periods.get(period.label)
-        if row is None:
-            new_periods.append(values)
-        elif tuple(row)[1:] != tuple(values.values()):
-            await session.execute(update(period_t).where(period_t.c.id == row.id).values(**values))
-            summary.periods_added += 1
-    if new_periods:
-        await session.execute(insert(period_t), new_periods)
-        summary.periods_added += len(new_periods)
+    # runs this in one of its short transactions). The summary has no "periods changed": its
+    # periods_added counts both, which the import message words as "new or changed".
+    added, changed = await _upsert_by_key(session, period_t, "label", data.periods.values())
+    summary.periods_added += added + changed
     period_ids: dict[str, int] = await _ids(session, period_t.c.id, period_t.c.label)
-    existing_measures = {r.key: r for r in (await session.execute(select(measure_t))).all()}
-    new_measures = []
-    for measure in data.measures.values():
-        values = dataclasses.asdict(measure)
-        row = existing_measures.get(measure.key)
-        if row is None:
-            new_measures.append(values)
-        elif tuple(row)[1:] != tuple(values.values()):
-            await session.execute(update(measure_t).where(measure_t.c.id == row.id).values(**values))
-            summary.measures_changed += 1
-    if new_measures:
-        await session.execute(insert(measure_t), new_measures)
-        summary.measures_added = len(new_measures)
+    added, changed = await _upsert_by_key(session, measure_t, "key", data.measures.values())
+    summary.measures_added += added
+    summary.measures_changed += changed
     measure_ids: dict[str, int] = await _ids(session, measure_t.c.id, measure_t.c.key)
 
     breakdown_t = IaptBreakdown.__table__
@@ -163,6 +143,24 @@ async def write_iapt_reference(session: AsyncSession, data: IaptData, summary: I
         session, IaptPopulation.__table__, population_columns,
         {(area_ids[p.area] if p.area else None, *dataclasses.astuple(p)[1:]) for p in data.populations})
     return FigureKeys(area_ids, period_ids, measure_ids, breakdown_ids)
+
+
+async def _upsert_by_key(session: AsyncSession, table, key: str, records: Iterable) -> tuple[int, int]:
+    """Insert the records (dataclasses whose fields are the table's columns but its id) missing by
+    `key`, in one statement, and update those whose columns differ; (added, changed)."""
+    existing = {getattr(row, key): row for row in (await session.execute(select(table))).all()}
+    fresh, changed = [], 0
+    for record in records:
+        values = dataclasses.asdict(record)
+        row = existing.get(values[key])
+        if row is None:
+            fresh.append(values)
+        elif tuple(row)[1:] != tuple(values.values()):
+            await session.execute(update(table).where(table.c.id == row.id).values(**values))
+            changed += 1
+    if fresh:
+        await session.execute(insert(table), fresh)
+    return len(fresh), changed
 
 
 async def _write_figures(session: AsyncSession, data: IaptData, keys: FigureKeys,

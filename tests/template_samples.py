@@ -9,20 +9,19 @@ from zoneinfo import ZoneInfo
 
 from storage.broadcasts.broadcasts import BroadcastCounts, BroadcastStatus, BroadcastSummary
 from storage.dates import parse_reminder_rules
-from storage.iapt.report import (
+from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
     EthnicRow,
-    Figure,
     Lineage,
     MeasureRow,
     MonthlyBlock,
     Period,
     Population,
-    Share,
     ShareRow,
     TrendPoint,
 )
+from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
 
 TZ = ZoneInfo("Europe/London")

@@ -14,15 +14,15 @@ from jinja2.runtime import Macro
 from messages import environment, label, render, template_names
 from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
 from storage.events.events_io import FileProblem
-from storage.iapt.report import (
+from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,
     NotFoundAnswer,
-    Share,
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.iapt.figures import Share
 from storage.iapt.writing import ImportSummary
 from storage.lists.subscriptions import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError

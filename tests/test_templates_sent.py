@@ -18,7 +18,7 @@ from bot.local_api.server import LocalBotApi
 from messages import render, template_names
 from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
 from storage.dates import DateProblem, DateProblemKind
-from storage.iapt.report import (
+from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,

@@ -1,1 +1,15 @@
-"""TODO"""
+"""The published NHS Talking Therapies (IAPT) figures: loading them and answering /stats.
+
+Where things are, in the order data flows through them:
+
+- tables: the database tables and the curated facts the data does not carry (links, codes).
+- records: the normalised data held in memory between reading and writing, and IaptImportError.
+- strict_csv, reading: the published CSV layout, read strictly into records.
+- bundle: the embedded default (data/iapt_figures.json.gz), built from the files and read back.
+- writing: `campaign-bot stats import`: upserts in one transaction, only where something differs.
+- bundle_stream, loading: the bot's first start loads the bundle in short transactions.
+- search: matching what someone typed to an area.
+- figures, answers: what an answer holds (published figures kept apart from derived shares).
+- stats_index, building, report: the index kept in memory, building answers, and StatsDesk,
+  the one entry point for the bot and the CLI.
+"""

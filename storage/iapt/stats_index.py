@@ -32,6 +32,7 @@ from storage.iapt.tables import (
 )
 
 
+@dataclasses.dataclass(frozen=True)
 class _Measure:
     id: int
     key: str

@@ -36,7 +36,6 @@ class IaptImportError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
-
 @dataclasses.dataclass(frozen=True)
 class PeriodRecord:
     label: str

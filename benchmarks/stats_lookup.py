@@ -45,8 +45,10 @@ from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
 from storage.clock import SystemClock
 from storage.db import Database
+from storage.iapt.answers import ChoicesAnswer
 from storage.iapt.loading import ensure_iapt_figures
-from storage.iapt.report import ChoicesAnswer, StatsDesk, StatsIndex
+from storage.iapt.report import StatsDesk
+from storage.iapt.stats_index import StatsIndex
 
 SEED = 20260301
 COLUMNS = ("queries", "found", "direct", "choices", "p50 ms", "p99 ms", "max ms")

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
 from messages import environment
-from storage.iapt.report import TrendAnswer
+from storage.iapt.answers import TrendAnswer
 
 REFERRALS_COLOUR = "#005eb8"  # NHS blue
 FINISHED_COLOUR = "#41b6e6"

@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database
-from storage.iapt.importing import IaptData, read_iapt_directory, write_iapt_data
+from storage.iapt.reading import read_iapt_directory
+from storage.iapt.records import IaptData
+from storage.iapt.writing import write_iapt_data
 from tests.builders import fresh_database
 
 SHIPPED_DATA = Path(__file__).resolve().parent / "data" / "iapt"

@@ -11,20 +11,19 @@ from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.listings import BroadcastSummary
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
-from storage.iapt.report import (
+from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
     EthnicRow,
-    Figure,
     Lineage,
     MeasureRow,
     MonthlyBlock,
     Period,
     Population,
-    Share,
     ShareRow,
     TrendPoint,
 )
+from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
 
 TZ = ZoneInfo("Europe/London")

@@ -40,7 +40,8 @@ from storage.events.events import (
     split_postcode,
 )
 from storage.events.events_io import EventsFileError, read_events_file
-from storage.iapt.report import View, parse_stats_request
+from storage.iapt.answers import View
+from storage.iapt.report import parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
 from storage.lists.mailing_lists import InvalidListError, check_new_list
 from storage.lists.models import MailingList

@@ -7,6 +7,8 @@ plain SQL over the imported tables (not through the report code).
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -17,15 +19,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
-from storage.iapt import importing
-from storage.iapt.importing import (
-    BUNDLE_PATH,
-    IaptImportError,
-    import_iapt_directory,
-    read_bundle,
-    read_iapt_directory,
-)
+from storage.iapt import writing
+from storage.iapt.bundle import BUNDLE_PATH, read_bundle
 from storage.iapt.loading import ensure_iapt_figures
+from storage.iapt.reading import read_iapt_directory
+from storage.iapt.records import IaptData, IaptImportError, MeasureRecord, PeriodRecord
 from storage.iapt.tables import (
     IaptArea,
     IaptAreaLink,
@@ -35,6 +33,7 @@ from storage.iapt.tables import (
     IaptPeriod,
     IaptPopulation,
 )
+from storage.iapt.writing import import_iapt_directory, write_iapt_data
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, published_data, requires_data
 
 # One event loop for the module, so that one loaded database serves every test that only reads
@@ -339,7 +338,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
     directory = linked_copy(tmp_path / "data", edit="iapt_annual_totals.csv")
     corrupt(directory, "iapt_annual_totals.csv", 2, "org_name", "A NEW NAME FOR DARLINGTON")
     corrupt(directory, "iapt_annual_totals.csv", 2, "referrals_received_count", "2545")
-    real_insert = importing._insert_figures
+    real_insert = writing._insert_figures
     calls = []
 
     async def insert_then_fail(*args, **kwargs):
@@ -347,7 +346,7 @@ async def test_a_failure_while_writing_rolls_everything_back(loaded, tmp_path, m
         calls.append(written)
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(importing, "_insert_figures", insert_then_fail)
+    monkeypatch.setattr(writing, "_insert_figures", insert_then_fail)
     with pytest.raises(RuntimeError):
         await import_iapt_directory(loaded, directory)
     assert calls and calls[0] > 0  # old figures were deleted and new ones written before the failure
@@ -388,3 +387,26 @@ async def test_the_migration_matches_the_models(tmp_path):
         differences = await connection.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata))
     assert [d for d in differences if "iapt" in repr(d)] == []
+
+
+@in_module_loop
+async def test_what_the_period_and_measure_upserts_count(tmp_path):
+    # Periods and measures share one upsert; the summary counts a changed period among the
+    # periods "new or changed" (it has no periods_changed) and a changed measure apart.
+    period = PeriodRecord("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "a publication")
+    measure = MeasureRecord("recovery_count", "annual", "count", "Count_Recovery", "a definition", "a source")
+
+    def data(p: PeriodRecord, m: MeasureRecord) -> IaptData:
+        return IaptData({}, {p.label: p}, {m.key: m}, [], set(), [], [])
+
+    async with fresh_database(tmp_path) as db:
+        summaries = []
+        for p, m in ((period, measure), (period, measure),
+                     (dataclasses.replace(period, publication="corrected"),
+                      dataclasses.replace(measure, definition="reworded"))):
+            async with db.transaction() as session:
+                summaries.append(await write_iapt_data(session, data(p, m)))
+    first, again, edited = summaries
+    assert (first.periods_added, first.measures_added, first.measures_changed) == (1, 1, 0)
+    assert not again.changed
+    assert (edited.periods_added, edited.measures_added, edited.measures_changed) == (1, 0, 1)

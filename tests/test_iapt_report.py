@@ -12,22 +12,20 @@ from typer.testing import CliRunner
 
 from messages import render
 from messages.charts import render_trend_chart
-from storage.iapt.importing import import_iapt_directory
-from storage.iapt.report import (
+from storage.iapt.answers import (
     AreaAnswer,
     ChoicesAnswer,
     EthnicityAnswer,
-    Figure,
     HeadlineAnswer,
     NoFiguresAnswer,
     NotFoundAnswer,
-    Share,
-    StatsDesk,
     TrendAnswer,
     View,
     YearMissingAnswer,
-    parse_stats_request,
 )
+from storage.iapt.figures import Figure, Share
+from storage.iapt.report import StatsDesk, parse_stats_request
+from storage.iapt.writing import import_iapt_directory
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, requires_data
 
 pytestmark = requires_data

@@ -15,16 +15,16 @@ from messages import environment, label, render, template_names
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.events.events_io import FileProblem
-from storage.iapt.importing import ImportSummary
-from storage.iapt.report import (
+from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,
     NotFoundAnswer,
-    Share,
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.iapt.figures import Share
+from storage.iapt.writing import ImportSummary
 from storage.lists.subscriber_csv import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 from bot.handlers import stats as stats_handlers
 from messages.charts import render_trend_chart
 from storage.db import Database, create_schema, drop_schema
-from storage.iapt.importing import write_iapt_data
 from storage.iapt.report import StatsDesk
+from storage.iapt.writing import write_iapt_data
 from tests.conftest import POSTGRES_URL, Person, RunningBot, bot_running
 from tests.iapt_support import DATA_DIR, loaded_database, published_data, requires_data
 

@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import func, select
 
 from messages import render
-from storage.iapt.importing import BUNDLE_PATH, read_bundle
+from storage.iapt.answers import NoFiguresAnswer
+from storage.iapt.bundle import BUNDLE_PATH, read_bundle
 from storage.iapt.loading import LEASE_TTL, BundleLoader, LoadHeldElsewhere, wall_clock
-from storage.iapt.report import NoFiguresAnswer, StatsDesk
+from storage.iapt.report import StatsDesk
 from storage.iapt.tables import IaptDataset, IaptFigure, dataset_complete
 from tests.builders import make_list
 from tests.conftest import bot_running

@@ -19,7 +19,7 @@ from messages import render, template_names
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import DateProblem, DateProblemKind
-from storage.iapt.report import (
+from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
     HeadlineAnswer,

@@ -13,9 +13,12 @@ import typer
 from bot.cli.support import load_settings, with_database
 from messages import render
 from storage.db import Database
-from storage.iapt.importing import BUNDLE_PATH, IaptImportError, build_bundle, import_iapt_directory
+from storage.iapt.answers import TrendAnswer, View
+from storage.iapt.bundle import BUNDLE_PATH, build_bundle
 from storage.iapt.loading import ensure_iapt_figures
-from storage.iapt.report import StatsDesk, TrendAnswer, View, parse_stats_request
+from storage.iapt.records import IaptImportError
+from storage.iapt.report import StatsDesk, parse_stats_request
+from storage.iapt.writing import import_iapt_directory
 
 stats_app = typer.Typer(help="Published NHS Talking Therapies (IAPT) figures.", no_args_is_help=True)
 

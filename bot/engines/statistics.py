@@ -22,9 +22,10 @@ from telegram.ext import Application
 from bot.services import Services
 from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
-from storage.iapt.importing import BUNDLE_PATH
+from storage.iapt.answers import ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
+from storage.iapt.bundle import BUNDLE_PATH
 from storage.iapt.loading import BundleLoader, LoadHeldElsewhere, LoadStopped
-from storage.iapt.report import ChoicesAnswer, NotFoundAnswer, StatsAnswer, StatsDesk, View
+from storage.iapt.report import StatsDesk
 
 logger = logging.getLogger(__name__)
 

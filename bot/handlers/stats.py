@@ -23,7 +23,7 @@ from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
 from messages.charts import render_trend_chart
-from storage.iapt.report import (
+from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
     ChoicesAnswer,

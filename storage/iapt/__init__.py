@@ -1,6 +1,15 @@
-"""The published NHS Talking Therapies (IAPT) figures behind /stats: their tables, the import of
-NHS Digital's files with every bad row named, the bundled copy in `data/` and its load (under a
-lease, so one process loads it), finding an area by a name typed with typos, and composing an
-area's answer. It imports `storage.db` and `storage.leases` only, never `telegram` or `bot/`; the
-chart is drawn in `messages/charts.py`, and the bot and the command line render the answers.
+"""The published NHS Talking Therapies (IAPT) figures: loading them and answering /stats.
+
+Where things are, in the order data flows through them:
+
+- tables: the database tables and the curated facts the data does not carry (links, codes).
+- records: the normalised data held in memory between reading and writing, and IaptImportError.
+- strict_csv, reading: the published CSV layout, read strictly into records.
+- bundle: the embedded default (data/iapt_figures.json.gz), built from the files and read back.
+- writing: `campaign-bot stats import`: upserts in one transaction, only where something differs.
+- bundle_stream, loading: the bot's first start loads the bundle in short transactions.
+- search: matching what someone typed to an area.
+- figures, answers: what an answer holds (published figures kept apart from derived shares).
+- stats_index, building, report: the index kept in memory, building answers, and StatsDesk,
+  the one entry point for the bot and the CLI.
 """

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from storage.iapt.importing import IaptImportError, bundle_header
+from storage.iapt.bundle import bundle_header
+from storage.iapt.records import IaptImportError
 
 
 class JsonWalk:

@@ -33,21 +33,10 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database, utcnow
+from storage.iapt.bundle import BUNDLE_PATH, BundleHeader, bundle_rows
 from storage.iapt.bundle_stream import BundleStream, inflate_bundle
-from storage.iapt.importing import (
-    BUNDLE_PATH,
-    DATASET_FILES,
-    SUPPRESSED,
-    BundleHeader,
-    FigureKeys,
-    IaptImportError,
-    ImportSummary,
-    add_to_content_digest,
-    bundle_rows,
-    content_digest,
-    insert_figure_records,
-    write_iapt_reference,
-)
+from storage.iapt.reading import DATASET_FILES
+from storage.iapt.records import SUPPRESSED, IaptImportError, add_to_content_digest, content_digest
 from storage.iapt.tables import (
     OGL_ATTRIBUTION,
     OGL_LICENCE,
@@ -56,6 +45,7 @@ from storage.iapt.tables import (
     dataset_complete,
     dataset_loading_marker,
 )
+from storage.iapt.writing import FigureKeys, ImportSummary, insert_figure_records, write_iapt_reference
 from storage.leases import release_lease, take_or_renew_lease
 
 LEASE_NAME = "iapt-bundle-load"

@@ -1,0 +1,215 @@
+"""Answers to /stats: plain data objects built from the figures, for the templates to render.
+
+Nothing here formats prose. Each answer names the templates that render it: `html_template`
+for Telegram, `text_template` for the terminal. Their numbers are `Figure`s (published) and
+`Share`s (calculated here), from storage.iapt.figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import ClassVar
+
+from storage.iapt.figures import Figure, Share
+from storage.iapt.tables import OGL_ATTRIBUTION, OrgType
+
+
+class View(enum.StrEnum):
+    SUMMARY = "summary"
+    ETHNICITY = "ethnicity"
+    TREND = "trend"
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    label: str
+    frequency: str
+    start_date: dt.date
+    end_date: dt.date
+    publication: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AreaRef:
+    id: int
+    org_type: str
+    code: str
+    name: str
+    first_year: str | None  # the first and last financial years with annual figures
+    last_year: str | None
+    last_month: str | None  # the last month with monthly figures (providers and England)
+
+    @property
+    def is_england(self) -> bool:
+        return self.org_type == OrgType.ENGLAND
+
+
+@dataclasses.dataclass(frozen=True)
+class Lineage:
+    """One curated or derived link, seen from the area answered."""
+
+    kind: str  # LinkKind
+    outgoing: bool  # True: this area -> other (merged into / succeeded by / its local service)
+    other: AreaRef
+    effective_on: dt.date | None
+
+
+@dataclasses.dataclass(frozen=True)
+class MeasureRow:
+    key: str  # the count measure's key, which the template turns into a label
+    count: Figure
+    rate: Figure | None
+    england_count: Figure | None  # None when the area is England itself
+    england_rate: Figure | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareRow:
+    key: str  # "finished_of_referrals", "recovered_of_referrals", "referred_of_population"
+    area: Share
+    england: Share | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    value: int
+    reference: str  # "mid-2018"
+    reference_date: dt.date | None
+    kind: str
+    source: str
+    confidence: str
+    geography_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MonthlyBlock:
+    period: Period
+    rows: tuple[MeasureRow, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class AreaAnswer:
+    html_template: ClassVar[str] = "stats_area.html"
+    text_template: ClassVar[str] = "stats_area.txt"
+    area: AreaRef
+    period: Period | None  # None for the few services with monthly figures only
+    latest: bool  # True when no year was asked for
+    rows: tuple[MeasureRow, ...]
+    shares: tuple[ShareRow, ...]
+    population: Population | None
+    england_population: Population | None
+    monthly: MonthlyBlock | None
+    lineage: tuple[Lineage, ...]
+    offers: tuple[AreaRef, ...]  # areas worth a button: successors, local service, predecessors
+    rounded: bool  # sub-national counts are rounded to the nearest 5
+    attribution: str = OGL_ATTRIBUTION
+
+
+@dataclasses.dataclass(frozen=True)
+class EthnicRow:
+    variable_type: str  # "Ethnic Group" or "BME Group"
+    group: str
+    member: str  # "All" for a group's subtotal, "" where not applicable
+    referrals: Figure
+    finished: Figure
+    recovered: Figure
+    recovery_rate: Figure
+    england_recovery_rate: Figure | None
+
+    @property
+    def is_subtotal(self) -> bool:
+        return self.member in ("All", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class EthnicityAnswer:
+    html_template: ClassVar[str] = "stats_ethnicity.html"
+    text_template: ClassVar[str] = "stats_ethnicity.txt"
+    area: AreaRef
+    period: Period
+    rows: tuple[EthnicRow, ...]
+    suppressed_rows: int  # rows whose recovery rate NHS Digital suppressed
+    lineage: tuple[Lineage, ...]
+    offers: tuple[AreaRef, ...]
+    rounded: bool
+    attribution: str = OGL_ATTRIBUTION
+
+
+@dataclasses.dataclass(frozen=True)
+class TrendPoint:
+    period: Period
+    referrals: Figure
+    finished: Figure
+    recovery_rate: Figure
+    england_recovery_rate: Figure | None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrendAnswer:
+    html_template: ClassVar[str] = "stats_trend.html"
+    text_template: ClassVar[str] = "stats_trend.txt"
+    area: AreaRef
+    points: tuple[TrendPoint, ...]
+    lineage: tuple[Lineage, ...]
+    offers: tuple[AreaRef, ...]
+    rounded: bool
+    attribution: str = OGL_ATTRIBUTION
+
+    @property
+    def publications(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.period.publication.rsplit(",", 1)[0] for p in self.points))
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadlineAnswer:
+    """/stats alone: England's latest figures and how to ask."""
+
+    html_template: ClassVar[str] = "stats_headline.html"
+    text_template: ClassVar[str] = "stats_headline.txt"
+    england: AreaAnswer
+    attribution: str = OGL_ATTRIBUTION
+
+
+@dataclasses.dataclass(frozen=True)
+class ChoicesAnswer:
+    html_template: ClassVar[str] = "stats_choices.html"
+    text_template: ClassVar[str] = "stats_choices.txt"
+    query: str
+    candidates: tuple[AreaRef, ...]
+    view: View
+    year: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class NotFoundAnswer:
+    html_template: ClassVar[str] = "stats_not_found.html"
+    text_template: ClassVar[str] = "stats_not_found.txt"
+    query: str
+    nearest: tuple[AreaRef, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class YearMissingAnswer:
+    """The area exists but has no figures for the year asked (or the year is not a financial year)."""
+
+    html_template: ClassVar[str] = "stats_year_missing.html"
+    text_template: ClassVar[str] = "stats_year_missing.txt"
+    area: AreaRef
+    asked: str
+    years: tuple[str, ...]  # the years it has
+    year_choices: tuple[str, ...]  # for a bare "2019": the financial years it might mean
+    lineage: tuple[Lineage, ...]
+    offers: tuple[AreaRef, ...]
+    view: View
+
+
+@dataclasses.dataclass(frozen=True)
+class NoFiguresAnswer:
+    html_template: ClassVar[str] = "stats_no_figures.html"
+    text_template: ClassVar[str] = "stats_no_figures.txt"
+
+
+StatsAnswer = (AreaAnswer | EthnicityAnswer | TrendAnswer | HeadlineAnswer | ChoicesAnswer | NotFoundAnswer
+               | YearMissingAnswer | NoFiguresAnswer)

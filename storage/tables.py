@@ -1,7 +1,9 @@
-"""Imports every module that defines tables, so SQLModel.metadata knows them all."""
+"""Imports every module that defines tables, so SQLModel.metadata knows them all, and every module
+that registers what it keeps about a chat for /mydata (`subscriptions.CHAT_DATA_SECTIONS`)."""
 
 from storage import leases  # noqa: F401
 from storage.broadcasts import broadcasts  # noqa: F401
-from storage.events import events  # noqa: F401
-from storage.iapt import tables  # noqa: F401
+from storage.events import rsvps  # noqa: F401
+from storage.events import tables as event_tables  # noqa: F401
+from storage.iapt import tables as iapt_tables  # noqa: F401
 from storage.lists import models  # noqa: F401

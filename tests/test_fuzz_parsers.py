@@ -31,15 +31,9 @@ from storage.dates import (
     parse_moment,
     parse_reminder_rules,
 )
-from storage.events.events import (
-    InvalidEventError,
-    normalise_postcode,
-    parse_capacity,
-    parse_map_pin,
-    parse_places_booked,
-    split_postcode,
-)
-from storage.events.events_io import EventsFileError, read_events_file
+from storage.events.drafts import normalise_postcode, parse_capacity, parse_map_pin, parse_places_booked, split_postcode
+from storage.events.problems import InvalidEventError
+from storage.events.yaml_files import EventsFileError, read_events_file
 from storage.iapt.report import View, parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
 from storage.lists.models import MailingList

@@ -13,7 +13,7 @@ from jinja2.runtime import Macro
 
 from messages import environment, label, render, template_names
 from storage.broadcasts.broadcasts import BroadcastStatus, TextTooLong
-from storage.events.events_io import FileProblem
+from storage.events.yaml_files import FileProblem
 from storage.iapt.importing import ImportSummary
 from storage.iapt.report import (
     ChoicesAnswer,

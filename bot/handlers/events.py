@@ -3,7 +3,7 @@
 /newevent and /editevent are conversations (python-telegram-bot's ConversationHandler); the
 draft lives in the organiser's user_data until it is published. Event cards, map pins and
 calendar files are direct replies; reminders and notices to many people go through the
-broadcast engine, from storage.events.events.
+broadcast engine, from storage.events.
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
 from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_rules
-from storage.events import events
+from storage.events import cards, catalogue, drafts, notices, reminders, rsvps
 from storage.events.calendar import event_date_ics, ics_filename
-from storage.events.events import DateCard, DateDraft, EventDraft, InvalidEventError, RsvpOutcome
+from storage.events.cards import Attendance, DateCard
+from storage.events.drafts import DateDraft, EventDraft
+from storage.events.problems import InvalidEventError, NoticeNotComposable
+from storage.events.rsvps import RsvpOutcome
+from storage.events.tables import MAX_TITLE_LENGTH, Event
 from storage.lists import subscriptions
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
@@ -96,7 +100,7 @@ async def organiser_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 def visible_dates_only(callback: Handler) -> Handler:
     """For a button whose data ends in an event date's id: runs `callback` only when the pressing
-    chat may see that date (`storage.events.events.chat_may_see_event_date`, or an organiser's private
+    chat may see that date (`storage.events.cards.chat_may_see_event_date`, or an organiser's private
     chat); otherwise answers exactly as an unknown button, and changes nothing. A forged or old
     button thus neither reads nor joins an event the chat was never shown."""
 
@@ -105,8 +109,8 @@ def visible_dates_only(callback: Handler) -> Handler:
         date_id = int(update.callback_query.data.rsplit(":", 1)[1])
         if not await organiser_view(update, context):
             async with services_of(context).db.transaction() as session:
-                visible = await events.chat_may_see_event_date(session, event_date_id=date_id,
-                                                               telegram_id=update.effective_chat.id)
+                visible = await cards.chat_may_see_event_date(session, event_date_id=date_id,
+                                                              telegram_id=update.effective_chat.id)
             if not visible:
                 await stale_button(update, context)
                 return None
@@ -144,13 +148,13 @@ async def show_events(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     services = services_of(context)
     organiser = await organiser_view(update, context)
     async with services.db.transaction() as session:
-        cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
-                                            now=services.clock.now(), everything=organiser)
+        date_cards = await cards.upcoming_cards(session, telegram_id=update.effective_chat.id,
+                                                now=services.clock.now(), everything=organiser)
         on_no_list = not await subscriptions.lists_of_chat(session, telegram_id=update.effective_chat.id)
-    if not cards:
+    if not date_cards:
         await reply(update, "event_none.html", on_no_list=on_no_list and not organiser)
         return
-    for card in cards:
+    for card in date_cards:
         await _send_card(update, services, card, organiser=organiser)
 
 
@@ -164,15 +168,15 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     _, choice, date_id = query.data.split(":")
     services = services_of(context)
     async with services.db.transaction() as session:
-        result = await events.answer_rsvp(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id,
-                                          kind=chat_kind(update), going=choice == "going", now=services.clock.now(),
-                                          compose_promoted=compose_promoted(services.settings.tz))
+        result = await rsvps.answer_rsvp(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id,
+                                         kind=chat_kind(update), going=choice == "going", now=services.clock.now(),
+                                         compose_promoted=compose_promoted(services.settings.tz))
     _tell_promoted(services, result.promoted)
     if result.outcome is RsvpOutcome.CLOSED:
         await reply(update, "event_rsvp_closed.html")
         return
     async with services.db.transaction() as session:
-        card = await events.card_for(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id)
+        card = await cards.card_for(session, event_date_id=int(date_id), telegram_id=update.effective_chat.id)
     organiser = await organiser_view(update, context)
     await edit_or_reply(update, "event_card.html", card=card, tz=services.settings.tz, organiser=organiser,
                         buttons=card_buttons(card, private=True, organiser=organiser))
@@ -184,7 +188,7 @@ async def calendar_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await query.answer()
     services = services_of(context)
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=int(query.data.split(":")[1]))
+        found = await catalogue.get_event_date(session, event_date_id=int(query.data.split(":")[1]))
     if found is None:
         await reply(update, "event_rsvp_closed.html")
         return
@@ -200,8 +204,8 @@ async def share_name_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE)
     services = services_of(context)
     name = update.effective_user.first_name if update.effective_user else ""
     async with services.db.transaction() as session:
-        shared = await events.share_name(session, event_date_id=int(query.data.split(":")[2]),
-                                         telegram_id=update.effective_chat.id, name=name)
+        shared = await rsvps.share_name(session, event_date_id=int(query.data.split(":")[2]),
+                                        telegram_id=update.effective_chat.id, name=name)
     await reply(update, "event_name_shared.html", shared=shared, name=name)
 
 
@@ -213,8 +217,8 @@ async def attendees_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     services = services_of(context)
     event_id = int(query.data.split(":")[1])
     async with services.db.transaction() as session:
-        event = await session.get(events.Event, event_id)
-        rows = await events.attendance(session, event_id=event_id) if event is not None else []
+        event = await session.get(Event, event_id)
+        rows = await cards.attendance(session, event_id=event_id) if event is not None else []
     if event is None:
         await stale_button(update, context)
         return
@@ -236,7 +240,7 @@ async def attendees_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await query.answer(render("event_attendees_sent_privately.txt"))
 
 
-def _attendance_csv(rows: list[events.Attendance], services: Services) -> str:
+def _attendance_csv(rows: list[Attendance], services: Services) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["start", "status", "going", "waiting", "cant_go", "booked_elsewhere", "places_left",
@@ -313,7 +317,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bool:
     """Tells the organiser, naming the field, when `value` is over its bound (never cut short)."""
     try:
-        events.check_field_length(attribute, value)
+        drafts.check_field_length(attribute, value)
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return True
@@ -323,7 +327,7 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
 async def title_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     title = _text(update)
     if not title:
-        await reply(update, "event_invalid.html", problem=f"a title has 1 to {events.MAX_TITLE_LENGTH} characters")
+        await reply(update, "event_invalid.html", problem=f"a title has 1 to {MAX_TITLE_LENGTH} characters")
         return NEW_TITLE
     if await _refused_as_too_long(update, "title", title):
         return NEW_TITLE
@@ -400,7 +404,7 @@ async def venue_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     try:
-        address, postcode = events.split_postcode(_text(update))
+        address, postcode = drafts.split_postcode(_text(update))
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return NEW_ADDRESS
@@ -437,7 +441,7 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         draft.latitude, draft.longitude = location.latitude, location.longitude
     elif not _skipped(_text(update)):
         try:
-            draft.latitude, draft.longitude = events.parse_map_pin(_text(update))
+            draft.latitude, draft.longitude = drafts.parse_map_pin(_text(update))
         except InvalidEventError as problem:
             await reply(update, "event_invalid.html", problem=str(problem))
             return NEW_MAP
@@ -475,7 +479,7 @@ def _event_draft(draft: NewEvent, services: Services) -> EventDraft:
 async def capacity_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     draft = _draft(context)
     try:
-        draft.capacity = events.parse_capacity(_text(update))
+        draft.capacity = drafts.parse_capacity(_text(update))
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return NEW_CAPACITY
@@ -500,9 +504,9 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     services = services_of(context)
     try:
         async with services.db.transaction() as session:
-            event = await events.create_event(session, draft=_event_draft(draft, services), now=services.clock.now(),
-                                              tz=services.settings.tz)
-            counts = await events.reminder_counts(session, event_id=event.id)
+            event = await catalogue.create_event(session, draft=_event_draft(draft, services), now=services.clock.now(),
+                                                 tz=services.settings.tz)
+            counts = await reminders.reminder_counts(session, event_id=event.id)
     except InvalidEventError as problem:
         await edit_or_reply(update, "event_invalid.html", problem=str(problem))
         return ConversationHandler.END
@@ -524,12 +528,12 @@ async def conversation_cancelled(update: Update, context: ContextTypes.DEFAULT_T
 async def _coming_dates_buttons(update: Update, context: ContextTypes.DEFAULT_TYPE, prefix: str) -> Keyboard:
     services = services_of(context)
     async with services.db.transaction() as session:
-        cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
-                                            now=services.clock.now(), everything=True, limit=30)
+        date_cards = await cards.upcoming_cards(session, telegram_id=update.effective_chat.id,
+                                                now=services.clock.now(), everything=True, limit=30)
     tz = services.settings.tz
     return [[(label("event_pick", title=card.event.title,
                     when=card.date.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")), f"{prefix}:{card.date.id}")]
-            for card in cards]
+            for card in date_cards]
 
 
 async def edit_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -544,7 +548,7 @@ async def edit_date_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     services = services_of(context)
     date_id = int(query.data.split(":")[2])
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=date_id)
+        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await reply(update, "event_rsvp_closed.html")
         return ConversationHandler.END
@@ -566,8 +570,8 @@ async def edit_field_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     state["field"] = field
     services = services_of(context)
     async with services.db.transaction() as session:
-        event, event_date = await events.get_event_date(session, event_date_id=state["date_id"])
-        rules = await events.rules_of(session, event_id=event.id)
+        event, event_date = await catalogue.get_event_date(session, event_date_id=state["date_id"])
+        rules = await catalogue.rules_of(session, event_id=event.id)
     current = {
         "reminders": "; ".join(rule.describe() for rule in rules) or "none",
         "capacity": "no limit" if event.capacity is None else event.capacity,
@@ -586,42 +590,42 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     told, promoted = False, []
     try:
         async with services.db.transaction() as session:
-            event, event_date = await events.get_event_date(session, event_date_id=state["date_id"])
+            event, event_date = await catalogue.get_event_date(session, event_date_id=state["date_id"])
             if field == "time":
                 starts_at = parse_moment(text, now=now, tz=tz)
-                change = await events.move_event_date(
+                change = await notices.move_event_date(
                     session, event_date_id=event_date.id, starts_at=starts_at,
                     ends_at=starts_at + (event_date.ends_at - event_date.starts_at), now=now, tz=tz,
                     compose=compose_moved(tz))
                 told = change.told
             elif field == "reminders":
                 rules = parse_reminder_rules(text)
-                await events.replace_reminder_rules(session, event_id=event.id, rules=rules, now=now, tz=tz)
+                await reminders.replace_reminder_rules(session, event_id=event.id, rules=rules, now=now, tz=tz)
             elif field == "capacity":
-                capacity = events.parse_capacity(text)
-                await events.update_event(session, event_id=event.id, changes={"capacity": capacity})
-                promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=now,
-                                                                   compose_promoted=compose_promoted(tz))
+                capacity = drafts.parse_capacity(text)
+                await catalogue.update_event(session, event_id=event.id, changes={"capacity": capacity})
+                promoted = await rsvps.promote_waiting_everywhere(session, event_id=event.id, now=now,
+                                                                  compose_promoted=compose_promoted(tz))
             elif field == "booked_elsewhere":
-                places = events.parse_places_booked(text)
-                chats = await events.set_booked_elsewhere(session, event_date_id=event_date.id, places=places,
-                                                          now=now, compose_promoted=compose_promoted(tz))
+                places = drafts.parse_places_booked(text)
+                chats = await rsvps.set_booked_elsewhere(session, event_date_id=event_date.id, places=places,
+                                                         now=now, compose_promoted=compose_promoted(tz))
                 promoted = [(event_date, chats)] if chats else []
             elif field == "map":
                 pin = location_or_pin(update, text)
-                await events.update_event(session, event_id=event.id,
-                                          changes={"latitude": pin[0], "longitude": pin[1]})
+                await catalogue.update_event(session, event_id=event.id,
+                                             changes={"latitude": pin[0], "longitude": pin[1]})
             elif field == "address":
-                address, postcode = events.split_postcode(text)
-                await events.update_event(session, event_id=event.id, changes={"address": address,
-                                                                               "postcode": postcode})
+                address, postcode = drafts.split_postcode(text)
+                await catalogue.update_event(session, event_id=event.id, changes={"address": address,
+                                                                                  "postcode": postcode})
             else:
                 value = "" if field in OPTIONAL_TEXT and _skipped(text) else text
-                await events.update_event(session, event_id=event.id, changes={field: value})
+                await catalogue.update_event(session, event_id=event.id, changes={field: value})
     except DateProblem as problem:
         await reply(update, "event_date_problem.html", problem=problem, tz=tz)
         return EDIT_VALUE
-    except events.NoticeNotComposable as problem:
+    except NoticeNotComposable as problem:
         # Nothing was changed; what must change first is another field, not the value just sent.
         logger.warning("the time of event date %s was not changed: its notice cannot be composed",
                        state.get("date_id"))
@@ -646,7 +650,7 @@ def location_or_pin(update: Update, text: str) -> tuple[float | None, float | No
         return location.latitude, location.longitude
     if _skipped(text):
         return None, None
-    return events.parse_map_pin(text)
+    return drafts.parse_map_pin(text)
 
 
 async def cancel_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -661,7 +665,7 @@ async def cancel_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     services = services_of(context)
     date_id = int(query.data.split(":")[2])
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=date_id)
+        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await edit_or_reply(update, "event_cancel_done.html", change=None, tz=services.settings.tz)
         return
@@ -681,9 +685,9 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     tz = services.settings.tz
     try:
         async with services.db.transaction() as session:
-            change = await events.cancel_event_date(session, event_date_id=int(date_id), now=services.clock.now(),
-                                                    compose=compose_cancelled(tz))
-    except events.NoticeNotComposable as problem:
+            change = await notices.cancel_event_date(session, event_date_id=int(date_id), now=services.clock.now(),
+                                                     compose=compose_cancelled(tz))
+    except NoticeNotComposable as problem:
         logger.warning("event date %s was not cancelled: its notice cannot be composed", date_id)
         await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
         return

@@ -24,7 +24,6 @@ from storage.events.tables import (
 
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
 
-
 # Each bounded field of an event: (attribute, the name people know it by, the bound).
 TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("key", "key", MAX_KEY_LENGTH),
@@ -37,8 +36,6 @@ TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("details", "details", MAX_DETAILS_LENGTH),
     ("contact", "contact", MAX_CONTACT_LENGTH),
 )
-
-
 FIELD_LIMITS = {attribute: limit for attribute, _name, limit in TEXT_FIELDS}
 
 
@@ -90,8 +87,6 @@ def normalise_postcode(text: str) -> str:
 
 
 _MAP_PIN = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*[,; ]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
-
-
 NO_LIMIT_WORDS = {"no limit", "none", "unlimited", "no", "-"}
 
 

@@ -22,32 +22,15 @@ from storage.db import UTCDateTime, utcnow
 # in one message of 4096 (tests/test_bad_rows.py renders them all at these bounds). The columns
 # are as wide in characters; a value within its bound in UTF-16 units never has more characters.
 MAX_KEY_LENGTH = 60
-
-
 MAX_TITLE_LENGTH = 120
-
-
 MAX_VENUE_LENGTH = 200
-
-
 MAX_ADDRESS_LENGTH = 300
-
-
 MAX_POSTCODE_LENGTH = 10
-
-
 MAX_MEETING_POINT_LENGTH = 200
-
-
 MAX_STATION_LENGTH = 100
-
-
 MAX_DETAILS_LENGTH = 2000
-
-
 MAX_CONTACT_LENGTH = 200
-
-
+# The longest reason kept for a FAILED reminder (`Reminder.failure`).
 MAX_FAILURE_LENGTH = 300
 
 

@@ -39,8 +39,9 @@ from bot.settings import Settings
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
 from storage.db import Database, create_schema, drop_schema
-from storage.events import events
-from storage.events.events import DateDraft, EventDraft, Reminder
+from storage.events import catalogue, reminders
+from storage.events.drafts import DateDraft, EventDraft
+from storage.events.tables import Reminder
 from storage.lists.mailing_lists import create_list
 from storage.lists.models import ChatKind
 from storage.lists.subscriptions import join_list
@@ -75,7 +76,7 @@ async def store_events(db: Database, settings: Settings, *, count: int, timed: i
                          DateDraft(start + dt.timedelta(days=7), start + dt.timedelta(days=7, hours=2))]
                 draft = EventDraft(list_id=mailing_list.id, title=f"Benchmark event {number}", venue_name="Hall",
                                    address="1 High Street, London", postcode="E1 6AN", dates=dates, rules=rules)
-                await events.create_event(session, draft=draft, now=now, tz=settings.tz)
+                await catalogue.create_event(session, draft=draft, now=now, tz=settings.tz)
     timed_ids = []
     now = SystemClock().now()
     async with db.transaction() as session:
@@ -85,8 +86,8 @@ async def store_events(db: Database, settings: Settings, *, count: int, timed: i
                                address="1 High Street, London", postcode="E1 6AN",
                                dates=[DateDraft(start, start + dt.timedelta(hours=1))],
                                rules=parse_reminder_rules("90 minutes before to everyone"))
-            event = await events.create_event(session, draft=draft, now=now, tz=settings.tz)
-            [reminder_id] = await events.reminder_ids_of(session, event_id=event.id)
+            event = await catalogue.create_event(session, draft=draft, now=now, tz=settings.tz)
+            [reminder_id] = await reminders.reminder_ids_of(session, event_id=event.id)
             # Rules work in minutes; the benchmark wants seconds apart, so it moves the moment itself.
             due = now + dt.timedelta(seconds=lead + number * spacing)
             await session.execute(update(Reminder).where(Reminder.id == reminder_id).values(due_at=due))
@@ -112,7 +113,7 @@ async def run(args: argparse.Namespace) -> None:
                                    lead=args.lead)
     setup_seconds = time.perf_counter() - setup_started
     async with db.transaction() as session:
-        pending = len(await events.pending_reminders(session, limit=10**6))
+        pending = len(await reminders.pending_reminders(session, limit=10**6))
 
     server = LocalBotApi(token=TOKEN, keep_history=True)
     await server.start()

@@ -12,12 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from telegram import (
-    BotCommand,
-    BotCommandScopeAllPrivateChats,
-    LinkPreviewOptions,
-    Update,
-)
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -37,16 +32,7 @@ from bot.engines.leadership import start_scheduler_lease, stop_scheduler_lease
 from bot.engines.reminders import start_reminders
 from bot.engines.retention import start_retention, stop_retention
 from bot.engines.statistics import start_stats, stop_stats
-from bot.handlers import (
-    broadcasts,
-    event_conversations,
-    events,
-    fallbacks,
-    membership,
-    organisers,
-    stats,
-    supporters,
-)
+from bot.handlers import broadcasts, event_conversations, events, fallbacks, membership, organisers, stats, supporters
 from bot.handlers.callback_data import (
     Attendees,
     BroadcastControl,

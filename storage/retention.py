@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
-from storage.events.events import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
+from storage.events.tables import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
 from storage.lists import chats, organisers
 from storage.lists.chats import ChatData, get_chat
 from storage.lists.models import Chat, Subscription

@@ -105,13 +105,13 @@ async def one_date_event(db: Database, *, slug: str, starts_at, now, tz, rules=(
     default); returns its date's id."""
     import datetime as dt
 
-    from storage.events import events
-    from storage.events.events import DateDraft, EventDraft
+    from storage.events import catalogue
+    from storage.events.drafts import DateDraft, EventDraft
 
     async with db.transaction() as session:
         mailing_list = await get_list_by_slug(session, slug=slug)
         draft = EventDraft(list_id=mailing_list.id, title="Encounter group", venue_name="The Tabernacle",
                            address="35 Powis Square, London", postcode="W11 2AY",
                            dates=[DateDraft(starts_at, starts_at + dt.timedelta(hours=4))], rules=list(rules))
-        event = await events.create_event(session, draft=draft, now=now, tz=tz)
-        return (await events.dates_of(session, event_id=event.id))[0].id
+        event = await catalogue.create_event(session, draft=draft, now=now, tz=tz)
+        return (await catalogue.dates_of(session, event_id=event.id))[0].id

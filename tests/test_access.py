@@ -20,8 +20,8 @@ from bot.handlers import event_conversations as event_handlers
 from bot.handlers.common import Who
 from messages import render
 from storage.broadcasts.status import change_broadcast, create_broadcast, schedule_broadcast, send_broadcast_now
-from storage.events import events
-from storage.events.events import Rsvp
+from storage.events import catalogue
+from storage.events.tables import Rsvp
 from storage.lists import organisers
 from storage.lists.mailing_lists import create_list
 from storage.lists.models import Chat
@@ -64,7 +64,7 @@ async def world(running_bot, clock, settings) -> World:
     public_date = await small_event(db, clock, settings, slug="protests", capacity=None)
     inner_date = await small_event(db, clock, settings, slug="inner", capacity=1)
     async with db.transaction() as session:
-        inner_event = (await events.get_event_date(session, event_date_id=inner_date))[0].id
+        inner_event = (await catalogue.get_event_date(session, event_date_id=inner_date))[0].id
         made = []
         for _ in range(3):
             made.append((await create_broadcast(session, list_id=protests.id, text="Alert", draft=True,

@@ -16,11 +16,12 @@ from bot.engines.reminders import compose_promoted
 from messages import render
 from storage.broadcasts.tables import Broadcast
 from storage.dates import parse_reminder_rules
-from storage.events import events, events_io
-from storage.events.events import DateCard, Event, EventDate, Reminder
+from storage.events import catalogue, drafts, rsvps, tables, yaml_files
+from storage.events.cards import DateCard
+from storage.events.tables import Event, EventDate, Reminder
 from storage.iapt.tables import IaptArea, IaptBreakdown, IaptFigure, IaptMeasure, IaptPeriod
 from storage.lists.mailing_lists import MAX_TITLE_LENGTH as MAX_LIST_TITLE_LENGTH
-from storage.lists.models import MailingList
+from storage.lists.models import ChatKind, MailingList
 from storage.telegram_html import visible_length
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
@@ -44,17 +45,17 @@ def at_most(limit: int) -> str:
 def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_message():
     tz = ZoneInfo("Europe/London")
     event = Event(id=1, list_id=1, capacity=999_999,
-                  **{attribute: at_most(limit) for attribute, _name, limit in events.TEXT_FIELDS})
+                  **{attribute: at_most(limit) for attribute, _name, limit in drafts.TEXT_FIELDS})
     event.postcode = "EC1A 1BB"  # normalised: at most 8 characters of A-Z, 0-9 and a space
-    assert all(events.utf16_length(getattr(event, attribute)) == limit
-               for attribute, _name, limit in events.TEXT_FIELDS if attribute != "postcode")
+    assert all(drafts.utf16_length(getattr(event, attribute)) == limit
+               for attribute, _name, limit in drafts.TEXT_FIELDS if attribute != "postcode")
     # Ending the next day makes the longest span; the most a count and a status line can say.
     date = EventDate(id=1, event_id=1, starts_at=utc(2018, 9, 26, 10, 15), ends_at=utc(2018, 9, 27, 11, 45),
-                     status=events.DateStatus.CHANGED.value, booked_elsewhere=999_999)
+                     status=tables.DateStatus.CHANGED.value, booked_elsewhere=999_999)
     list_title = EMOJI * MAX_LIST_TITLE_LENGTH  # a list's title is bounded in characters
     card = DateCard(event, date, list_title, going=999_999, waiting=999_999, not_going=999_999, my_status="waiting",
                     my_waiting_position=999_999,
-                    reminders={status.value: 999_999 for status in events.ReminderStatus})
+                    reminders={status.value: 999_999 for status in tables.ReminderStatus})
     # Reminders and notices go out as broadcasts, with the list's footer under them.
     footer = render("broadcast_footer.html", mailing_list=MailingList(id=1, slug="s" * 40, title=list_title))
     as_broadcast = {
@@ -73,14 +74,14 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
 def test_reports_to_organisers_fit_one_message_however_many_and_however_long():
     from bot.engines.reminders import REPORT_LISTED
     from storage.dates import Audience, ReminderRule
-    from storage.events.events import DueReminder, FailedReminder
+    from storage.events.reminders import DueReminder, FailedReminder
 
     tz = ZoneInfo("Europe/London")
     event = Event(id=1, list_id=1, title=EMOJI * 5000, venue_name="v", address="a", postcode="W11 2AY")
     date = EventDate(id=1, event_id=1, starts_at=utc(2018, 9, 26, 10, 15), ends_at=utc(2018, 9, 26, 11, 15))
     rule = ReminderRule(Audience.LIST, days_before=14, at=dt.time(19, 0))
     many = [DueReminder(number, event, date, rule) for number in range(500)]
-    failed = [FailedReminder(due, "x" * events.MAX_FAILURE_LENGTH) for due in many]
+    failed = [FailedReminder(due, "x" * tables.MAX_FAILURE_LENGTH) for due in many]
     for template, context in (("event_reminders_missed.html", {"missed": many}),
                               ("event_reminders_failed.html", {"failed": failed})):
         text = render(template, tz=tz, listed=REPORT_LISTED, **context)
@@ -132,7 +133,7 @@ async def test_editevent_refuses_an_over_long_field_naming_it(database, telegram
         assert "the contact has 400 characters, more than the 200 allowed" in await organiser.say(EMOJI * 200)
         await organiser.say("Ana, 020 7946 0000")
     async with database.transaction() as session:
-        event, _date = await events.get_event_date(session, event_date_id=date_id)
+        event, _date = await catalogue.get_event_date(session, event_date_id=date_id)
     assert event.contact == "Ana, 020 7946 0000"
 
 
@@ -150,9 +151,9 @@ events:
       - start: 2018-03-21 08:15
         end: 2018-03-21 10:00
 """ % ("m" * 201)
-    with pytest.raises(events_io.EventsFileError) as refused:
-        events_io.read_events_file(document, tz=settings.tz, now=clock.now(),
-                                   default_rules=parse_reminder_rules(settings.reminder_rules))
+    with pytest.raises(yaml_files.EventsFileError) as refused:
+        yaml_files.read_events_file(document, tz=settings.tz, now=clock.now(),
+                                    default_rules=parse_reminder_rules(settings.reminder_rules))
     assert "the meeting point has 201 characters, more than the 200 allowed" in str(refused.value)
 
 
@@ -167,7 +168,7 @@ async def write_straight_in(db, date_id: int, **values: str) -> None:
             # (or by an older schema) is what the bot must survive.
             for column in values:
                 await session.execute(text(f"ALTER TABLE events ALTER COLUMN {column} TYPE TEXT"))
-        event, _date = await events.get_event_date(session, event_date_id=date_id)
+        event, _date = await catalogue.get_event_date(session, event_date_id=date_id)
         await session.execute(update(Event).where(Event.id == event.id).values(**values))
 
 
@@ -195,8 +196,8 @@ async def demo_and_bad_event(database, clock, settings, lists):
                                  rules="1 day before at 18:00 to everyone")
     await write_straight_in(database, bad_date, venue_name=OVER_LONG_VENUE)
     async with database.transaction() as session:
-        await events.answer_rsvp(session, event_date_id=demo_date, telegram_id=GOING, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now(), compose_promoted=compose_promoted(settings.tz))
+        await rsvps.answer_rsvp(session, event_date_id=demo_date, telegram_id=GOING, kind=ChatKind.PRIVATE,
+                                going=True, now=clock.now(), compose_promoted=compose_promoted(settings.tz))
     return demo_date, bad_date
 
 
@@ -258,7 +259,7 @@ async def test_cancelling_or_moving_a_bad_row_changes_nothing_and_says_why(datab
         answer = await organiser.say("22/03/2018 8am")
         assert "Nothing was changed" in answer and "the venue has 6000 characters" in answer
     async with database.transaction() as session:
-        _event, date = await events.get_event_date(session, event_date_id=bad_date)
+        _event, date = await catalogue.get_event_date(session, event_date_id=bad_date)
         notices = list(await session.scalars(select(Broadcast.origin_key)))
     assert (date.status, date.starts_at) == ("scheduled", utc(2018, 3, 21, 8))
     assert notices == []
@@ -340,10 +341,10 @@ async def test_the_event_columns_are_as_wide_as_the_bounds_on_this_database(data
             "events")})
         reminder_columns = await connection.run_sync(lambda sync: {c["name"]: c["type"] for c in inspect(
             sync).get_columns("reminders")})
-    widths = {attribute: getattr(columns[attribute], "length", None) for attribute, _name, _limit in events.TEXT_FIELDS}
+    widths = {attribute: getattr(columns[attribute], "length", None) for attribute, _name, _limit in drafts.TEXT_FIELDS}
     # details is TEXT on both databases, bounded in code only (see migration 0008_event_limits).
-    assert widths == {**events.FIELD_LIMITS, "details": None}
-    assert reminder_columns["failure"].length == events.MAX_FAILURE_LENGTH
+    assert widths == {**drafts.FIELD_LIMITS, "details": None}
+    assert reminder_columns["failure"].length == tables.MAX_FAILURE_LENGTH
 
 
 async def test_a_missed_reminder_of_an_over_long_title_is_reported_in_one_message(database, telegram, clock, settings,

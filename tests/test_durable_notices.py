@@ -15,7 +15,7 @@ from bot.telegram_io.sending import TelegramSender
 from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
 from storage.broadcasts.notices import report_of
 from storage.broadcasts.tables import Broadcast, BroadcastKind, BroadcastStatus
-from storage.events import events
+from storage.events import catalogue, rsvps
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID
 from tests.test_broadcast_engine import create, subscribe_many
@@ -104,16 +104,16 @@ async def test_promotions_by_an_organisers_edit_are_queued_with_it_and_sent_once
     compose = compose_promoted(settings.tz)
 
     async def make_room(session):
-        event, event_date = await events.get_event_date(session, event_date_id=date_id)
+        event, event_date = await catalogue.get_event_date(session, event_date_id=date_id)
         if change == "capacity":
-            await events.update_event(session, event_id=event.id, changes={"capacity": 2})
-            promoted = await events.promote_waiting_everywhere(session, event_id=event.id, now=clock.now(),
-                                                               compose_promoted=compose)
+            await catalogue.update_event(session, event_id=event.id, changes={"capacity": 2})
+            promoted = await rsvps.promote_waiting_everywhere(session, event_id=event.id, now=clock.now(),
+                                                              compose_promoted=compose)
             return [chat for _date, chats in promoted for chat in chats]
         event.capacity = 2
         await session.flush()
-        return await events.set_booked_elsewhere(session, event_date_id=date_id, places=0, now=clock.now(),
-                                                 compose_promoted=compose)
+        return await rsvps.set_booked_elsewhere(session, event_date_id=date_id, places=0, now=clock.now(),
+                                                compose_promoted=compose)
 
     # Rolled back: neither the promotion nor its notice stays.
     with pytest.raises(RuntimeError):

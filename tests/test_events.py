@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.dates import parse_reminder_rules
-from storage.events import events, events_io
-from storage.events.events import DateDraft, Event, EventDate, EventDraft, Reminder, ReminderStatus, Rsvp
+from storage.events import catalogue, yaml_files
+from storage.events.drafts import DateDraft, EventDraft
+from storage.events.tables import Event, EventDate, Reminder, ReminderStatus, Rsvp
 from tests.builders import make_list, rows_mentioning, subscribe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +33,11 @@ async def seed_lists(running_bot):
     await make_list(running_bot.db, "encounter-groups", "Free encounter groups")
 
 
-async def import_example(db, clock, settings) -> events_io.ImportSummary:
-    items = events_io.read_events_file(EXAMPLE.read_text(), tz=settings.tz, now=clock.now(),
-                                       default_rules=parse_reminder_rules(settings.reminder_rules))
+async def import_example(db, clock, settings) -> yaml_files.ImportSummary:
+    items = yaml_files.read_events_file(EXAMPLE.read_text(), tz=settings.tz, now=clock.now(),
+                                        default_rules=parse_reminder_rules(settings.reminder_rules))
     async with db.transaction() as session:
-        return await events_io.import_events(session, items=items, now=clock.now(), tz=settings.tz)
+        return await yaml_files.import_events(session, items=items, now=clock.now(), tz=settings.tz)
 
 
 async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_at: dt.datetime | None = None,
@@ -50,14 +51,14 @@ async def small_event(db, clock, settings, *, capacity: int | None = 2, starts_a
                            address="35 Powis Square, London", postcode="W11 2AY",
                            dates=[DateDraft(starts_at, starts_at + dt.timedelta(hours=4))],
                            rules=parse_reminder_rules(rules), capacity=capacity)
-        event = await events.create_event(session, draft=draft, now=clock.now(), tz=settings.tz)
-        return (await events.dates_of(session, event_id=event.id))[0].id
+        event = await catalogue.create_event(session, draft=draft, now=clock.now(), tz=settings.tz)
+        return (await catalogue.dates_of(session, event_id=event.id))[0].id
 
 
 async def date_ids(db, key: str) -> list[int]:
     async with db.transaction() as session:
-        event = await events.get_event_by_key(session, key=key)
-        return [item.id for item in await events.dates_of(session, event_id=event.id)]
+        event = await catalogue.get_event_by_key(session, key=key)
+        return [item.id for item in await catalogue.dates_of(session, event_id=event.id)]
 
 
 async def rsvp_statuses(db, date_id: int) -> dict[int, str]:
@@ -104,7 +105,7 @@ async def test_organiser_publishes_the_demo_by_conversation(running_bot, organis
 
     async with running_bot.db.transaction() as session:
         event = await session.scalar(select(Event))
-        dates = await events.dates_of(session, event_id=event.id)
+        dates = await catalogue.dates_of(session, event_id=event.id)
         pending = list(await session.scalars(select(Reminder).order_by(Reminder.due_at)))
     assert (event.postcode, event.address, event.capacity) == ("SW7 4LH", "4-18 Harrington Gardens, London", None)
     assert (event.latitude, event.longitude) == (51.4939, -0.183)
@@ -137,7 +138,7 @@ async def test_the_encounter_groups_are_one_event_on_two_dates(running_bot, orga
     await organiser.press("Publish")
     async with running_bot.db.transaction() as session:
         event = await session.scalar(select(Event))
-        dates = await events.dates_of(session, event_id=event.id)
+        dates = await catalogue.dates_of(session, event_id=event.id)
         reminders = await session.scalar(select(func.count()).select_from(Reminder))
     assert (event.venue_name, event.postcode, event.capacity) == ("The Tabernacle", "W11 2AY", 20)
     assert [d.starts_at for d in dates] == [utc(2018, 2, 17, 10), utc(2018, 3, 17, 10)]
@@ -182,9 +183,9 @@ async def test_the_example_file_imports_both_seed_events_and_again_changes_nothi
     again = await import_example(running_bot.db, clock, settings)
     assert (again.created, again.updated, again.dates_added) == (0, 2, 0)
     async with running_bot.db.transaction() as session:
-        demo = await events.get_event_by_key(session, key="demo-2018-03-21")
-        groups = await events.get_event_by_key(session, key="encounter-groups-2018")
-        group_dates = await events.dates_of(session, event_id=groups.id)
+        demo = await catalogue.get_event_by_key(session, key="demo-2018-03-21")
+        groups = await catalogue.get_event_by_key(session, key="encounter-groups-2018")
+        group_dates = await catalogue.dates_of(session, event_id=groups.id)
         statuses = dict((await session.execute(
             select(Reminder.status, func.count()).group_by(Reminder.status))).all())
     assert demo.meeting_point == "Harrington Gardens entrance" and demo.nearest_station == "Gloucester Road"
@@ -197,11 +198,11 @@ async def test_the_example_file_imports_both_seed_events_and_again_changes_nothi
 async def test_export_round_trips(running_bot, seed_lists, clock, settings, tmp_path):
     await import_example(running_bot.db, clock, settings)
     async with running_bot.db.transaction() as session:
-        exported = await events_io.export_events(session, tz=settings.tz)
+        exported = await yaml_files.export_events(session, tz=settings.tz)
     assert "start: 2018-03-21 08:15" in exported and "booked_elsewhere: 20" in exported
-    items = events_io.read_events_file(exported, tz=settings.tz, now=clock.now(), default_rules=[])
-    original = events_io.read_events_file(EXAMPLE.read_text(), tz=settings.tz, now=clock.now(),
-                                          default_rules=parse_reminder_rules(settings.reminder_rules))
+    items = yaml_files.read_events_file(exported, tz=settings.tz, now=clock.now(), default_rules=[])
+    original = yaml_files.read_events_file(EXAMPLE.read_text(), tz=settings.tz, now=clock.now(),
+                                           default_rules=parse_reminder_rules(settings.reminder_rules))
     assert [item.draft for item in items] == [item.draft for item in original]
 
 
@@ -230,8 +231,8 @@ events:
     postcode: W11 2AY
     dates: [{start: 2018-03-21 08:15, end: 14:00}]
 """
-    with pytest.raises(events_io.EventsFileError) as caught:
-        events_io.read_events_file(text, tz=settings.tz, now=clock.now(), default_rules=[])
+    with pytest.raises(yaml_files.EventsFileError) as caught:
+        yaml_files.read_events_file(text, tz=settings.tz, now=clock.now(), default_rules=[])
     messages = [f"{p.where}: {p.message}" for p in caught.value.problems]
     assert len(messages) == 3
     assert "not a UK postcode" in messages[0]

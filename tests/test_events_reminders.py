@@ -16,8 +16,9 @@ from bot.engines.reminders import compose_promoted
 from bot.services import Services
 from bot.telegram_io.observing import ProcessedUpdates
 from storage.broadcasts.tables import Broadcast
-from storage.events import events
-from storage.events.events import Reminder
+from storage.events import notices, reminders, rsvps
+from storage.events.tables import Reminder
+from storage.lists.models import ChatKind
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID, TOKEN, RunningBot
 from tests.test_events import date_ids, import_example, small_event, utc
@@ -49,8 +50,8 @@ async def demo(database, clock, settings):
         await subscribe(database, chat_id, "protests")
     [date_id] = await date_ids(database, "demo-2018-03-21")
     async with database.transaction() as session:
-        await events.answer_rsvp(session, event_date_id=date_id, telegram_id=GOING, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
+        await rsvps.answer_rsvp(session, event_date_id=date_id, telegram_id=GOING, kind=ChatKind.PRIVATE,
+                                going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
     return date_id
 
 
@@ -72,7 +73,8 @@ async def all_delivered(bot: RunningBot) -> None:
 
 async def statuses(db, date_id: int) -> list[tuple[str, str]]:
     async with db.transaction() as session:
-        return [(rule, status) for rule, _due, status in await events.reminder_statuses(session, event_date_id=date_id)]
+        rows = await reminders.reminder_statuses(session, event_date_id=date_id)
+    return [(rule, status) for rule, _due, status in rows]
 
 
 async def test_reminders_are_sent_once_at_their_moment_across_restarts(database, telegram, clock, settings, demo):
@@ -96,7 +98,7 @@ async def test_reminders_are_sent_once_at_their_moment_across_restarts(database,
         assert all(len(reminders_to(server, chat)) == 1 for chat in SUPPORTERS)
         # The going-only reminder has its job, derived from the database after the restart.
         async with database.transaction() as session:
-            pending = [rid for rid, _due in await events.pending_reminders(session)]
+            pending = [rid for rid, _due in await reminders.pending_reminders(session)]
         assert set(pending) <= bot.services.reminders.scheduled_ids()
 
     # Down while the morning reminder falls due (06:45); back at 07:00, before the 08:15 start.
@@ -192,8 +194,8 @@ async def test_cancelling_tells_those_reminded_or_going_and_stops_reminders(runn
     [_, group_date] = await date_ids(running_bot.db, "encounter-groups-2018")
     await subscribe(running_bot.db, 105, "encounter-groups")
     async with running_bot.db.transaction() as session:
-        await events.answer_rsvp(session, event_date_id=group_date, telegram_id=104, kind=events.ChatKind.PRIVATE,
-                                 going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
+        await rsvps.answer_rsvp(session, event_date_id=group_date, telegram_id=104, kind=ChatKind.PRIVATE,
+                                going=True, now=clock.now(), compose_promoted=compose_promoted(LONDON))
     await organiser.send("/cancelevent")
     await organiser.press("Free encounter group")
     confirm = organiser.last["text"]
@@ -212,10 +214,10 @@ async def test_cancelling_tells_those_reminded_or_going_and_stops_reminders(runn
     clock.set(utc(2018, 3, 20, 19))
     await scheduler.fire_due()
     async with running_bot.db.transaction() as session:
-        first = await events.cancel_event_date(session, event_date_id=demo, now=clock.now(),
-                                               compose=lambda change: "Cancelled: demo")
-        second = await events.cancel_event_date(session, event_date_id=demo, now=clock.now(),
+        first = await notices.cancel_event_date(session, event_date_id=demo, now=clock.now(),
                                                 compose=lambda change: "Cancelled: demo")
+        second = await notices.cancel_event_date(session, event_date_id=demo, now=clock.now(),
+                                                 compose=lambda change: "Cancelled: demo")
     assert first.told and not second.told
     running_bot.services.broadcaster.wake()
     await all_delivered(running_bot)
@@ -247,7 +249,7 @@ async def test_ninety_minutes_before_is_ninety_real_minutes_across_the_change(ru
     date_id = await small_event(running_bot.db, clock, settings, starts_at=utc(2018, 3, 25, 2), capacity=None,
                                 rules="90 minutes before to everyone")
     async with running_bot.db.transaction() as session:
-        [(_, due, _)] = await events.reminder_statuses(session, event_date_id=date_id)
+        [(_, due, _)] = await reminders.reminder_statuses(session, event_date_id=date_id)
     assert due == utc(2018, 3, 25, 0, 30)
     scheduler = running_bot.services.reminders
     clock.set(utc(2018, 3, 25, 0, 29, 59))
@@ -260,7 +262,7 @@ async def test_jobs_are_placed_by_the_injected_clock(running_bot, clock, setting
     scheduler = running_bot.services.reminders
     await scheduler.rebuild()
     async with running_bot.db.transaction() as session:
-        pending = await events.pending_reminders(session)
+        pending = await reminders.pending_reminders(session)
     for reminder_id, due in pending:
         [job] = scheduler.jobs_of(reminder_id)
         assert job.data == reminder_id
@@ -274,7 +276,7 @@ async def test_jobs_are_placed_by_the_injected_clock(running_bot, clock, setting
 async def test_two_firings_at_once_send_once(running_bot, clock, demo):
     import asyncio
 
-    from storage.events.events import fire_due_reminders
+    from storage.events.reminders import fire_due_reminders
 
     clock.set(utc(2018, 3, 20, 19))
 

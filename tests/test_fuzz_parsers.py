@@ -24,22 +24,10 @@ from telegram import Chat, Message, MessageEntity, User
 
 from bot.engines.broadcaster import check_message_length, compose_message
 from storage.broadcasts.status import TextTooLong
-from storage.dates import (
-    DateProblem,
-    ReminderRule,
-    parse_end,
-    parse_moment,
-    parse_reminder_rules,
-)
-from storage.events.events import (
-    InvalidEventError,
-    normalise_postcode,
-    parse_capacity,
-    parse_map_pin,
-    parse_places_booked,
-    split_postcode,
-)
-from storage.events.events_io import EventsFileError, read_events_file
+from storage.dates import DateProblem, ReminderRule, parse_end, parse_moment, parse_reminder_rules
+from storage.events.drafts import normalise_postcode, parse_capacity, parse_map_pin, parse_places_booked, split_postcode
+from storage.events.problems import InvalidEventError
+from storage.events.yaml_files import EventsFileError, read_events_file
 from storage.iapt.answers import View
 from storage.iapt.report import parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key

@@ -14,7 +14,7 @@ from jinja2.runtime import Macro
 from messages import environment, label, render, template_names
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
-from storage.events.events_io import FileProblem
+from storage.events.yaml_files import FileProblem
 from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,

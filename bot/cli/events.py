@@ -13,7 +13,7 @@ from bot.settings import Settings
 from messages import render
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
-from storage.events import events_io
+from storage.events import yaml_files
 
 events_app = typer.Typer(help="Events, in and out as YAML (see examples/events.yaml).", no_args_is_help=True)
 
@@ -37,14 +37,14 @@ def events_import(
     settings = load_settings()
     now = SystemClock().now()
     try:
-        items = events_io.read_events_file(yaml_file.read_text(encoding="utf-8-sig"), tz=settings.tz, now=now,
-                                           default_rules=parse_reminder_rules(settings.reminder_rules))
+        items = yaml_files.read_events_file(yaml_file.read_text(encoding="utf-8-sig"), tz=settings.tz, now=now,
+                                            default_rules=parse_reminder_rules(settings.reminder_rules))
 
         async def store(session):
-            return await events_io.import_events(session, items=items, now=now, tz=settings.tz)
+            return await yaml_files.import_events(session, items=items, now=now, tz=settings.tz)
 
         summary = asyncio.run(_in_database(settings, store))
-    except events_io.EventsFileError as error:
+    except yaml_files.EventsFileError as error:
         typer.echo(render("cli_events_rejected.txt", path=str(yaml_file), problems=error.problems), err=True)
         raise typer.Exit(code=1) from None
     typer.echo(render("cli_events_imported.txt", summary=summary, path=str(yaml_file)))
@@ -59,7 +59,7 @@ def events_export(
     settings = load_settings()
 
     async def dump(session):
-        return await events_io.export_events(session, tz=settings.tz)
+        return await yaml_files.export_events(session, tz=settings.tz)
 
     text = asyncio.run(_in_database(settings, dump))
     if output is None:

@@ -42,14 +42,7 @@ from telegram.ext import Application
 
 from bot.engines.breaker import CircuitBreaker
 from bot.services import Services
-from bot.telegram_io.sending import (
-    Outgoing,
-    RepliesInTheSendingWindow,
-    Sender,
-    SendOutcome,
-    SendResult,
-    TelegramSender,
-)
+from bot.telegram_io.sending import Outgoing, RepliesInTheSendingWindow, Sender, SendOutcome, SendResult, TelegramSender
 from bot.telegram_io.transport import AiohttpRequest
 from messages import render
 from storage.broadcasts.claims import claim_deliveries, requeue_interrupted_deliveries

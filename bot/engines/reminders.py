@@ -1,6 +1,6 @@
 """The reminder scheduler: jobs derived from the reminders table, rebuilt at every start-up.
 
-The database decides what is due (`storage.events.events.fire_due_reminders`); the scheduler only
+The database decides what is due (`storage.events.reminders.fire_due_reminders`); the scheduler only
 decides when to look. Each PENDING reminder has one job in python-telegram-bot's JobQueue
 (APScheduler), named `reminder:<id>` and carrying nothing but that id; when it runs it settles
 whatever is due by the injected clock. A job that runs twice, late, or after a restart does the
@@ -30,8 +30,10 @@ from telegram.ext import Application, ContextTypes
 from bot.services import Services
 from messages import render
 from storage.broadcasts.notices import record_notice
-from storage.events import events
-from storage.events.events import DateChange, DueReminder, FailedReminder, FiringReport
+from storage.events import reminders
+from storage.events.notices import DateChange
+from storage.events.reminders import DueReminder, FailedReminder, FiringReport
+from storage.events.tables import Event, EventDate
 from storage.lists import organisers
 
 logger = logging.getLogger(__name__)
@@ -70,9 +72,9 @@ def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], str]:
     return compose
 
 
-def compose_promoted(tz: ZoneInfo) -> Callable[[events.Event, events.EventDate], str]:
+def compose_promoted(tz: ZoneInfo) -> Callable[[Event, EventDate], str]:
     """The notice to those let in from the waiting list (queued with the promotion, in storage)."""
-    def compose(event: events.Event, event_date: events.EventDate) -> str:
+    def compose(event: Event, event_date: EventDate) -> str:
         return render("event_promoted.html", event=event, date=event_date, tz=tz)
 
     return compose
@@ -126,7 +128,7 @@ class ReminderScheduler:
         scheduled, after_id = 0, 0
         while True:
             async with self.services.db.transaction() as session:
-                page = await events.pending_reminders(session, after_id=after_id, limit=PAGE_SIZE)
+                page = await reminders.pending_reminders(session, after_id=after_id, limit=PAGE_SIZE)
             for index, (reminder_id, due_at) in enumerate(page, start=1):
                 self._schedule(reminder_id, due_at)
                 if index % 1000 == 0:
@@ -161,8 +163,8 @@ class ReminderScheduler:
         if not self.active:
             return
         async with self.services.db.transaction() as session:
-            ids = await events.reminder_ids_of(session, event_id=event_id)
-            pending = await events.pending_reminders(session, event_id=event_id, limit=len(ids) + 1)
+            ids = await reminders.reminder_ids_of(session, event_id=event_id)
+            pending = await reminders.pending_reminders(session, event_id=event_id, limit=len(ids) + 1)
         for reminder_id in ids:
             job = self._jobs.scheduler.get_job(f"{JOB_PREFIX}{reminder_id}")
             if job is not None:
@@ -209,7 +211,7 @@ class ReminderScheduler:
             while True:
                 now = self.services.clock.now()
                 async with self.services.db.transaction() as session:
-                    due_ids = await events.due_reminder_ids(session, now=now, limit=FIRING_BATCH)
+                    due_ids = await reminders.due_reminder_ids(session, now=now, limit=FIRING_BATCH)
                 for reminder_id in due_ids:
                     total.add(await self._fire_one(reminder_id, now=now, compose=compose))
                 if total.sent and self.services.broadcaster is not None:
@@ -226,12 +228,12 @@ class ReminderScheduler:
                         compose: Callable[[DueReminder], str]) -> FiringReport:
         try:
             async with self.services.db.transaction() as session:
-                return await events.fire_due_reminders(session, now=now, compose=compose, limit=1,
-                                                       reminder_id=reminder_id)
+                return await reminders.fire_due_reminders(session, now=now, compose=compose, limit=1,
+                                                          reminder_id=reminder_id)
         except Exception as problem:  # anything the row makes composing or handing on raise
             async with self.services.db.transaction() as session:
-                failed = await events.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
-                                                           now=now)
+                failed = await reminders.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
+                                                              now=now)
             logger.warning("reminder %s failed and will not be sent: %s", reminder_id,
                            failed.reason if failed else type(problem).__name__, exc_info=problem)
             return FiringReport(failed=[failed] if failed else [])

@@ -31,12 +31,7 @@ from storage.broadcasts.listings import (
     lists_to_broadcast_to,
     recent_broadcasts,
 )
-from storage.broadcasts.status import (
-    BroadcastError,
-    TextTooLong,
-    change_broadcast,
-    schedule_broadcast,
-)
+from storage.broadcasts.status import BroadcastError, TextTooLong, change_broadcast, schedule_broadcast
 from storage.broadcasts.tables import BroadcastStatus, MediaKind
 from storage.dates import DateProblem, parse_moment
 from storage.lists.models import MailingList

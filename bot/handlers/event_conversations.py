@@ -2,7 +2,7 @@
 /newevent, which builds an event step by step and publishes it, and /editevent, which changes one
 field of a published event.
 
-The draft (`storage.events.events.EventDraft`) lives in the organiser's user_data until it is
+The draft (`storage.events.drafts.EventDraft`) lives in the organiser's user_data until it is
 published; what each step reads and checks is the domain's (`storage.events`).
 """
 
@@ -29,10 +29,11 @@ from bot.handlers.events import coming_dates_buttons, visible_dates_only, wake_b
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_rules
-from storage.events import editing, events
-from storage.events.drafts import summarise_draft
+from storage.events import catalogue, drafts, editing, problems, reminders, tables
+from storage.events.draft_summary import summarise_draft
+from storage.events.drafts import DateDraft, EventDraft
 from storage.events.editing import EDITABLE, skipped
-from storage.events.events import DateDraft, EventDraft, InvalidEventError
+from storage.events.problems import InvalidEventError
 from storage.lists.mailing_lists import get_list_by_id, public_lists
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
@@ -95,7 +96,7 @@ async def list_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bool:
     """Tells the organiser, naming the field, when `value` is over its bound (never cut short)."""
     try:
-        events.check_field_length(attribute, value)
+        drafts.check_field_length(attribute, value)
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return True
@@ -105,7 +106,7 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
 async def title_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     title = _text(update)
     if not title:
-        await reply(update, "event_invalid.html", problem=f"a title has 1 to {events.MAX_TITLE_LENGTH} characters")
+        await reply(update, "event_invalid.html", problem=f"a title has 1 to {tables.MAX_TITLE_LENGTH} characters")
         return NEW_TITLE
     if await _refused_as_too_long(update, "title", title):
         return NEW_TITLE
@@ -182,7 +183,7 @@ async def venue_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     try:
-        address, postcode = events.split_postcode(_text(update))
+        address, postcode = drafts.split_postcode(_text(update))
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return NEW_ADDRESS
@@ -234,7 +235,7 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 async def capacity_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     draft = _draft(context)
     try:
-        draft.capacity = events.parse_capacity(_text(update))
+        draft.capacity = drafts.parse_capacity(_text(update))
     except InvalidEventError as problem:
         await reply(update, "event_invalid.html", problem=str(problem))
         return NEW_CAPACITY
@@ -259,9 +260,9 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     services = services_of(context)
     try:
         async with services.db.transaction() as session:
-            event = await events.create_event(session, draft=draft, now=services.clock.now(),
+            event = await catalogue.create_event(session, draft=draft, now=services.clock.now(),
                                               tz=services.settings.tz)
-            counts = await events.reminder_counts(session, event_id=event.id)
+            counts = await reminders.reminder_counts(session, event_id=event.id)
     except InvalidEventError as problem:
         await edit_or_reply(update, "event_invalid.html", problem=str(problem))
         return ConversationHandler.END
@@ -292,7 +293,7 @@ async def edit_date_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     services = services_of(context)
     date_id = EditDate.parse(query.data).event_date_id
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=date_id)
+        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await reply(update, "event_rsvp_closed.html")
         return ConversationHandler.END
@@ -333,7 +334,7 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     except DateProblem as problem:
         await reply(update, "event_date_problem.html", problem=problem, tz=tz)
         return EDIT_VALUE
-    except events.NoticeNotComposable as problem:
+    except problems.NoticeNotComposable as problem:
         # Nothing was changed; what must change first is another field, not the value just sent.
         logger.warning("the time of event date %s was not changed: its notice cannot be composed",
                        state.get("date_id"))

@@ -1,7 +1,7 @@
 """Events: /events and the buttons under its cards for everyone; /cancelevent for organisers.
 
 Event cards, map pins, calendar and attendance files are direct replies; reminders and notices
-to many people go through the broadcast engine, from storage.events.events. The /newevent and
+to many people go through the broadcast engine, from storage.events. The /newevent and
 /editevent conversations are in `bot.handlers.event_conversations`.
 """
 
@@ -30,10 +30,11 @@ from bot.handlers.fallbacks import stale_button
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
-from storage.events import events
+from storage.events import cards, catalogue, notices, problems, rsvps
 from storage.events.attendance import attendance_file
 from storage.events.calendar import event_date_ics, ics_filename
-from storage.events.events import DateCard, RsvpOutcome
+from storage.events.cards import DateCard
+from storage.events.rsvps import RsvpOutcome
 from storage.lists.subscriptions import lists_of_chat
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ async def organiser_view(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 def visible_dates_only(family: type[Family], callback: Handler) -> Handler:
     """For a button of `family`, whose data names an event date (`event_date_id`): runs `callback`
-    only when the pressing chat may see that date (`storage.events.events.chat_may_see_event_date`,
+    only when the pressing chat may see that date (`storage.events.cards.chat_may_see_event_date`,
     or an organiser's private chat); otherwise answers exactly as an unknown button, and changes
     nothing. A forged or old button thus neither reads nor joins an event the chat was never shown."""
 
@@ -68,7 +69,7 @@ def visible_dates_only(family: type[Family], callback: Handler) -> Handler:
         date_id = family.parse(update.callback_query.data).event_date_id
         if not await organiser_view(update, context):
             async with services_of(context).db.transaction() as session:
-                visible = await events.chat_may_see_event_date(session, event_date_id=date_id,
+                visible = await cards.chat_may_see_event_date(session, event_date_id=date_id,
                                                                telegram_id=update.effective_chat.id)
             if not visible:
                 await stale_button(update, context)
@@ -108,13 +109,13 @@ async def show_events(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     services = services_of(context)
     organiser = await organiser_view(update, context)
     async with services.db.transaction() as session:
-        cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
-                                            now=services.clock.now(), everything=organiser)
+        date_cards = await cards.upcoming_cards(session, telegram_id=update.effective_chat.id,
+                                                now=services.clock.now(), everything=organiser)
         on_no_list = not await lists_of_chat(session, telegram_id=update.effective_chat.id)
-    if not cards:
+    if not date_cards:
         await reply(update, "event_none.html", on_no_list=on_no_list and not organiser)
         return
-    for card in cards:
+    for card in date_cards:
         await _send_card(update, services, card, organiser=organiser)
 
 
@@ -128,7 +129,7 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     pressed = RsvpAnswer.parse(query.data)
     services = services_of(context)
     async with services.db.transaction() as session:
-        result = await events.answer_rsvp(session, event_date_id=pressed.event_date_id,
+        result = await rsvps.answer_rsvp(session, event_date_id=pressed.event_date_id,
                                           telegram_id=update.effective_chat.id, kind=chat_kind(update),
                                           going=pressed.answer == "going", now=services.clock.now(),
                                           compose_promoted=compose_promoted(services.settings.tz))
@@ -138,7 +139,7 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await reply(update, "event_rsvp_closed.html")
         return
     async with services.db.transaction() as session:
-        card = await events.card_for(session, event_date_id=pressed.event_date_id,
+        card = await cards.card_for(session, event_date_id=pressed.event_date_id,
                                      telegram_id=update.effective_chat.id)
     organiser = await organiser_view(update, context)
     await edit_or_reply(update, "event_card.html", card=card, tz=services.settings.tz, organiser=organiser,
@@ -151,7 +152,7 @@ async def calendar_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await query.answer()
     services = services_of(context)
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=CalendarFile.parse(query.data).event_date_id)
+        found = await catalogue.get_event_date(session, event_date_id=CalendarFile.parse(query.data).event_date_id)
     if found is None:
         await reply(update, "event_rsvp_closed.html")
         return
@@ -167,7 +168,7 @@ async def share_name_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE)
     services = services_of(context)
     name = update.effective_user.first_name if update.effective_user else ""
     async with services.db.transaction() as session:
-        shared = await events.share_name(session, event_date_id=ShareName.parse(query.data).event_date_id,
+        shared = await rsvps.share_name(session, event_date_id=ShareName.parse(query.data).event_date_id,
                                          telegram_id=update.effective_chat.id, name=name)
     await reply(update, "event_name_shared.html", shared=shared, name=name)
 
@@ -210,12 +211,12 @@ async def coming_dates_buttons(update: Update, context: ContextTypes.DEFAULT_TYP
     """A button for each coming date of every event (the pick lists of /cancelevent and /editevent)."""
     services = services_of(context)
     async with services.db.transaction() as session:
-        cards = await events.upcoming_cards(session, telegram_id=update.effective_chat.id,
-                                            now=services.clock.now(), everything=True, limit=30)
+        date_cards = await cards.upcoming_cards(session, telegram_id=update.effective_chat.id,
+                                                now=services.clock.now(), everything=True, limit=30)
     tz = services.settings.tz
     return [[(label("event_pick", title=card.event.title,
                     when=card.date.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")), family.build(card.date.id))]
-            for card in cards]
+            for card in date_cards]
 
 
 async def cancel_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -230,7 +231,7 @@ async def cancel_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     services = services_of(context)
     date_id = CancelPick.parse(query.data).event_date_id
     async with services.db.transaction() as session:
-        found = await events.get_event_date(session, event_date_id=date_id)
+        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await edit_or_reply(update, "event_cancel_done.html", change=None, tz=services.settings.tz)
         return
@@ -250,9 +251,9 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     tz = services.settings.tz
     try:
         async with services.db.transaction() as session:
-            change = await events.cancel_event_date(session, event_date_id=pressed.event_date_id,
+            change = await notices.cancel_event_date(session, event_date_id=pressed.event_date_id,
                                                     now=services.clock.now(), compose=compose_cancelled(tz))
-    except events.NoticeNotComposable as problem:
+    except problems.NoticeNotComposable as problem:
         logger.warning("event date %s was not cancelled: its notice cannot be composed", pressed.event_date_id)
         await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
         return

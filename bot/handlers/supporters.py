@@ -6,13 +6,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.handlers.callback_data import ForgetAnswer, ListToggle
-from bot.handlers.common import (
-    argument_text,
-    argument_within_limit,
-    asker_is_organiser,
-    chat_kind,
-    is_private,
-)
+from bot.handlers.common import argument_text, argument_within_limit, asker_is_organiser, chat_kind, is_private
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
 from bot.telegram_io.replies import edit_or_reply, reply

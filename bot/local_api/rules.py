@@ -13,13 +13,7 @@ import functools
 import re
 from typing import Any
 
-from storage.telegram_html import (
-    MAX_CAPTION_LENGTH,
-    MAX_TEXT_LENGTH,
-    TelegramHtmlError,
-    plain_text,
-    utf16_length,
-)
+from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, TelegramHtmlError, plain_text, utf16_length
 
 # Methods whose `text` is a message text, and those whose `caption` is a caption.
 TEXT_METHODS = frozenset({"sendMessage", "editMessageText"})

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.events import events
-from storage.events.events import Attendance, Event
+from storage.events import cards
+from storage.events.cards import Attendance
+from storage.events.tables import Event
 
 COLUMNS = ["start", "status", "going", "waiting", "cant_go", "booked_elsewhere", "places_left", "names_shared"]
 
@@ -39,5 +40,5 @@ async def attendance_file(session: AsyncSession, *, event_id: int, tz: ZoneInfo)
     event = await session.get(Event, event_id)
     if event is None:
         return None
-    rows = await events.attendance(session, event_id=event_id)
+    rows = await cards.attendance(session, event_id=event_id)
     return AttendanceFile(event, f"{event.key}-attendance.csv", attendance_csv(rows, tz=tz).encode("utf-8"))

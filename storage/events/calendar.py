@@ -12,7 +12,7 @@ import datetime as dt
 from icalendar import Calendar, vGeo
 from icalendar import Event as CalendarEvent
 
-from storage.events.events import DateStatus, Event, EventDate
+from storage.events.tables import DateStatus, Event, EventDate
 
 PRODUCT_ID = "-//campaign-bot//events//EN"
 

@@ -1,26 +1,192 @@
-"""An event being put together in /newevent, before it is published: what its summary shows."""
+"""An event as typed or imported, before it is stored: the draft, the parsers of what people type
+for its fields (postcode, map pin, places), and the checks every way in makes before storing it."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from zoneinfo import ZoneInfo
+import re
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from storage.dates import ReminderRule
+from storage.events.problems import InvalidEventError
+from storage.events.tables import (
+    MAX_ADDRESS_LENGTH,
+    MAX_CONTACT_LENGTH,
+    MAX_DETAILS_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_MEETING_POINT_LENGTH,
+    MAX_POSTCODE_LENGTH,
+    MAX_STATION_LENGTH,
+    MAX_TITLE_LENGTH,
+    MAX_VENUE_LENGTH,
+    Event,
+)
 
-from storage.events.events import DateDraft, EventDraft
-from storage.lists import subscriptions
+POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
+
+# Each bounded field of an event: (attribute, the name people know it by, the bound).
+TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
+    ("key", "key", MAX_KEY_LENGTH),
+    ("title", "title", MAX_TITLE_LENGTH),
+    ("venue_name", "venue", MAX_VENUE_LENGTH),
+    ("address", "address", MAX_ADDRESS_LENGTH),
+    ("postcode", "postcode", MAX_POSTCODE_LENGTH),
+    ("meeting_point", "meeting point", MAX_MEETING_POINT_LENGTH),
+    ("nearest_station", "nearest station", MAX_STATION_LENGTH),
+    ("details", "details", MAX_DETAILS_LENGTH),
+    ("contact", "contact", MAX_CONTACT_LENGTH),
+)
+FIELD_LIMITS = {attribute: limit for attribute, _name, limit in TEXT_FIELDS}
 
 
-@dataclasses.dataclass(frozen=True)
-class DraftSummary:
-    list_title: str
-    dates: list[DateDraft]  # in order
-    first_due: list[dt.datetime]  # when each reminder of the first date goes out
+@dataclasses.dataclass
+class DateDraft:
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    booked_elsewhere: int = 0
 
 
-async def summarise_draft(session: AsyncSession, *, draft: EventDraft, tz: ZoneInfo) -> DraftSummary:
-    mailing_list = await subscriptions.get_list_by_id(session, list_id=draft.list_id)
-    dates = sorted(draft.dates, key=lambda item: item.starts_at)
-    first_due = [rule.due_at(dates[0].starts_at, tz) for rule in draft.rules]
-    return DraftSummary(mailing_list.title if mailing_list is not None else "", dates, first_due)
+@dataclasses.dataclass
+class EventDraft:
+    """An event as typed or imported, before it is stored."""
+
+    # Defaults, so that /newevent can fill it in step by step; check_draft refuses it incomplete.
+    list_id: int = 0
+    title: str = ""
+    venue_name: str = ""
+    address: str = ""
+    postcode: str = ""
+    dates: list[DateDraft] = dataclasses.field(default_factory=list)
+    rules: list[ReminderRule] = dataclasses.field(default_factory=list)
+    meeting_point: str = ""
+    nearest_station: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    details: str = ""
+    contact: str = ""
+    capacity: int | None = None
+    key: str | None = None
+
+
+def split_postcode(text: str) -> tuple[str, str]:
+    """'35 Powis Square, London W11 2AY' -> ('35 Powis Square, London', 'W11 2AY'); the postcode
+    is the last one in the text. Raises InvalidEventError when there is none."""
+    matches = list(POSTCODE.finditer(text))
+    if not matches:
+        raise InvalidEventError("the address needs a postcode, such as W11 2AY")
+    last = matches[-1]
+    postcode = f"{last[1]} {last[2]}".upper()
+    address = (text[:last.start()] + text[last.end():]).strip().rstrip(",").strip()
+    return address, postcode
+
+
+def normalise_postcode(text: str) -> str:
+    match = POSTCODE.fullmatch(text.strip())
+    if match is None:
+        raise InvalidEventError(f"{text.strip()[:20]!r} is not a UK postcode")
+    return f"{match[1]} {match[2]}".upper()
+
+
+_MAP_PIN = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*[,; ]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
+NO_LIMIT_WORDS = {"no limit", "none", "unlimited", "no", "-"}
+
+
+def parse_map_pin(text: str) -> tuple[float, float]:
+    """'51.4939, -0.183' -> (51.4939, -0.183); raises InvalidEventError otherwise."""
+    match = _MAP_PIN.match(text)
+    if match is None:
+        raise InvalidEventError("a map pin is written as latitude, longitude, such as 51.4939, -0.183")
+    latitude, longitude = float(match[1]), float(match[2])
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidEventError("the map pin is off the map")
+    return latitude, longitude
+
+
+MAX_CAPACITY = 1_000_000  # far above any venue; keeps the number inside the database's integer
+
+
+def parse_capacity(text: str) -> int | None:
+    """A number of places, or None for 'no limit'; raises InvalidEventError otherwise."""
+    words = text.strip().lower()
+    if words in NO_LIMIT_WORDS:
+        return None
+    # isdecimal, not isdigit: int() refuses '²', which isdigit accepts.
+    if not words.isdecimal() or len(words) > 7 or not 1 <= int(words) <= MAX_CAPACITY:
+        raise InvalidEventError(f"the number of places is a whole number from 1 to {MAX_CAPACITY:,} (or 'no limit')")
+    return int(words)
+
+
+def parse_places_booked(text: str) -> int:
+    """Places of a date already taken by bookings made elsewhere (0 or more); raises InvalidEventError otherwise."""
+    words = text.strip()
+    if not words.isdecimal() or len(words) > 7 or int(words) > MAX_CAPACITY:
+        raise InvalidEventError(f"the number of places is a whole number from 0 to {MAX_CAPACITY:,}")
+    return int(words)
+
+
+def utf16_length(text: str) -> int:
+    """How long Telegram counts `text`: UTF-16 code units, so an emoji outside the BMP is two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def field_too_long(name: str, value: str, limit: int) -> str | None:
+    """Why `value` cannot be the event's `name` (as people know the field), or None if it fits."""
+    length = utf16_length(value)
+    if length <= limit:
+        return None
+    verb = "have" if name == "details" else "has"
+    return f"the {name} {verb} {length} characters, more than the {limit} allowed (an emoji counts as two)"
+
+
+def check_field_length(attribute: str, value: str) -> None:
+    """Raises InvalidEventError, naming the field, if `value` is too long for it: what every way
+    in (a /newevent step, /editevent, the YAML import) calls before anything is stored."""
+    for known, name, limit in TEXT_FIELDS:
+        if known == attribute:
+            problem = field_too_long(name, value.strip(), limit)
+            if problem is not None:
+                raise InvalidEventError(problem)
+            return
+    raise KeyError(attribute)
+
+
+def overlong_fields(event: Event | EventDraft) -> list[str]:
+    """What is over its bound in a stored row (one written before the bounds, or straight into
+    the database): the reason a reminder or notice of it cannot be composed."""
+    problems = []
+    for attribute, name, limit in TEXT_FIELDS:
+        value = getattr(event, attribute) or ""
+        problem = field_too_long(name, value if isinstance(value, str) else str(value), limit)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def check_draft(draft: EventDraft) -> None:
+    if not draft.title.strip():
+        raise InvalidEventError(f"a title has 1 to {MAX_TITLE_LENGTH} characters")
+    if not draft.venue_name.strip():
+        raise InvalidEventError("an event needs a venue")
+    if not draft.address.strip():
+        raise InvalidEventError("an event needs an address")
+    draft.postcode = normalise_postcode(draft.postcode)
+    for attribute, _name, _limit in TEXT_FIELDS:
+        value = getattr(draft, attribute)
+        if value is not None:
+            check_field_length(attribute, value)
+    if (draft.latitude is None) != (draft.longitude is None):
+        raise InvalidEventError("a map pin needs both latitude and longitude")
+    if draft.latitude is not None and not (-90 <= draft.latitude <= 90 and -180 <= draft.longitude <= 180):
+        raise InvalidEventError("the map pin is off the map")
+    if draft.capacity is not None and draft.capacity < 1:
+        raise InvalidEventError("a capacity is at least 1 (or none, for no limit)")
+    if not draft.dates:
+        raise InvalidEventError("an event needs at least one date")
+    starts = [item.starts_at for item in draft.dates]
+    if len(set(starts)) != len(starts):
+        raise InvalidEventError("the same date is given twice")
+    for item in draft.dates:
+        if item.ends_at <= item.starts_at:
+            raise InvalidEventError("an event ends after it starts")
+        if item.booked_elsewhere < 0:
+            raise InvalidEventError("places booked elsewhere cannot be negative")

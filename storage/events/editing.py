@@ -12,8 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dates import parse_moment, parse_reminder_rules
-from storage.events import events
-from storage.events.events import DateChange, EventDate, InvalidEventError, PromotionComposer
+from storage.events import catalogue, drafts, notices, reminders, rsvps
+from storage.events.notices import DateChange
+from storage.events.problems import InvalidEventError
+from storage.events.rsvps import PromotionComposer
+from storage.events.tables import EventDate
 
 EDITABLE = ("time", "title", "venue_name", "address", "meeting_point", "nearest_station", "map", "details",
             "contact", "capacity", "booked_elsewhere", "reminders")
@@ -36,7 +39,7 @@ def map_pin(text: str, *, location: tuple[float, float] | None) -> tuple[float |
         return location
     if skipped(text):
         return None, None
-    return events.parse_map_pin(text)
+    return drafts.parse_map_pin(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +51,9 @@ class FieldEdited:
 
 async def current_value(session: AsyncSession, *, event_date_id: int, field: str) -> object:
     """What the field holds now, to show beside the question."""
-    event, event_date = await events.get_event_date(session, event_date_id=event_date_id)
+    event, event_date = await catalogue.get_event_date(session, event_date_id=event_date_id)
     if field == "reminders":
-        rules = await events.rules_of(session, event_id=event.id)
+        rules = await catalogue.rules_of(session, event_id=event.id)
         return "; ".join(rule.describe() for rule in rules) or "none"
     if field == "capacity":
         return "no limit" if event.capacity is None else event.capacity
@@ -65,32 +68,32 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
     """Sets `field` of the event (or of its date, for the time and places booked elsewhere) from
     `text`. Raises DateProblem, InvalidEventError (NoticeNotComposable among them) or ValueError
     when it cannot be done; the caller's transaction then rolls back."""
-    event, event_date = await events.get_event_date(session, event_date_id=event_date_id)
+    event, event_date = await catalogue.get_event_date(session, event_date_id=event_date_id)
     told, promoted = False, []
     if field == "time":
         told = await _move(session, event_date, text, now=now, tz=tz, compose_moved=compose_moved)
     elif field == "reminders":
-        await events.replace_reminder_rules(session, event_id=event.id, rules=parse_reminder_rules(text),
+        await reminders.replace_reminder_rules(session, event_id=event.id, rules=parse_reminder_rules(text),
                                             now=now, tz=tz)
     elif field == "capacity":
-        capacity = events.parse_capacity(text)
-        await events.update_event(session, event_id=event.id, changes={"capacity": capacity})
-        for _date, chats in await events.promote_waiting_everywhere(session, event_id=event.id, now=now,
+        capacity = drafts.parse_capacity(text)
+        await catalogue.update_event(session, event_id=event.id, changes={"capacity": capacity})
+        for _date, chats in await rsvps.promote_waiting_everywhere(session, event_id=event.id, now=now,
                                                                     compose_promoted=compose_promoted):
             promoted.extend(chats)
     elif field == "booked_elsewhere":
-        promoted = await events.set_booked_elsewhere(session, event_date_id=event_date.id,
-                                                     places=events.parse_places_booked(text), now=now,
+        promoted = await rsvps.set_booked_elsewhere(session, event_date_id=event_date.id,
+                                                     places=drafts.parse_places_booked(text), now=now,
                                                      compose_promoted=compose_promoted)
     elif field == "map":
         latitude, longitude = map_pin(text, location=location)
-        await events.update_event(session, event_id=event.id, changes={"latitude": latitude, "longitude": longitude})
+        await catalogue.update_event(session, event_id=event.id, changes={"latitude": latitude, "longitude": longitude})
     elif field == "address":
-        address, postcode = events.split_postcode(text)
-        await events.update_event(session, event_id=event.id, changes={"address": address, "postcode": postcode})
+        address, postcode = drafts.split_postcode(text)
+        await catalogue.update_event(session, event_id=event.id, changes={"address": address, "postcode": postcode})
     elif field in EDITABLE:
         value = "" if field in OPTIONAL_TEXT and skipped(text) else text
-        await events.update_event(session, event_id=event.id, changes={field: value})
+        await catalogue.update_event(session, event_id=event.id, changes={field: value})
     else:
         raise InvalidEventError(f"cannot change {field}")
     return FieldEdited(event.id, told, list(promoted))
@@ -100,7 +103,7 @@ async def _move(session: AsyncSession, event_date: EventDate, text: str, *, now:
                 compose_moved: MovedNotice) -> bool:
     """The date starts at the time typed and lasts as long as before."""
     starts_at = parse_moment(text, now=now, tz=tz)
-    change = await events.move_event_date(
+    change = await notices.move_event_date(
         session, event_date_id=event_date.id, starts_at=starts_at,
         ends_at=starts_at + (event_date.ends_at - event_date.starts_at), now=now, tz=tz, compose=compose_moved)
     return change.told

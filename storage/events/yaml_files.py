@@ -20,8 +20,10 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dates import DateProblem, ReminderRule, parse_end, parse_moment, parse_reminder_rules
-from storage.events import events
-from storage.events.events import DateDraft, DateStatus, EventDraft, InvalidEventError
+from storage.events import catalogue, drafts, reminders
+from storage.events.drafts import DateDraft, EventDraft
+from storage.events.problems import InvalidEventError
+from storage.events.tables import DateStatus
 from storage.lists.mailing_lists import get_list_by_id, get_list_by_slug
 
 FIELDS = ("key", "list", "title", "venue", "address", "postcode", "meeting_point", "nearest_station", "map",
@@ -159,7 +161,7 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
         latitude=latitude, longitude=longitude, details=_text(entry, "details"), contact=_text(entry, "contact"),
         capacity=capacity, key=key, rules=rules, dates=dates,
     )
-    events.check_draft(draft)
+    drafts.check_draft(draft)
     return EventInFile(_text(entry, "list", required=True), draft, rules_given, cancelled)
 
 
@@ -234,22 +236,22 @@ async def import_events(session: AsyncSession, *, items: list[EventInFile], now:
         raise EventsFileError(missing)
     created = updated = added = 0
     for item in items:
-        existing = await events.get_event_by_key(session, key=item.draft.key)
+        existing = await catalogue.get_event_by_key(session, key=item.draft.key)
         if existing is None:
-            event = await events.create_event(session, draft=item.draft, now=now, tz=tz)
+            event = await catalogue.create_event(session, draft=item.draft, now=now, tz=tz)
             created += 1
         else:
             event = existing
-            changes = events.event_fields(item.draft)
-            await events.update_event(session, event_id=event.id, changes=changes)
-            known = {date.starts_at for date in await events.dates_of(session, event_id=event.id)}
+            changes = catalogue.event_fields(item.draft)
+            await catalogue.update_event(session, event_id=event.id, changes=changes)
+            known = {date.starts_at for date in await catalogue.dates_of(session, event_id=event.id)}
             for date in item.draft.dates:
                 if date.starts_at not in known:
-                    await events.add_event_date(session, event_id=event.id, date=date, now=now, tz=tz)
+                    await catalogue.add_event_date(session, event_id=event.id, date=date, now=now, tz=tz)
                     added += 1
             if item.rules_given:
-                await events.replace_reminder_rules(session, event_id=event.id, rules=item.draft.rules,
-                                                    now=now, tz=tz)
+                await reminders.replace_reminder_rules(session, event_id=event.id, rules=item.draft.rules,
+                                                       now=now, tz=tz)
             updated += 1
         if item.cancelled_starts:
             await _cancel_quietly(session, event_id=event.id, starts=item.cancelled_starts, now=now, tz=tz)
@@ -259,11 +261,11 @@ async def import_events(session: AsyncSession, *, items: list[EventInFile], now:
 async def _cancel_quietly(session: AsyncSession, *, event_id: int, starts: set[dt.datetime], now: dt.datetime,
                           tz: ZoneInfo) -> None:
     """Dates marked cancelled in a file: stored as cancelled, nobody told (the file is a record)."""
-    for date in await events.dates_of(session, event_id=event_id):
+    for date in await catalogue.dates_of(session, event_id=event_id):
         if date.starts_at in starts and date.status != DateStatus.CANCELLED.value:
             date.status = DateStatus.CANCELLED.value
     await session.flush()
-    await events.plan_reminders(session, event_id=event_id, now=now, tz=tz)
+    await reminders.plan_reminders(session, event_id=event_id, now=now, tz=tz)
 
 
 # ------------------------------------------------------------------ writing
@@ -272,7 +274,7 @@ async def _cancel_quietly(session: AsyncSession, *, event_id: int, starts: set[d
 async def export_events(session: AsyncSession, *, tz: ZoneInfo) -> str:
     """Every event as the YAML `import` reads: no RSVPs, no names, nothing about people."""
     out = []
-    for event in await events.all_events(session):
+    for event in await catalogue.all_events(session):
         mailing_list = await get_list_by_id(session, list_id=event.list_id)
         entry: dict[str, Any] = {"key": event.key, "list": mailing_list.slug, "title": event.title,
                                  "venue": event.venue_name, "address": event.address, "postcode": event.postcode}
@@ -287,9 +289,9 @@ async def export_events(session: AsyncSession, *, tz: ZoneInfo) -> str:
             entry["contact"] = event.contact
         if event.capacity is not None:
             entry["capacity"] = event.capacity
-        entry["reminders"] = [rule.describe() for rule in await events.rules_of(session, event_id=event.id)]
+        entry["reminders"] = [rule.describe() for rule in await catalogue.rules_of(session, event_id=event.id)]
         entry["dates"] = []
-        for date in await events.dates_of(session, event_id=event.id):
+        for date in await catalogue.dates_of(session, event_id=event.id):
             item: dict[str, Any] = {"start": date.starts_at.astimezone(tz).strftime(LOCAL_FORMAT),
                                     "end": date.ends_at.astimezone(tz).strftime(LOCAL_FORMAT)}
             if date.booked_elsewhere:

@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
-from bot.engines.broadcaster import check_message_length, compose_message
+from bot.engines.composing import check_message_length, compose_message
 from storage.broadcasts.broadcasts import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, TextTooLong, visible_length
 from storage.dates import (
     DateProblem,

@@ -34,39 +34,24 @@ import datetime as dt
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot
-from telegram.ext import Application
+from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
 from bot.engines.leadership import RENEW_EVERY
-from bot.services import Services
-from bot.telegram_io.sending import (
-    Outgoing,
-    RepliesInTheSendingWindow,
-    Sender,
-    SendOutcome,
-    SendResult,
-    TelegramSender,
-)
-from bot.telegram_io.transport import AiohttpRequest
-from messages import render
+from bot.engines.notices import OrganiserNotices, Reporter
+from bot.engines.recorder import OutcomeRecorder
+from bot.telegram_io.sending import Outgoing, Sender, SendOutcome, SendResult, TelegramSender
 from storage.broadcasts import broadcasts
 from storage.broadcasts.broadcasts import (
-    BroadcastKind,
     BroadcastStatus,
     BroadcastSummary,
     DeliveryOutcome,
     DeliveryStatus,
-    MediaKind,
     PendingDelivery,
 )
 from storage.clock import Clock
 from storage.db import Database
 from storage.leases import live_workers
-from storage.lists import organisers
 from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
@@ -82,8 +67,6 @@ _STATUS_OF = {
 
 # Renders the message recipients get (the text and the list's footer) from a broadcast.
 Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
-# Renders what the organiser is told about a broadcast (done, paused by the engine, or failed).
-Reporter = Callable[[BroadcastSummary], str]
 
 
 # Seconds between looks at deliveries another process holds, while nothing else is left to send.
@@ -117,10 +100,8 @@ class Broadcaster:
         self.sender = sender
         self.clock = clock
         self.compose = compose
-        self.report = report
-        # The organisers of the settings (those in the database are read when needed): who is told
-        # when a broadcast nobody created (a reminder, one queued from the terminal) goes wrong.
-        self.configured_organisers = configured_organisers
+        # What organisers are told about broadcasts (the report, the engine's pauses and failures).
+        self.notices = OrganiserNotices(clock=clock, report=report, configured_organisers=configured_organisers)
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
@@ -131,8 +112,8 @@ class Broadcaster:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
-        self._outcomes: list[DeliveryOutcome] = []
-        self._outcomes_ready = asyncio.Event()
+        self.recorder = OutcomeRecorder(db=db, clock=clock, flush_interval=flush_interval,
+                                        on_recorded=self._recorded)
         self._outstanding: dict[int, int] = {}
         self._delivery_tasks: dict[int, asyncio.Task] = {}
         self._send_tasks: set[asyncio.Task] = set()
@@ -145,13 +126,23 @@ class Broadcaster:
         self._rewind: set[int] = set()
         self._breakers: dict[int, CircuitBreaker] = {}
 
+    @property
+    def report(self) -> Reporter | None:
+        return self.notices.report
+
+    @property
+    def configured_organisers(self) -> frozenset[int]:
+        return self.notices.configured_organisers
+
     # ------------------------------------------------------------------ life cycle
 
-    def start(self, create_task: Callable[[Awaitable], asyncio.Task] = asyncio.ensure_future) -> None:
-        """Starts the loop and the recorder (pass `application.create_task` so the Application owns them)."""
+    def start(self) -> None:
+        """Starts the loop and the recorder. The engine owns every task it starts and `stop` (from
+        on_shutdown) awaits them all: PTB's `Application.create_task` would not do, since it only
+        tracks tasks made while the Application runs and awaits them in `stop`, before on_shutdown."""
         self._stopping = False
-        self._recorder_task = create_task(self._record_forever())
-        self._loop_task = create_task(self._run_forever())
+        self._recorder_task = asyncio.create_task(self.recorder.record_forever(), name="broadcast-recorder")
+        self._loop_task = asyncio.create_task(self._run_forever(), name="broadcaster")
 
     async def stop(self, *, timeout: float = 10.0) -> None:
         """Stops claiming, lets sends in flight finish (up to `timeout`) and records them."""
@@ -174,7 +165,7 @@ class Broadcaster:
         for breaker in list(self._breakers.values()):
             self._requeue_held(breaker)
         # Whatever was sent and not yet recorded is recorded now, so a clean stop leaves no duplicates.
-        await self._flush()
+        await self.recorder.flush()
 
     def halt_as_if_killed(self) -> None:
         """Stops every task at once and records nothing, leaving the database as a kill -9 would
@@ -184,7 +175,7 @@ class Broadcaster:
         for task in tasks:
             if task is not None:
                 task.cancel()
-        self._outcomes.clear()
+        self.recorder.forget()
 
     def share_rate_with(self, processes: int) -> None:
         """`processes` engines send for this bot now; this one keeps to its part of the rate."""
@@ -281,13 +272,13 @@ class Broadcaster:
             if await self._requeue_claims_of_the_dead(broadcast_id):
                 self._rewind.add(broadcast_id)  # the requeued rows may lie behind its cursor
             if broadcast_id not in self._delivery_tasks and not self._stopping:
-                task = asyncio.ensure_future(self._deliver(broadcast_id))
+                task = asyncio.create_task(self._deliver(broadcast_id), name=f"broadcast-{broadcast_id}")
                 self._delivery_tasks[broadcast_id] = task
                 task.add_done_callback(lambda _t, b=broadcast_id: self._delivery_tasks.pop(b, None))
         for broadcast_id in awaiting_report:
             if broadcast_id not in self._delivery_tasks:
                 async with self.db.transaction() as session:
-                    await self._record_report(session, broadcast_id)
+                    await self.notices.record_report(session, broadcast_id)
                 self._wake.set()  # the report is a broadcast of its own, to be sent at the next look
         return next_due
 
@@ -315,7 +306,7 @@ class Broadcaster:
             message = self.compose(broadcast, mailing_list)
             broadcasts.check_length(message.text, media_kind=broadcast.media_kind)
         except Exception as problem:  # whatever it is, retrying will not change it
-            await self._fail(broadcast_id, problem)
+            await self.notices.fail(self.db, broadcast_id, problem)
             return
         breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
         try:
@@ -340,7 +331,7 @@ class Broadcaster:
                     if done:
                         # In the same transaction: a kill after it commits cannot lose the report,
                         # and the report cannot be sent twice.
-                        await self._record_report(session, broadcast_id)
+                        await self.notices.record_report(session, broadcast_id)
                     state = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
                 if done:
                     logger.info("broadcast %s is done", broadcast_id)
@@ -384,7 +375,7 @@ class Broadcaster:
         self._outstanding[broadcast_id] = self._outstanding.get(broadcast_id, 0) + len(claimed)
         breaker.in_flight += len(claimed)
         for delivery in claimed:
-            task = asyncio.ensure_future(self._send_one(breaker, delivery, message))
+            task = asyncio.create_task(self._send_one(breaker, delivery, message))
             self._send_tasks.add(task)
             task.add_done_callback(self._send_tasks.discard)
         return True
@@ -403,8 +394,7 @@ class Broadcaster:
                                   result.new_chat_id)
         to_record, trip = breaker.take(outcome, result)
         if to_record:
-            self._outcomes.extend(to_record)
-            self._outcomes_ready.set()
+            self.recorder.add(to_record)
         if trip:
             await self._trip(breaker)
         elif breaker.tripped and not breaker.paused:
@@ -422,15 +412,14 @@ class Broadcaster:
         self._requeue_held(breaker)
 
     def _requeue_held(self, breaker: CircuitBreaker) -> None:
-        self._outcomes.extend(breaker.release_held())
-        self._outcomes_ready.set()
+        self.recorder.add(breaker.release_held())
 
     async def _pause(self, breaker: CircuitBreaker) -> None:
         try:
             async with self.db.transaction() as session:
                 if await broadcasts.pause_for_problem(session, broadcast_id=breaker.broadcast_id,
                                                       reason=breaker.reason):
-                    await self._record_notice(session, breaker.broadcast_id)
+                    await self.notices.record_notice(session, breaker.broadcast_id)
         except Exception:
             # Tried again at the next refusal; until then the deliveries stay in the queue.
             logger.exception("could not pause broadcast %s", breaker.broadcast_id)
@@ -443,204 +432,36 @@ class Broadcaster:
         while self._outstanding.get(broadcast_id, 0) > 0:
             if breaker.every_send_refused and not self._stopping:
                 await self._trip(breaker)
-            self._outcomes_ready.set()
+            self.recorder.hurry()
             await self._progress_or(1.0)
-            if not self._send_tasks and not self._outcomes and self._stopping:
+            if not self._send_tasks and self.recorder.empty and self._stopping:
                 return
 
-    # ------------------------------------------------------------------ recording
-
-    async def _record_forever(self) -> None:
-        while True:
-            await self._outcomes_ready.wait()
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self._flush()
-            except Exception:
-                logger.exception("could not record deliveries; trying again")
-                await asyncio.sleep(1.0)
-
-    async def _flush(self) -> None:
-        self._outcomes_ready.clear()
-        if not self._outcomes:
-            return
-        batch, self._outcomes = self._outcomes, []
-        try:
-            async with self.db.transaction() as session:
-                await broadcasts.record_outcomes(session, outcomes=batch, now=self.clock.now())
-        except Exception:
-            logger.exception("could not record %d outcomes together; recording them one by one", len(batch))
-            batch = await self._record_one_by_one(batch)
-        except BaseException:
-            self._outcomes[:0] = batch
-            self._outcomes_ready.set()
-            raise
-        for outcome in batch:
+    async def _recorded(self, outcomes: list[DeliveryOutcome]) -> None:
+        """The recorder committed these: their send slots are free again."""
+        for outcome in outcomes:
             self._outstanding[outcome.broadcast_id] -= 1
             self._slots.release()
         await self._notify()
 
-    async def _record_one_by_one(self, batch: list[DeliveryOutcome]) -> list[DeliveryOutcome]:
-        """Records each outcome alone, so one that cannot be stored does not take the others with
-        it; returns those recorded. One whose lesson about the chat (a new id, unreachable) cannot
-        be stored is recorded without it. If none can be stored at all, the database is the
-        trouble: the batch goes back to be tried again."""
-        recorded, again = [], []
-        for outcome in batch:
-            for learn in (True, False):
-                try:
-                    async with self.db.transaction() as session:
-                        await broadcasts.record_outcomes(session, outcomes=[outcome], learn=learn,
-                                                         now=self.clock.now())
-                except Exception:
-                    continue
-                if not learn:
-                    logger.error("delivery %s of broadcast %s: recorded, but what it said about the chat "
-                                 "could not be stored", outcome.delivery_id, outcome.broadcast_id)
-                recorded.append(outcome)
-                break
-            else:
-                again.append(outcome)
-        if not recorded:
-            self._outcomes[:0] = batch
-            self._outcomes_ready.set()
-            raise RuntimeError("the database refused every outcome")
-        self._outcomes[:0] = again
-        return recorded
 
-    # ------------------------------------------------------------------ reports
-
-    def _organiser_text(self, summary: BroadcastSummary | None) -> str | None:
-        """What organisers are told about the broadcast now, or None (no reporter, or it cannot be rendered)."""
-        if summary is None or self.report is None:
-            return None
-        try:
-            return self.report(summary)
-        except Exception:
-            logger.exception("could not put together the notice about broadcast %s; nobody is told", summary.id)
-            return None
-
-    async def _record_report(self, session: AsyncSession, broadcast_id: int) -> None:
-        """Queues the final report in the caller's transaction (the one that finished the broadcast)."""
-        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-        text = self._organiser_text(summary) if summary is not None and summary.created_by is not None else None
-        await broadcasts.record_report(session, broadcast_id=broadcast_id, text=text, now=self.clock.now())
-
-    async def _record_notice(self, session: AsyncSession, broadcast_id: int) -> None:
-        """Queues, in the caller's transaction, a notice that the engine paused the broadcast (or
-        failed one nobody created): to its creator, or else to every organiser. Never about a
-        notice to an organiser, which would otherwise beget notices about itself."""
-        summary = await broadcasts.broadcast_summary(session, broadcast_id=broadcast_id)
-        if summary is None:
-            return
-        if summary.created_by is not None:
-            recipients = [summary.created_by]
-        elif summary.kind == BroadcastKind.REPORT.value:
-            recipients = []
-        else:
-            recipients = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
-        text = self._organiser_text(summary)
-        if text is None or not recipients:
-            logger.warning("broadcast %s is %s and nobody is told", broadcast_id, summary.status.value)
-            return
-        broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
-        for telegram_id in recipients:
-            await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
-                                           now=self.clock.now())
-
-    async def _fail(self, broadcast_id: int, problem: Exception) -> None:
-        """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
-        if isinstance(problem, broadcasts.TextTooLong):
-            reason = f"the message with its footer is {problem}"
-        else:
-            reason = f"the message could not be put together ({type(problem).__name__})"
-        logger.error("broadcast %s cannot be sent: %s", broadcast_id, reason, exc_info=problem)
-        async with self.db.transaction() as session:
-            if await broadcasts.fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,
-                                               now=self.clock.now()):
-                await self._record_report(session, broadcast_id)  # its creator, if it has one
-                broadcast = await broadcasts.get_broadcast(session, broadcast_id=broadcast_id)
-                if broadcast.created_by is None:
-                    await self._record_notice(session, broadcast_id)
-
-
-
-# ------------------------------------------------------------------ the message, and wiring into the bot
-
-
-def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,
-                    mailing_list: MailingList) -> Outgoing:
-    """What every recipient gets: the organiser's text and the list's one-line footer."""
-    body = f"{text}\n\n{render('broadcast_footer.html', mailing_list=mailing_list)}"
-    if media_kind == MediaKind.PHOTO.value:
-        return Outgoing(body, photo=media_file_id)
-    if media_kind == MediaKind.DOCUMENT.value:
-        return Outgoing(body, document=media_file_id)
-    return Outgoing(body)
-
-
-def compose_broadcast(broadcast: broadcasts.Broadcast, mailing_list: MailingList) -> Outgoing:
-    if broadcast.kind == BroadcastKind.REPORT.value:
-        return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
-    return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
-                           media_file_id=broadcast.media_file_id, mailing_list=mailing_list)
-
-
-def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList) -> None:
-    """Raises TextTooLong if the text with its footer is over Telegram's limit for a message or caption."""
-    composed = compose_message(text=text, media_kind=media_kind, media_file_id=None, mailing_list=mailing_list)
-    broadcasts.check_length(composed.text, media_kind=media_kind)
-
-
-def eta_seconds(counts: broadcasts.BroadcastCounts, *, rate: float) -> float:
-    return counts.pending / rate if rate > 0 else 0.0
-
-
-async def start_broadcasting(application: Application) -> Broadcaster:
-    """Builds the sender (its own Bot on the aiohttp transport) and the engine, and starts it.
-
-    Called from `on_startup`; the engine is kept on `Services.broadcaster` for handlers and reminders.
-    """
-    services: Services = application.bot_data["services"]
-    settings = services.settings
-    rate = settings.sending_rate
-    concurrency = default_concurrency(rate)
-    app_bot = application.bot
-    sending_bot = Bot(token=app_bot.token, base_url=lambda _token: app_bot.base_url,
-                      base_file_url=lambda _token: app_bot.base_file_url,
-                      request=AiohttpRequest(connections=concurrency))
-    await sending_bot.initialize()
-    sender = TelegramSender(sending_bot, rate=rate, paid=settings.paid_broadcast)
-
-    def report(summary: BroadcastSummary) -> str:
-        return render("broadcast_report.html", broadcast=summary, tz=settings.tz)
-
-    broadcaster = Broadcaster(db=services.db, sender=sender, clock=services.clock, compose=compose_broadcast,
-                              report=report, rate=rate, concurrency=concurrency, claimer=services.process_name,
-                              configured_organisers=settings.organiser_ids)
-    async with services.db.transaction() as session:
-        others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {services.process_name})
-    if others:
+async def start_broadcasting(broadcaster: Broadcaster) -> None:
+    """Called from `on_startup`: connects the sender, takes this process's part of the rate, starts."""
+    sender = broadcaster.sender
+    if isinstance(sender, TelegramSender):
+        await sender.bot.initialize()
+    async with broadcaster.db.transaction() as session:
+        others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {broadcaster.claimer})
+    if others and isinstance(sender, TelegramSender):
         # The processes already sending learn of this one at their next lease renewal; until
         # then their shares still add up to the whole rate, so this one waits that long.
         broadcaster.share_rate_with(others + 1)
         sender.throttle.hold(RENEW_EVERY + 1.0)
-    replies = application.bot.rate_limiter
-    if isinstance(replies, RepliesInTheSendingWindow):
-        replies.throttle = sender.throttle
-    services.broadcaster = broadcaster
     broadcaster.start()
-    return broadcaster
 
 
-async def stop_broadcasting(application: Application) -> None:
+async def stop_broadcasting(broadcaster: Broadcaster) -> None:
     """Called from `on_shutdown`, before the database closes: sends in flight finish and are recorded."""
-    services: Services = application.bot_data["services"]
-    broadcaster = services.broadcaster
-    if broadcaster is None:
-        return
     await broadcaster.stop()
-    sender = broadcaster.sender
-    if isinstance(sender, TelegramSender):
-        await sender.bot.shutdown()
-    services.broadcaster = None
+    if isinstance(broadcaster.sender, TelegramSender):
+        await broadcaster.sender.bot.shutdown()

@@ -28,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engines.reminders import compose_cancelled, compose_moved, compose_promoted, reminders_of
+from bot.engines.reminders import compose_cancelled, compose_moved, compose_promoted
 from bot.handlers.common import ROW_ID, Handler, asker_is_organiser, chat_kind
 from bot.handlers.fallbacks import stale_button
 from bot.services import Services, services_of
@@ -68,16 +68,11 @@ def _skipped(text: str) -> bool:
     return text.lower() in SKIP_WORDS
 
 
-def _wake_broadcaster(services: Services) -> None:
-    if services.broadcaster is not None:
-        services.broadcaster.wake()
-
-
 def _tell_promoted(services: Services, chat_ids: list[int]) -> None:
     """Those let in from the waiting list have their notice queued with the promotion (in the
     same transaction); after the commit the engine is woken to send it."""
     if chat_ids:
-        _wake_broadcaster(services)
+        services.broadcaster.wake()
 
 
 async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -506,7 +501,7 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     except InvalidEventError as problem:
         await edit_or_reply(update, "event_invalid.html", problem=str(problem))
         return ConversationHandler.END
-    await reminders_of(context.application).replan(event_id=event.id)
+    await services_of(context).reminders.replan(event_id=event.id)
     await edit_or_reply(update, "event_published.html", event=event, skipped=counts.get("skipped", 0))
     return ConversationHandler.END
 
@@ -633,8 +628,8 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return EDIT_VALUE
     context.user_data.pop(EDIT_KEY, None)
     if told:
-        _wake_broadcaster(services)
-    await reminders_of(context.application).replan(event_id=event.id)
+        services.broadcaster.wake()
+    await services_of(context).reminders.replan(event_id=event.id)
     _tell_promoted(services, [chat for _date, chats in promoted for chat in chats])
     await reply(update, "event_edited.html", told=told, promoted=sum(len(chats) for _date, chats in promoted))
     return ConversationHandler.END
@@ -688,8 +683,8 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
         return
     if change is not None and change.told:
-        _wake_broadcaster(services)
-        await reminders_of(context.application).replan(event_id=change.event.id)
+        services.broadcaster.wake()
+        await services_of(context).reminders.replan(event_id=change.event.id)
     await edit_or_reply(update, "event_cancel_done.html", change=change, tz=tz)
 
 

@@ -33,11 +33,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engines.broadcaster import Broadcaster, default_concurrency, start_broadcasting, stop_broadcasting
+from bot.engines.broadcaster import Broadcaster, default_concurrency
 from bot.engines.composing import compose_broadcast
 from bot.engines.leadership import SchedulerLease, start_scheduler_lease
 from bot.engines.reminders import ReminderScheduler
 from bot.engines.retention import RetentionSweeper
+from bot.engines.sharing import start_broadcasting, stop_broadcasting
 from bot.engines.statistics import StatsService
 from bot.handlers import (
     broadcasts,

@@ -6,25 +6,20 @@ delivery task per SENDING broadcast. A delivery task reads pending deliveries in
 claims a few at a time (marks them SENDING in one commit) just before handing them to the
 `Sender`, and a single recorder commits the outcomes in batches.
 
-Crash safety rests on one rule: a send may start only while fewer than `concurrency` deliveries
-are claimed and not yet recorded. Whatever the moment of a kill, at most that many deliveries are
-left SENDING; at start-up they are put back in the queue, sent again and counted in
-`possible_duplicates`. Everything else is either recorded or still pending, so nobody is skipped.
+Crash safety rests on one rule, kept by `bot/engines/claims.py`: at most `concurrency`
+deliveries are claimed and not yet recorded, so a kill leaves at most that many to send again.
 
 Pausing and cancelling are status changes in the database, seen at the next claim; sends already
 claimed finish and are recorded.
 
 A row that cannot be handled is reported and skipped, never retried for ever: a broadcast that
-cannot be put together (its text with the list's footer over Telegram's limit, say) is marked
-FAILED with the reason; an outcome whose lesson about the chat cannot be stored is recorded
-without it, alone, so the rest of its batch is not rolled back with it.
+cannot be put together is marked FAILED with the reason (`bot/engines/notices.py`); an outcome
+that cannot be stored with its batch is recorded alone (`bot/engines/recorder.py`).
 
 A circuit breaker (`bot/engines/breaker.py`) watches each broadcast's first sends: when Telegram refuses
 them for what the message is, the broadcast pauses itself with the reason and those deliveries go
-back in the queue for Resume. It is never failed recipient by recipient.
-
-What the organiser is told (the report at the end, a pause, a failure) is recorded as a notice
-in the same transaction as the status change and sent by this engine like any broadcast.
+back in the queue for Resume. It is never failed recipient by recipient. What organisers are
+told (the report, a pause, a failure) is a notice this engine sends like any broadcast.
 """
 
 from __future__ import annotations
@@ -37,16 +32,15 @@ import uuid
 from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
-from bot.engines.leadership import RENEW_EVERY
+from bot.engines.claims import ClaimWindow, Progress
 from bot.engines.notices import OrganiserNotices, Reporter
-from bot.engines.recorder import OutcomeRecorder
+from bot.engines.recorder import DELIVERY_STATUS_OF, OutcomeRecorder
 from bot.telegram_io.sending import Outgoing, Sender, SendOutcome, SendResult, TelegramSender
 from storage.broadcasts import broadcasts
 from storage.broadcasts.broadcasts import (
     BroadcastStatus,
     BroadcastSummary,
     DeliveryOutcome,
-    DeliveryStatus,
     PendingDelivery,
 )
 from storage.clock import Clock
@@ -55,15 +49,6 @@ from storage.leases import live_workers
 from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
-
-_STATUS_OF = {
-    SendOutcome.SENT: DeliveryStatus.SENT,
-    SendOutcome.BLOCKED: DeliveryStatus.BLOCKED,
-    SendOutcome.GONE: DeliveryStatus.GONE,
-    SendOutcome.FAILED: DeliveryStatus.FAILED,
-    # Once the message has reached someone, a refusal is about that one recipient after all.
-    SendOutcome.REFUSED: DeliveryStatus.FAILED,
-}
 
 # Renders the message recipients get (the text and the list's footer) from a broadcast.
 Composer = Callable[[broadcasts.Broadcast, MailingList], Outgoing]
@@ -109,12 +94,11 @@ class Broadcaster:
         # How many deliveries one claim takes: about a tenth of a second of sending.
         self.claim_size = max(1, min(self.concurrency // 2, math.ceil(rate * 0.1)))
         self.page_size = max(50, min(1000, math.ceil(rate * 2)))
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self.claims = ClaimWindow(self.concurrency)
         self._wake = asyncio.Event()
-        self._progress = asyncio.Condition()
+        self.progress = Progress()
         self.recorder = OutcomeRecorder(db=db, clock=clock, flush_interval=flush_interval,
                                         on_recorded=self._recorded)
-        self._outstanding: dict[int, int] = {}
         self._delivery_tasks: dict[int, asyncio.Task] = {}
         self._send_tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -212,25 +196,13 @@ class Broadcaster:
                 if (summary.status.finished and not awaiting_report and report_done
                         and broadcast_id not in self._delivery_tasks):
                     return summary
-                await self._progress_or(0.5)
+                await self.progress.wait(0.5)
 
     async def wait_until_idle(self, *, timeout: float = 30.0) -> None:
         """Waits until no broadcast is being delivered by this process."""
         async with asyncio.timeout(timeout):
             while self._delivery_tasks or self._wake.is_set() or self._looking:
-                await self._progress_or(0.5)
-
-    async def _progress_or(self, seconds: float) -> None:
-        """Waits until the engine records or finishes something, or `seconds` pass."""
-        async with self._progress:
-            try:
-                await asyncio.wait_for(self._progress.wait(), seconds)
-            except TimeoutError:
-                pass
-
-    async def _notify(self) -> None:
-        async with self._progress:
-            self._progress.notify_all()
+                await self.progress.wait(0.5)
 
     # ------------------------------------------------------------------ the loop
 
@@ -245,7 +217,7 @@ class Broadcaster:
                 next_due = None
             finally:
                 self._looking = False
-            await self._notify()
+            await self.progress.tell()
             if self._stopping:
                 break
             timeout = self.poll_interval
@@ -293,7 +265,7 @@ class Broadcaster:
             logger.exception("delivering broadcast %s failed; it resumes at the next look", broadcast_id)
             await asyncio.sleep(1.0)
         finally:
-            await self._notify()
+            await self.progress.tell()
         self._wake.set()
 
     async def _deliver_pages(self, broadcast_id: int) -> None:
@@ -358,21 +330,18 @@ class Broadcaster:
         """Claims `chunk` and starts its sends; False if the broadcast is no longer sending."""
         broadcast_id = breaker.broadcast_id
         wanted = sum(1 for d in chunk if d.reachable)
-        for _ in range(wanted):
-            await self._slots.acquire()
+        await self.claims.reserve(wanted)
         try:
             async with self.db.transaction() as session:
                 claimed = await broadcasts.claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk,
                                                             claimer=self.claimer)
         except BaseException:
-            for _ in range(wanted):
-                self._slots.release()
+            self.claims.give_back(wanted)
             raise
-        for _ in range(wanted - len(claimed or [])):
-            self._slots.release()
+        self.claims.give_back(wanted - len(claimed or []))
         if claimed is None:
             return False
-        self._outstanding[broadcast_id] = self._outstanding.get(broadcast_id, 0) + len(claimed)
+        self.claims.claimed(broadcast_id, len(claimed))
         breaker.in_flight += len(claimed)
         for delivery in claimed:
             task = asyncio.create_task(self._send_one(breaker, delivery, message))
@@ -390,7 +359,7 @@ class Broadcaster:
             result = SendResult(SendOutcome.FAILED)
         finally:
             breaker.in_flight -= 1
-        outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, _STATUS_OF[result.outcome],
+        outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, DELIVERY_STATUS_OF[result.outcome],
                                   result.new_chat_id)
         to_record, trip = breaker.take(outcome, result)
         if to_record:
@@ -400,7 +369,7 @@ class Broadcaster:
         elif breaker.tripped and not breaker.paused:
             await self._pause(breaker)  # the pause could not be committed before: try again
         elif breaker.every_send_refused:
-            await self._notify()  # a drain may be waiting to see whether every send was refused
+            await self.progress.tell()  # a drain may be waiting to see whether every send was refused
 
     async def _trip(self, breaker: CircuitBreaker) -> None:
         """The message itself is refused: pause the broadcast, then put the held deliveries back."""
@@ -415,53 +384,21 @@ class Broadcaster:
         self.recorder.add(breaker.release_held())
 
     async def _pause(self, breaker: CircuitBreaker) -> None:
-        try:
-            async with self.db.transaction() as session:
-                if await broadcasts.pause_for_problem(session, broadcast_id=breaker.broadcast_id,
-                                                      reason=breaker.reason):
-                    await self.notices.record_notice(session, breaker.broadcast_id)
-        except Exception:
-            # Tried again at the next refusal; until then the deliveries stay in the queue.
-            logger.exception("could not pause broadcast %s", breaker.broadcast_id)
-            return
-        breaker.paused = True
-        self._wake.set()  # the organiser's notice is a broadcast of its own
+        if await self.notices.pause(self.db, breaker.broadcast_id, reason=breaker.reason):
+            breaker.paused = True
+            self._wake.set()  # the organiser's notice is a broadcast of its own
 
     async def _drain(self, broadcast_id: int, breaker: CircuitBreaker) -> None:
         """Waits until every delivery this process claimed for the broadcast is recorded."""
-        while self._outstanding.get(broadcast_id, 0) > 0:
+        while self.claims.unrecorded(broadcast_id) > 0:
             if breaker.every_send_refused and not self._stopping:
                 await self._trip(breaker)
             self.recorder.hurry()
-            await self._progress_or(1.0)
+            await self.progress.wait(1.0)
             if not self._send_tasks and self.recorder.empty and self._stopping:
                 return
 
     async def _recorded(self, outcomes: list[DeliveryOutcome]) -> None:
         """The recorder committed these: their send slots are free again."""
-        for outcome in outcomes:
-            self._outstanding[outcome.broadcast_id] -= 1
-            self._slots.release()
-        await self._notify()
-
-
-async def start_broadcasting(broadcaster: Broadcaster) -> None:
-    """Called from `on_startup`: connects the sender, takes this process's part of the rate, starts."""
-    sender = broadcaster.sender
-    if isinstance(sender, TelegramSender):
-        await sender.bot.initialize()
-    async with broadcaster.db.transaction() as session:
-        others = len(await live_workers(session, now=dt.datetime.now(dt.UTC)) - {broadcaster.claimer})
-    if others and isinstance(sender, TelegramSender):
-        # The processes already sending learn of this one at their next lease renewal; until
-        # then their shares still add up to the whole rate, so this one waits that long.
-        broadcaster.share_rate_with(others + 1)
-        sender.throttle.hold(RENEW_EVERY + 1.0)
-    broadcaster.start()
-
-
-async def stop_broadcasting(broadcaster: Broadcaster) -> None:
-    """Called from `on_shutdown`, before the database closes: sends in flight finish and are recorded."""
-    await broadcaster.stop()
-    if isinstance(broadcaster.sender, TelegramSender):
-        await broadcaster.sender.bot.shutdown()
+        self.claims.recorded(outcomes)
+        await self.progress.tell()

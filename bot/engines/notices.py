@@ -1,7 +1,7 @@
-"""What the broadcast engine tells organisers about a broadcast: the report at the end, a pause
-the engine made, a failure. Each is queued as a notice in the caller's transaction, the one that
-changed the broadcast's status, so a kill can neither lose it nor send it twice; the engine then
-sends it like any broadcast."""
+"""What the broadcast engine tells organisers about a broadcast, with the status change that
+prompts it: the report at the end, a pause the engine made, a failure. Each is queued as a notice
+in the transaction that changes the broadcast's status, so a kill can neither lose it nor send it
+twice; the engine then sends it like any broadcast."""
 
 from __future__ import annotations
 
@@ -67,6 +67,19 @@ class OrganiserNotices:
         for telegram_id in recipients:
             await broadcasts.record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
                                            now=self.clock.now())
+
+    async def pause(self, db: Database, broadcast_id: int, *, reason: str) -> bool:
+        """The engine pauses the broadcast (its message is refused), telling organisers in the same
+        transaction. False if that could not be committed: the engine tries again at the next refusal,
+        and until then the deliveries stay in the queue."""
+        try:
+            async with db.transaction() as session:
+                if await broadcasts.pause_for_problem(session, broadcast_id=broadcast_id, reason=reason):
+                    await self.record_notice(session, broadcast_id)
+        except Exception:
+            logger.exception("could not pause broadcast %s", broadcast_id)
+            return False
+        return True
 
     async def fail(self, db: Database, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""

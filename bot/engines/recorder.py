@@ -12,12 +12,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from bot.telegram_io.sending import SendOutcome
 from storage.broadcasts import broadcasts
-from storage.broadcasts.broadcasts import DeliveryOutcome
+from storage.broadcasts.broadcasts import DeliveryOutcome, DeliveryStatus
 from storage.clock import Clock
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
+
+DELIVERY_STATUS_OF = {
+    SendOutcome.SENT: DeliveryStatus.SENT,
+    SendOutcome.BLOCKED: DeliveryStatus.BLOCKED,
+    SendOutcome.GONE: DeliveryStatus.GONE,
+    SendOutcome.FAILED: DeliveryStatus.FAILED,
+    # Once the message has reached someone, a refusal is about that one recipient after all.
+    SendOutcome.REFUSED: DeliveryStatus.FAILED,
+}
 
 
 class OutcomeRecorder:

@@ -11,15 +11,14 @@ Modules are found by reading the source (`ast`), nothing is imported. Importing 
 the `__init__` of `a` and `a.b`; those are not counted as edges unless they import something
 themselves, since an empty package file ties nobody to anybody.
 
-Each strongly connected group of modules is one tangle; the script prints it with its shortest
-cycle through the group's first module, so the report stays short however tangled the group.
+Each strongly connected group of modules is printed with its elementary cycles (each cycle
+once, at most 50 a group, so the report stays readable however tangled the group).
 """
 
 from __future__ import annotations
 
 import ast
 import sys
-from collections import deque
 from pathlib import Path
 
 PACKAGES = ("bot", "storage", "messages")
@@ -117,22 +116,25 @@ def tangles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(groups)
 
 
-def shortest_cycle(graph: dict[str, set[str]], start: str, within: set[str]) -> list[str]:
-    """The shortest path from `start` back to itself inside `within` (breadth first)."""
-    came_from: dict[str, str] = {}
-    queue = deque([start])
-    while queue:
-        node = queue.popleft()
-        for successor in sorted(graph[node] & within):
-            if successor == start:
-                path = [node]
-                while path[-1] != start:
-                    path.append(came_from[path[-1]])
-                return [start, *reversed(path[:-1]), start] if len(path) > 1 else [start, node, start]
-            if successor not in came_from:
-                came_from[successor] = node
-                queue.append(successor)
-    return []
+def elementary_cycles(graph: dict[str, set[str]], group: list[str], *, limit: int = 50) -> list[list[str]]:
+    """Every cycle through the group that visits no module twice, each once (starting from its
+    first module in sorted order), at most `limit` of them."""
+    members = set(group)
+    rank = {module: position for position, module in enumerate(sorted(group))}
+    found: list[list[str]] = []
+
+    def extend(path: list[str]) -> None:
+        for successor in sorted(graph[path[-1]] & members):
+            if len(found) >= limit:
+                return
+            if successor == path[0]:
+                found.append([*path, successor])
+            elif successor not in path and rank[successor] > rank[path[0]]:
+                extend([*path, successor])
+
+    for start in sorted(group):
+        extend([start])
+    return found
 
 
 def main(argv: list[str]) -> int:
@@ -140,11 +142,13 @@ def main(argv: list[str]) -> int:
     found = tangles(graph)
     if argv:
         found = [g for g in found if any(m == p or m.startswith(f"{p}.") for m in g for p in argv)]
+    cycles = 0
     for group in found:
-        cycle = shortest_cycle(graph, group[0], set(group))
-        print(f"{len(group)} modules: {', '.join(group)}")
-        print(f"    e.g. {' -> '.join(cycle)}")
-    print(f"{len(found)} import cycle group(s) among {len(graph)} modules"
+        print(f"{len(group)} modules tied together: {', '.join(group)}")
+        for cycle in elementary_cycles(graph, group):
+            cycles += 1
+            print(f"    {' -> '.join(cycle)}")
+    print(f"{cycles} import cycle(s) in {len(found)} group(s) among {len(graph)} modules"
           + (f" touching {', '.join(argv)}" if argv else ""))
     return 1 if found else 0
 

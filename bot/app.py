@@ -12,7 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    LinkPreviewOptions,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -27,11 +33,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engines.broadcaster import start_broadcasting, stop_broadcasting
-from bot.engines.leadership import start_scheduler_lease, stop_scheduler_lease
-from bot.engines.reminders import start_reminders
-from bot.engines.retention import start_retention, stop_retention
-from bot.engines.statistics import start_stats, stop_stats
+from bot.engines.broadcaster import Broadcaster, default_concurrency
+from bot.engines.composing import compose_broadcast
+from bot.engines.leadership import SchedulerLease, start_scheduler_lease
+from bot.engines.reminders import ReminderScheduler
+from bot.engines.retention import RetentionSweeper
+from bot.engines.sharing import start_broadcasting, stop_broadcasting
+from bot.engines.statistics import StatsService
 from bot.handlers import broadcasts, event_conversations, events, fallbacks, membership, organisers, stats, supporters
 from bot.handlers.callback_data import (
     Attendees,
@@ -52,10 +60,12 @@ from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
 from bot.services import Services
 from bot.telegram_io.flood_guard import FloodGuard
-from bot.telegram_io.sending import RepliesInTheSendingWindow
+from bot.telegram_io.sending import RepliesInTheSendingWindow, TelegramSender
 from bot.telegram_io.transport import AiohttpRequest
 from bot.telegram_io.update_processor import PerChatUpdateProcessor
 from messages import render
+from storage.broadcasts.listings import BroadcastSummary
+from storage.iapt.bundle import BUNDLE_PATH
 
 logger = logging.getLogger(__name__)
 
@@ -182,29 +192,70 @@ def command_menu() -> list[BotCommand]:
 
 
 async def on_startup(application: Application) -> None:
-    """Schema up to date, command menu set; later features rebuild their schedules here."""
+    """Schema up to date and command menu set, then the engines, in this order: the broadcast
+    engine first (the others record broadcasts for it to send), the /stats figures, and last the
+    lease that decides whether this process runs the reminders and the retention sweep."""
     services: Services = application.bot_data["services"]
     await services.db.upgrade()
     await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
-    await start_broadcasting(application)
-    await start_reminders(application)
-    start_retention(application)
+    await start_broadcasting(services.broadcaster)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.
-        await start_stats(application)
-    await start_scheduler_lease(application)
+        services.stats.start()
+    await start_scheduler_lease(application.bot_data["scheduler_lease"])
 
 
 async def on_shutdown(application: Application) -> None:
+    """The engines stop in the reverse order, each finishing what it has under way, before the
+    database closes. Each stop is harmless for an engine that never started."""
     services: Services = application.bot_data["services"]
-    await stop_retention(application)
-    await stop_scheduler_lease(application)
-    await stop_broadcasting(application)
-    await stop_stats(application)
+    lease: SchedulerLease = application.bot_data["scheduler_lease"]
+    # Stops the reminders and the retention sweep (a sweep under way ends after its batch) first.
+    await services.retention.stop()
+    await lease.stop()
+    await stop_broadcasting(services.broadcaster)
+    await services.stats.stop()
     await services.db.dispose()
     # When start-up failed (Telegram unreachable), python-telegram-bot never shuts its Bot down,
     # and the transport's open session would be reported at exit. Closing twice is harmless.
     await application.bot_data["transport"].shutdown()
+
+
+def build_engines(services: Services, application: Application, replies: RepliesInTheSendingWindow) -> None:
+    """Every engine on its parts, into `services` (and the lease into bot_data); none runs yet."""
+    settings, db, clock = services.settings, services.db, services.clock
+    rate = settings.sending_rate
+    concurrency = default_concurrency(rate)
+    app_bot = application.bot
+    # Broadcasts go out through a Bot of their own, on a transport sized for their concurrency.
+    sending_bot = Bot(token=app_bot.token, base_url=lambda _token: app_bot.base_url,
+                      base_file_url=lambda _token: app_bot.base_file_url,
+                      request=AiohttpRequest(connections=concurrency))
+    sender = TelegramSender(sending_bot, rate=rate, paid=settings.paid_broadcast)
+    # Replies to people wait for the broadcasts' turn, so the two together keep to Telegram's limit.
+    replies.throttle = sender.throttle
+
+    def report(summary: BroadcastSummary) -> str:
+        return render("broadcast_report.html", broadcast=summary, tz=settings.tz)
+
+    def wake_broadcaster() -> None:
+        # Looked up at each call: the one engine the services hold now (a test may restart it).
+        services.broadcaster.wake()
+
+    services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
+                                       rate=rate, concurrency=concurrency, claimer=services.process_name,
+                                       configured_organisers=settings.organiser_ids)
+    services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,
+                                           configured_organisers=settings.organiser_ids,
+                                           job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)
+    services.retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
+                                          job_queue=application.job_queue)
+    services.stats = StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
+                                  load_bundle=settings.stats_load_bundle, holder=services.process_name,
+                                  bundle=settings.stats_bundle_path or BUNDLE_PATH)
+    application.bot_data["scheduler_lease"] = SchedulerLease(
+        db=db, holder=services.process_name, scheduler=services.reminders, retention=services.retention,
+        share_rate=lambda processes: services.broadcaster.share_rate_with(processes))
 
 
 def build_application(services: Services, *, token: str, api_url: str) -> Application:
@@ -214,6 +265,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
     flood_guard = FloodGuard(limit=services.settings.flood_limit,
                              window_seconds=services.settings.flood_window_seconds, clock=services.clock)
+    replies = RepliesInTheSendingWindow()
     application = (
         ApplicationBuilder()
         .token(token)
@@ -221,7 +273,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
         .request(transport)
-        .rate_limiter(RepliesInTheSendingWindow())
+        .rate_limiter(replies)
         .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard))
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
@@ -229,6 +281,7 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
     )
     application.bot_data["services"] = services
     application.bot_data["transport"] = transport
+    build_engines(services, application, replies)
     register_handlers(application)
     return application
 

@@ -1,4 +1,10 @@
-"""What every handler needs, built once at start-up and kept in `application.bot_data`."""
+"""What every handler needs, kept in `application.bot_data["services"]`.
+
+The caller gives the settings, the database and the clock; `bot.app.build_application` then
+builds every engine on them, once, before the Application can run a handler or a job, so a
+handler finds each one there and never checks for a missing one. The engines take their parts
+(database, clock, job queue, a `wake` callable) as arguments and never see this object.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,16 @@ import dataclasses
 import os
 import socket
 import uuid
-from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackContext
 
+from bot.engines.broadcaster import Broadcaster
+from bot.engines.reminders import ReminderScheduler
+from bot.engines.retention import RetentionSweeper
+from bot.engines.statistics import StatsService
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
-
-if TYPE_CHECKING:
-    from bot.engines.broadcaster import Broadcaster
-    from bot.engines.reminders import ReminderScheduler
-    from bot.engines.retention import RetentionSweeper
-    from bot.engines.statistics import StatsService
 
 
 @dataclasses.dataclass
@@ -26,16 +29,14 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
-    # The broadcast engine, set at start-up (bot.engines.broadcaster.start_broadcasting); None until then.
-    broadcaster: Broadcaster | None = None
     # This process among all that share the database: it names the process's leases and claims.
     process_name: str = dataclasses.field(default_factory=lambda: new_process_name())
-    # The reminder scheduler, set at start-up (bot.engines.reminders.start_reminders); None until then.
-    reminders: ReminderScheduler | None = None
-    # The /stats desk and per-person limits, set at start-up (bot.engines.statistics.start_stats); None until then.
-    stats: StatsService | None = None
-    # The retention sweep, set at start-up (bot.engines.retention.start_retention); None until then.
-    retention: RetentionSweeper | None = None
+    # The engines, built by bot.app.build_application (they need the Application's job queue and
+    # bot); started in on_startup and stopped in on_shutdown, in the order written there.
+    broadcaster: Broadcaster = dataclasses.field(init=False)
+    reminders: ReminderScheduler = dataclasses.field(init=False)
+    retention: RetentionSweeper = dataclasses.field(init=False)
+    stats: StatsService = dataclasses.field(init=False)
 
 
 def new_process_name() -> str:

@@ -22,19 +22,17 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
-from bot.engines.broadcaster import check_message_length, compose_message
+from bot.engines.composing import check_message_length, compose_message
 from storage.broadcasts.status import TextTooLong
 from storage.dates import DateProblem, ReminderRule, parse_end, parse_moment, parse_reminder_rules
 from storage.events.drafts import normalise_postcode, parse_capacity, parse_map_pin, parse_places_booked, split_postcode
 from storage.events.problems import InvalidEventError
 from storage.events.yaml_files import EventsFileError, read_events_file
-from storage.iapt.answers import View
-from storage.iapt.report import parse_stats_request
+from storage.iapt.report import View, parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
-from storage.lists.mailing_lists import InvalidListError, check_new_list
 from storage.lists.models import MailingList
 from storage.lists.organisers import parse_user_id
-from storage.lists.subscriber_csv import SubscriberImportError, parse_subscriber_csv
+from storage.lists.subscriptions import InvalidListError, SubscriberImportError, check_new_list, parse_subscriber_csv
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 # Examples per parser: a few thousand for the cheap ones, fewer where one example does more work.

@@ -14,7 +14,7 @@ import typer
 from jinja2 import TemplateNotFound
 
 from bot.cli.support import fail, load_settings, with_database
-from bot.engines.broadcaster import check_message_length
+from bot.engines.composing import check_message_length
 from bot.settings import Settings
 from messages import render
 from storage.broadcasts.listings import broadcast_summary, recent_broadcasts

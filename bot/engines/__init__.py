@@ -1,8 +1,15 @@
-"""The long-running parts of a bot process: the broadcast engine and its circuit breaker, the
-reminder scheduler, the scheduler lease (which process runs the reminders), the retention sweep,
-and the /stats desk that loads and answers the IAPT figures.
-Each engine is given its parts (database, clock, sender, settings) as arguments and keeps its
-state in the database, so a restart resumes from there. Engines import `storage/`, `messages/` and
-`bot/telegram_io`; they never import `bot/handlers` or `bot/app`. `bot/app.py` starts and stops
-them, and handlers reach them through `Services`.
+"""The long-running parts of the bot, each built on its parts (database, clock, time zone, job
+queue, a `wake` or `share_rate` callable) and never on the Application or `bot.services`:
+
+- `broadcaster`: the broadcast engine's loop and delivery passes, with `claims` (the crash-safety
+  rule), `breaker` (a message Telegram refuses pauses its broadcast), `recorder` (outcomes
+  committed in batches), `notices` (what organisers are told), `composing` (what recipients get)
+  and `sharing` (start and stop as one process among several);
+- `reminders`: JobQueue jobs derived from the reminders table;
+- `leadership`: the leases that say which processes live and which one runs reminders and retention;
+- `retention`: when the retention sweep runs;
+- `statistics`: the /stats desk, its limits, and loading the bundled figures.
+
+`bot.app.build_application` builds them all into `Services`; `on_startup` starts them and
+`on_shutdown` stops them, in the order written there.
 """

@@ -16,10 +16,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from telegram.ext import Application
-
 from bot.engines.reminders import ReminderScheduler
-from bot.services import Services
+from bot.engines.retention import RetentionSweeper
+from storage.db import Database
 from storage.leases import (
     FORGET_DEAD_WORKERS_AFTER,
     LEASE_TTL,
@@ -43,12 +42,16 @@ def wall_clock() -> dt.datetime:
 
 
 class SchedulerLease:
-    def __init__(self, services: Services, scheduler: ReminderScheduler, *,
-                 now: Callable[[], dt.datetime] = wall_clock) -> None:
-        self.services = services
+    def __init__(self, *, db: Database, holder: str, scheduler: ReminderScheduler, retention: RetentionSweeper,
+                 share_rate: Callable[[int], None], now: Callable[[], dt.datetime] = wall_clock) -> None:
+        self.db = db
+        # What the lease holder does: the reminder scheduler and the retention sweep.
         self.scheduler = scheduler
+        self.retention = retention
+        # Told how many processes are alive at each renewal, to share the sending rate among them.
+        self.share_rate = share_rate
         self.now = now
-        self.holder = services.process_name
+        self.holder = holder
         self.held = False
         self._task: asyncio.Task | None = None
 
@@ -56,7 +59,7 @@ class SchedulerLease:
         """Renew this process's worker lease, take or renew the scheduler lease, and start or
         stop scheduling to match. Returns whether the scheduler lease is held."""
         try:
-            async with self.services.db.transaction() as session:
+            async with self.db.transaction() as session:
                 now = self.now()
                 await take_or_renew_lease(session, name=worker_lease_name(self.holder), holder=self.holder, now=now,
                                           ttl=LEASE_TTL)
@@ -70,20 +73,17 @@ class SchedulerLease:
             logger.warning("could not renew the scheduler lease", exc_info=True)
             held = False
         else:
-            if self.services.broadcaster is not None:
-                self.services.broadcaster.share_rate_with(processes)
+            self.share_rate(processes)
         if held and not self.held:
             logger.info("this process (%s) now runs the reminder scheduler", self.holder)
             self.held = True
             await self.scheduler.activate()
-            if self.services.retention is not None:
-                self.services.retention.activate()
+            self.retention.activate()
         elif not held and self.held:
             logger.warning("this process (%s) no longer runs the reminder scheduler", self.holder)
             self.held = False
             self.scheduler.deactivate()
-            if self.services.retention is not None:
-                self.services.retention.deactivate()
+            self.retention.deactivate()
         return held
 
     async def keep_renewing(self) -> None:
@@ -92,38 +92,28 @@ class SchedulerLease:
             await self.step()
 
     def start(self) -> None:
-        # Started from on_startup, before the Application runs, so PTB would not await it for
-        # us; this object owns the task and `stop` (from on_shutdown) cancels it.
+        # Started from on_startup, before the Application runs, so PTB's create_task would not
+        # track it; this object owns the task and `stop` (from on_shutdown) cancels and awaits it.
         self._task = asyncio.get_running_loop().create_task(self.keep_renewing(), name="scheduler-lease")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        if self._task is None:
+            return  # never started (start-up failed before): nothing was taken
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
         if self.held:
             self.scheduler.deactivate()
-            if self.services.retention is not None:
-                self.services.retention.deactivate()
+            self.retention.deactivate()
             self.held = False
-        async with self.services.db.transaction() as session:
+        async with self.db.transaction() as session:
             await release_lease(session, name=LEASE_NAME, holder=self.holder)
             await release_lease(session, name=worker_lease_name(self.holder), holder=self.holder)
 
 
-async def start_scheduler_lease(application: Application) -> SchedulerLease:
+async def start_scheduler_lease(lease: SchedulerLease) -> None:
     """Try for the lease once now (so a lone process schedules at start-up), then keep trying."""
-    services: Services = application.bot_data["services"]
-    lease = SchedulerLease(services, services.reminders)
-    application.bot_data["scheduler_lease"] = lease
     await lease.step()
     lease.start()
-    return lease
-
-
-async def stop_scheduler_lease(application: Application) -> None:
-    lease: SchedulerLease | None = application.bot_data.get("scheduler_lease")
-    if lease is not None:
-        await lease.stop()

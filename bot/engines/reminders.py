@@ -25,15 +25,15 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes, JobQueue
 
-from bot.services import Services
 from messages import render
 from storage.broadcasts.notices import record_notice
-from storage.events import reminders
+from storage.clock import Clock
+from storage.db import Database
+from storage.events import reminders, tables
 from storage.events.notices import DateChange
 from storage.events.reminders import DueReminder, FailedReminder, FiringReport
-from storage.events.tables import Event, EventDate
 from storage.lists import organisers
 
 logger = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], str]:
     return compose
 
 
-def compose_promoted(tz: ZoneInfo) -> Callable[[Event, EventDate], str]:
+def compose_promoted(tz: ZoneInfo) -> Callable[[tables.Event, tables.EventDate], str]:
     """The notice to those let in from the waiting list (queued with the promotion, in storage)."""
-    def compose(event: Event, event_date: EventDate) -> str:
+    def compose(event: tables.Event, event_date: tables.EventDate) -> str:
         return render("event_promoted.html", event=event, date=event_date, tz=tz)
 
     return compose
@@ -87,22 +87,17 @@ def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
     return compose
 
 
-async def send_notice(application: Application, chat_id: int, text: str, *, list_id: int) -> None:
-    """One message to one private chat (an organiser told of missed reminders), about something of
-    the list `list_id`: recorded first as a delivery, then sent once by the broadcast engine (in
-    whichever process runs one), under its limits, and after a restart if a kill came first."""
-    services: Services = application.bot_data["services"]
-    async with services.db.transaction() as session:
-        await record_notice(session, list_id=list_id, telegram_id=chat_id, text=text,
-                            now=services.clock.now())
-    if services.broadcaster is not None:
-        services.broadcaster.wake()
-
-
 class ReminderScheduler:
-    def __init__(self, application: Application) -> None:
-        self.application = application
-        self.services: Services = application.bot_data["services"]
+    def __init__(self, *, db: Database, clock: Clock, tz: ZoneInfo, configured_organisers: frozenset[int],
+                 job_queue: JobQueue | None, wake_broadcaster: Callable[[], None]) -> None:
+        self.db = db
+        self.clock = clock
+        self.tz = tz
+        # The organisers of the settings; those in the database are read when they are told something.
+        self.configured_organisers = configured_organisers
+        self.job_queue = job_queue
+        # Reminders and notices are recorded as broadcasts; this tells the engine to look now.
+        self.wake_broadcaster = wake_broadcaster
         self._firing = asyncio.Lock()
         self.last_rebuild: RebuildReport | None = None
         # Whether this process holds the scheduler lease and so keeps the jobs.
@@ -110,10 +105,9 @@ class ReminderScheduler:
 
     @property
     def _jobs(self):
-        job_queue = self.application.job_queue
-        if job_queue is None:
+        if self.job_queue is None:
             raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
-        return job_queue
+        return self.job_queue
 
     # ------------------------------------------------------------------ building the schedule
 
@@ -127,7 +121,7 @@ class ReminderScheduler:
                 job.remove()
         scheduled, after_id = 0, 0
         while True:
-            async with self.services.db.transaction() as session:
+            async with self.db.transaction() as session:
                 page = await reminders.pending_reminders(session, after_id=after_id, limit=PAGE_SIZE)
             for index, (reminder_id, due_at) in enumerate(page, start=1):
                 self._schedule(reminder_id, due_at)
@@ -162,7 +156,7 @@ class ReminderScheduler:
         """After an event was created or changed: its jobs follow its reminders as they now are."""
         if not self.active:
             return
-        async with self.services.db.transaction() as session:
+        async with self.db.transaction() as session:
             ids = await reminders.reminder_ids_of(session, event_id=event_id)
             pending = await reminders.pending_reminders(session, event_id=event_id, limit=len(ids) + 1)
         for reminder_id in ids:
@@ -173,7 +167,7 @@ class ReminderScheduler:
             self._schedule(reminder_id, due_at)
 
     def _schedule(self, reminder_id: int, due_at: dt.datetime) -> None:
-        wait = max(0.0, (due_at - self.services.clock.now()).total_seconds())
+        wait = max(0.0, (due_at - self.clock.now()).total_seconds())
         run_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait)
         name = f"{JOB_PREFIX}{reminder_id}"
         # No misfire grace limit: a job that runs late (a busy loop, a suspended laptop) still runs.
@@ -205,17 +199,16 @@ class ReminderScheduler:
         alone, marked FAILED with its reason, and reported once; the others go out, and nothing
         a row holds can make this raise (it runs at start-up)."""
         total = FiringReport()
-        tz = self.services.settings.tz
-        compose = compose_reminder(tz)
+        compose = compose_reminder(self.tz)
         async with self._firing:
             while True:
-                now = self.services.clock.now()
-                async with self.services.db.transaction() as session:
+                now = self.clock.now()
+                async with self.db.transaction() as session:
                     due_ids = await reminders.due_reminder_ids(session, now=now, limit=FIRING_BATCH)
                 for reminder_id in due_ids:
                     total.add(await self._fire_one(reminder_id, now=now, compose=compose))
-                if total.sent and self.services.broadcaster is not None:
-                    self.services.broadcaster.wake()
+                if total.sent:
+                    self.wake_broadcaster()
                 if len(due_ids) < FIRING_BATCH:
                     break
         if total.missed:
@@ -227,13 +220,13 @@ class ReminderScheduler:
     async def _fire_one(self, reminder_id: int, *, now: dt.datetime,
                         compose: Callable[[DueReminder], str]) -> FiringReport:
         try:
-            async with self.services.db.transaction() as session:
+            async with self.db.transaction() as session:
                 return await reminders.fire_due_reminders(session, now=now, compose=compose, limit=1,
-                                                          reminder_id=reminder_id)
+                                                       reminder_id=reminder_id)
         except Exception as problem:  # anything the row makes composing or handing on raise
-            async with self.services.db.transaction() as session:
+            async with self.db.transaction() as session:
                 failed = await reminders.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
-                                                              now=now)
+                                                           now=now)
             logger.warning("reminder %s failed and will not be sent: %s", reminder_id,
                            failed.reason if failed else type(problem).__name__, exc_info=problem)
             return FiringReport(failed=[failed] if failed else [])
@@ -241,19 +234,27 @@ class ReminderScheduler:
     async def _tell_organisers(self, template: str, *, list_id: int, **context: object) -> None:
         """One notice to every organiser; a notice that cannot be composed or sent is logged, never
         raised (this runs at start-up and in the sweep)."""
-        services = self.services
         try:
-            async with services.db.transaction() as session:
-                ids = await organisers.all_organiser_ids(session, configured=services.settings.organiser_ids)
-            text = render(template, tz=services.settings.tz, listed=REPORT_LISTED, **context)
+            async with self.db.transaction() as session:
+                ids = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
+            text = render(template, tz=self.tz, listed=REPORT_LISTED, **context)
         except Exception:
             logger.exception("could not compose the notice to organisers (%s)", template)
             return
         for organiser_id in ids:
             try:
-                await send_notice(self.application, organiser_id, text, list_id=list_id)
+                await self._send_notice(organiser_id, text, list_id=list_id)
             except Exception:  # one organiser's chat failing must not keep the notice from the others
                 logger.exception("could not send the notice %s to organiser %s", template, organiser_id)
+
+    async def _send_notice(self, chat_id: int, text: str, *, list_id: int) -> None:
+        """One message to one private chat (an organiser told of missed reminders), about something of
+        the list `list_id`: recorded first as a delivery, then sent once by the broadcast engine (in
+        whichever process runs one), under its limits, and after a restart if a kill came first."""
+        async with self.db.transaction() as session:
+            await record_notice(session, list_id=list_id, telegram_id=chat_id, text=text,
+                                           now=self.clock.now())
+        self.wake_broadcaster()
 
     async def _report_missed(self, missed: list[DueReminder]) -> None:
         logger.warning("%d reminders missed: their events had started before they could be sent", len(missed))
@@ -262,17 +263,3 @@ class ReminderScheduler:
     async def _report_failed(self, failed: list[FailedReminder]) -> None:
         await self._tell_organisers("event_reminders_failed.html", list_id=failed[0].due.event.list_id,
                                     failed=failed)
-
-
-def reminders_of(application: Application) -> ReminderScheduler:
-    services: Services = application.bot_data["services"]
-    assert services.reminders is not None, "the reminder scheduler starts in on_startup"
-    return services.reminders
-
-
-async def start_reminders(application: Application) -> ReminderScheduler:
-    """Called from `on_startup`, after the broadcast engine has started. The scheduler stays
-    inactive until this process holds the scheduler lease (bot.engines.leadership)."""
-    scheduler = ReminderScheduler(application)
-    application.bot_data["services"].reminders = scheduler
-    return scheduler

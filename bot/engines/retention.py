@@ -4,12 +4,14 @@ scheduler lease. What it does is in `storage/retention.py`; this module only dec
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes, JobQueue
 
-from bot.services import Services
 from storage import retention
+from storage.clock import Clock
+from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +20,11 @@ SWEEP_EVERY = 3600.0  # seconds: the promise is in days, so an hour late is of n
 
 
 class RetentionSweeper:
-    def __init__(self, application: Application) -> None:
-        self.application = application
-        self.services: Services = application.bot_data["services"]
+    def __init__(self, *, db: Database, clock: Clock, keep_for: dt.timedelta, job_queue: JobQueue | None) -> None:
+        self.db = db
+        self.clock = clock
+        self.keep_for = keep_for
+        self.job_queue = job_queue
         self._sweeping = asyncio.Lock()
         # Set after each sweep, so a caller (a test, a benchmark) can wait for the first one.
         self.swept = asyncio.Event()
@@ -31,10 +35,9 @@ class RetentionSweeper:
 
     @property
     def _jobs(self):
-        job_queue = self.application.job_queue
-        if job_queue is None:
+        if self.job_queue is None:
             raise RuntimeError("python-telegram-bot was installed without its job-queue extra")
-        return job_queue
+        return self.job_queue
 
     def activate(self) -> None:
         """This process holds the scheduler lease: sweep now, then every SWEEP_EVERY seconds."""
@@ -73,9 +76,7 @@ class RetentionSweeper:
         """One sweep on the injected clock, while this process holds the scheduler lease (otherwise
         it does nothing); the job calls this, and so may a test."""
         async with self._sweeping:
-            settings = self.services.settings
-            report = await retention.sweep(self.services.db, now=self.services.clock.now(),
-                                           keep_for=settings.retention_period,
+            report = await retention.sweep(self.db, now=self.clock.now(), keep_for=self.keep_for,
                                            keep_going=lambda: self._sweeping_allowed)
         self.last_report = report
         self.swept.set()
@@ -83,17 +84,3 @@ class RetentionSweeper:
             logger.info("retention: %d delivery rows reduced to counts, %d chats erased",
                         report.deliveries_reduced, report.chats_erased)
         return report
-
-
-async def stop_retention(application: Application) -> None:
-    sweeper: RetentionSweeper | None = application.bot_data["services"].retention
-    if sweeper is not None:
-        await sweeper.stop()
-
-
-def start_retention(application: Application) -> RetentionSweeper:
-    """Called from `on_startup`; the sweeper stays idle until this process holds the scheduler
-    lease (bot.engines.leadership), so only one process of several sweeps."""
-    sweeper = RetentionSweeper(application)
-    application.bot_data["services"].retention = sweeper
-    return sweeper

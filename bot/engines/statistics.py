@@ -13,13 +13,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Hashable
 from pathlib import Path
 from typing import ClassVar
 
-from telegram.ext import Application
-
-from bot.services import Services
 from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
 from storage.iapt.answers import ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
@@ -97,11 +94,11 @@ class StatsService:
         """True until the bundled figures are all in, whichever process of this bot loads them."""
         return self._loading is not None and not self._loading.done()
 
-    def start(self, create_task: Callable[[Awaitable], asyncio.Task] = asyncio.ensure_future) -> None:
+    def start(self) -> None:
         """Begin loading the bundled figures if the database has none, or has a load that broke
-        off, and loading is enabled."""
+        off, and loading is enabled. The load is this object's task, which `stop` awaits."""
         if self.load_bundle:
-            self._loading = create_task(self._load_bundle())
+            self._loading = asyncio.create_task(self._load_bundle(), name="stats-bundle-load")
 
     async def wait_until_loaded(self) -> None:
         """Return once no load runs here (done, failed, or never started)."""
@@ -190,22 +187,3 @@ class StatsService:
         return tuple([await _answer_or_apology(self.desk.answer_for_area(area.id, view=view, year=year),
                                                what=f"area {area.id}, inline")
                       for area in areas[:INLINE_RESULTS]])
-
-
-async def start_stats(application: Application) -> StatsService:
-    """Called from `on_startup`, after the schema is up to date."""
-    services: Services = application.bot_data["services"]
-    settings = services.settings
-    stats = StatsService(services.db, per_user_per_minute=settings.stats_per_user_per_minute,
-                         load_bundle=settings.stats_load_bundle, holder=services.process_name,
-                         bundle=settings.stats_bundle_path or BUNDLE_PATH)
-    services.stats = stats
-    stats.start()
-    return stats
-
-
-async def stop_stats(application: Application) -> None:
-    """Called from `on_shutdown`, before the database closes."""
-    services: Services = application.bot_data["services"]
-    if services.stats is not None:
-        await services.stats.stop()

@@ -15,10 +15,10 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
-from bot.engines.broadcaster import check_message_length, compose_message
+from bot.engines.composing import check_message_length, compose_message
 from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList
 from bot.handlers.common import argument_text
-from bot.services import Services, services_of
+from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
 from storage.broadcasts import drafts
@@ -63,11 +63,6 @@ def _control_buttons(items: list[BroadcastSummary]) -> Keyboard:
         if row:
             rows.append(row)
     return rows
-
-
-def _wake_engine(services: Services) -> None:
-    if services.broadcaster is not None:
-        services.broadcaster.wake()
 
 
 async def broadcast_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -196,7 +191,7 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     except BroadcastError:
         await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
-    _wake_engine(services)
+    services.broadcaster.wake()
     await reply(update, "broadcast_scheduled.html", broadcast_id=broadcast_id, title=summary.list_title,
                 send_at=send_at, tz=settings.tz)
 
@@ -216,7 +211,7 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
     if pressed.answer is DraftAnswer.SEND:
-        _wake_engine(services)
+        services.broadcaster.wake()
         await edit_or_reply(update, "broadcast_started.html", broadcast_id=broadcast_id, title=draft.list_title)
     elif pressed.answer is DraftAnswer.DROP:
         await edit_or_reply(update, "broadcast_dropped.html")
@@ -248,5 +243,5 @@ async def control_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with services.db.transaction() as session:
         await change_broadcast(session, broadcast_id=pressed.broadcast_id, action=pressed.action,
                                           now=services.clock.now())
-    _wake_engine(services)
+    services.broadcaster.wake()
     await _show_broadcasts(update, context)

@@ -23,9 +23,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engines.reminders import compose_moved, compose_promoted, reminders_of
+from bot.engines.reminders import compose_moved, compose_promoted
 from bot.handlers.callback_data import EditDate, EditField, NewEventConfirm, NewEventDatesDone, NewEventList
-from bot.handlers.events import coming_dates_buttons, visible_dates_only, wake_broadcaster
+from bot.handlers.events import coming_dates_buttons, visible_dates_only
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_rules
@@ -266,7 +266,7 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     except InvalidEventError as problem:
         await edit_or_reply(update, "event_invalid.html", problem=str(problem))
         return ConversationHandler.END
-    await reminders_of(context.application).replan(event_id=event.id)
+    await services_of(context).reminders.replan(event_id=event.id)
     await edit_or_reply(update, "event_published.html", event=event, skipped=counts.get("skipped", 0))
     return ConversationHandler.END
 
@@ -346,10 +346,10 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         return EDIT_VALUE
     context.user_data.pop(EDIT_KEY, None)
     if edited.told:
-        wake_broadcaster(services)
-    await reminders_of(context.application).replan(event_id=edited.event_id)
+        services.broadcaster.wake()
+    await services_of(context).reminders.replan(event_id=edited.event_id)
     if edited.promoted:
-        wake_broadcaster(services)
+        services.broadcaster.wake()
     await reply(update, "event_edited.html", told=edited.told, promoted=len(edited.promoted))
     return ConversationHandler.END
 

@@ -14,7 +14,7 @@ from telegram import InputFile, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
-from bot.engines.reminders import compose_cancelled, compose_promoted, reminders_of
+from bot.engines.reminders import compose_cancelled, compose_promoted
 from bot.handlers.callback_data import (
     Attendees,
     CalendarFile,
@@ -38,13 +38,6 @@ from storage.events.rsvps import RsvpOutcome
 from storage.lists.subscriptions import lists_of_chat
 
 logger = logging.getLogger(__name__)
-
-
-def wake_broadcaster(services: Services) -> None:
-    """After a commit that queued notices (a new time, a cancellation, places given to the waiting
-    list: queued in the same transaction as the change), the engine is woken to send them."""
-    if services.broadcaster is not None:
-        services.broadcaster.wake()
 
 
 async def private_only(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,7 +127,7 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                                           going=pressed.answer == "going", now=services.clock.now(),
                                           compose_promoted=compose_promoted(services.settings.tz))
     if result.promoted:
-        wake_broadcaster(services)
+        services.broadcaster.wake()
     if result.outcome is RsvpOutcome.CLOSED:
         await reply(update, "event_rsvp_closed.html")
         return
@@ -258,6 +251,6 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
         return
     if change is not None and change.told:
-        wake_broadcaster(services)
-        await reminders_of(context.application).replan(event_id=change.event.id)
+        services.broadcaster.wake()
+        await services_of(context).reminders.replan(event_id=change.event.id)
     await edit_or_reply(update, "event_cancel_done.html", change=change, tz=tz)

@@ -43,9 +43,7 @@ INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals ar
 
 
 def stats_of(context: ContextTypes.DEFAULT_TYPE) -> StatsService:
-    stats = services_of(context).stats
-    assert stats is not None, "bot.engines.statistics.start_stats runs at start-up"
-    return stats
+    return services_of(context).stats
 
 
 def _person(update: Update) -> int:

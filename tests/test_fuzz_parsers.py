@@ -30,9 +30,10 @@ from storage.events.problems import InvalidEventError
 from storage.events.yaml_files import EventsFileError, read_events_file
 from storage.iapt.report import View, parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
+from storage.lists.mailing_lists import InvalidListError, check_new_list
 from storage.lists.models import MailingList
 from storage.lists.organisers import parse_user_id
-from storage.lists.subscriptions import InvalidListError, SubscriberImportError, check_new_list, parse_subscriber_csv
+from storage.lists.subscriber_csv import SubscriberImportError, parse_subscriber_csv
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 # Examples per parser: a few thousand for the cheap ones, fewer where one example does more work.

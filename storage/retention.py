@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
 from storage.events.tables import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
-from storage.lists import chats, organisers
-from storage.lists.chats import ChatData, get_chat
+from storage.lists import organisers
+from storage.lists.chats import get_chat
 from storage.lists.models import Chat, Subscription
 
 DEFAULT_BATCH_SIZE = 500
@@ -186,24 +186,6 @@ async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta, batch
         db, lambda session: erase_departed_chats(session, now=now, keep_for=keep_for, limit=batch_size),
         batch_size=batch_size, keep_going=keep_going)
     return SweepReport(noted, reduced, erased)
-
-
-# ------------------------------------------------------------------ the chat's own view
-
-
-async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | None:
-    """Everything stored about the chat (for /mydata), with the moment its retention period
-    started when it is on no list: the later of leaving and the end of its last answered date."""
-    data = await chats.chat_data(session, telegram_id=telegram_id)
-    if data is None or data.idle_since is None:
-        return data
-    last_answered_end = await session.scalar(
-        select(func.max(EventDate.ends_at)).join(Rsvp, Rsvp.event_date_id == EventDate.id)
-        .join(Chat, Chat.id == Rsvp.chat_id).where(Chat.telegram_id == telegram_id)
-    )
-    if last_answered_end is not None and last_answered_end > data.idle_since:
-        return dataclasses.replace(data, idle_since=last_answered_end)
-    return data
 
 
 # ------------------------------------------------------------------ erasure, and /forget

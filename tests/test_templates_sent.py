@@ -163,10 +163,13 @@ SAMPLES: dict[str, list[dict]] = {
     "mydata.html": [
         {"data": None, "tz": TZ, "retention_days": 30},
         {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
-                        subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]},
+                        subscriptions=[(MAILING_LIST, AT)], alerts_received=3, reports_received=1,
+                        event_answers=[Sample(title=HOSTILE, starts_at=AT, status=status, shared_name=HOSTILE)
+                                       for status in ("going", "waiting", "not_going")],
                         erased_after=lambda days: None),
          "tz": TZ, "retention_days": 30},
-        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[],
+                        alerts_received=0, reports_received=0, event_answers=[],
                         erased_after=lambda days: AT + dt.timedelta(days=days)),
          "tz": TZ, "retention_days": 30},
     ],

@@ -10,7 +10,7 @@ from bot.handlers.common import argument_text, argument_within_limit, asker_is_o
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
 from bot.telegram_io.replies import edit_or_reply, reply
-from storage import retention
+from storage import mydata, retention
 from storage.lists.subscriptions import (
     ListNotFound,
     join_list_named,
@@ -113,7 +113,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        data = await retention.chat_data(session, telegram_id=update.effective_chat.id)
+        data = await mydata.chat_data(session, telegram_id=update.effective_chat.id)
     await reply(update, "mydata.html", data=data, tz=services.settings.tz,
                 retention_days=services.settings.retention_days)
 

@@ -184,21 +184,11 @@ async def waiting_position(session: AsyncSession, *, answer: Rsvp) -> int:
     return (ahead or 0) + 1
 
 
-async def describe_rsvps(session: AsyncSession, chat: Chat) -> list[str]:
-    """For /mydata: every answer the chat gave, and a shared name if it gave one."""
+async def answers_of_chat(session: AsyncSession, *, chat_id: int) -> list[tuple[str, dt.datetime, str, str | None]]:
+    """For /mydata: (event title, date's start, RSVP status, name shared or None) of every answer
+    the chat gave, earliest date first."""
     query = (select(Event.title, EventDate.starts_at, Rsvp.status, Rsvp.shared_name)
              .join(EventDate, EventDate.id == Rsvp.event_date_id)
              .join(Event, Event.id == EventDate.event_id)
-             .where(Rsvp.chat_id == chat.id).order_by(EventDate.starts_at))
-    words = {RsvpStatus.GOING.value: "going", RsvpStatus.WAITING.value: "on the waiting list",
-             RsvpStatus.NOT_GOING.value: "can't go"}
-    lines = []
-    for title, starts_at, status, name in (await session.execute(query)).all():
-        line = f"{title}, {starts_at:%d %B %Y %H:%M} UTC: {words.get(status, status)}"
-        if name:
-            line += f" (name shared with organisers: {name})"
-        lines.append(line)
-    return lines
-
-
-chats.CHAT_DATA_SECTIONS["Events you answered"] = describe_rsvps
+             .where(Rsvp.chat_id == chat_id).order_by(EventDate.starts_at))
+    return [tuple(row) for row in (await session.execute(query)).all()]

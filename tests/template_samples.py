@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.listings import BroadcastSummary
+from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
+from storage.events.problems import EventProblemKind, InvalidEventError
+from storage.events.reminders import ComposeFailure
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -105,3 +108,23 @@ ETHNIC_ROWS = (
 TREND = tuple(TrendPoint(YEAR, count(10270), count(5000), rate(52.1), rate(50.8)) for _ in range(2))
 
 
+
+
+def _event_problems() -> list[InvalidEventError]:
+    """One refusal of every kind the events domain has, with hostile details, so each kind's
+    words are rendered (and checked as Telegram HTML) at least once."""
+    failure = ComposeFailure(TextTooLong(4200, 4096), None,
+                             [InvalidEventError(EventProblemKind.TOO_LONG, field="venue_name", length=6000, limit=200)])
+    details = dict(text=HOSTILE, most=999_999, field="meeting_point", length=201, limit=200, key=HOSTILE,
+                   fields=["title", HOSTILE], slug=HOSTILE, failure=failure, detail=HOSTILE, rule=HOSTILE,
+                   value=HOSTILE, why="morning_or_evening")
+    return [InvalidEventError(kind, **details) for kind in EventProblemKind]
+
+
+EVENT_PROBLEMS = _event_problems()
+COMPOSE_FAILURES = [
+    ComposeFailure(TextTooLong(4200, 4096), None, []),
+    ComposeFailure(None, f"KeyError: {HOSTILE}",
+                   [InvalidEventError(EventProblemKind.TOO_LONG, field=field, length=6000, limit=200)
+                    for field in ("venue_name", "details")]),
+]

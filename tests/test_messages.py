@@ -29,8 +29,10 @@ from storage.lists.subscriber_csv import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
+    COMPOSE_FAILURES,
     ENGLAND,
     ETHNIC_ROWS,
+    EVENT_PROBLEMS,
     HOSTILE,
     LINEAGE,
     MAILING_LIST,
@@ -115,7 +117,10 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_db_upgraded.txt": [{}],
     "cli_events_imported.txt": [{"path": "events.csv", "summary": Sample(created=n, updated=1, dates_added=n)}
                                 for n in (0, 1, 2)],
-    "cli_events_rejected.txt": [{"path": "events.csv", "problems": [FileProblem("row 2", f"{HOSTILE}?")]}],
+    "cli_events_rejected.txt": [{"path": "events.yaml", "problems": [
+        FileProblem(problem, event=event, key=key, date=date) for problem in EVENT_PROBLEMS
+        for event, key, date in ((None, None, None), (None, HOSTILE, None), (2, None, None), (2, HOSTILE, 3))]}],
+    "event_compose_failure.txt": [{"failure": failure} for failure in COMPOSE_FAILURES],
     "cli_import_rejected.txt": [{"path": "ids.csv", "problems": [CsvProblem(3, "not a chat id")]}],
     "cli_imported.txt": [{"rows": 10, "joined": 8, "slug": "rights"}],
     "cli_list_created.txt": [{"mailing_list": MAILING_LIST}],
@@ -157,9 +162,12 @@ MACRO_ARGUMENTS = {
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
 }
-MACRO_TEMPLATES = ("buttons.txt", "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt")
+MACRO_TEMPLATES = ("_event_problem.txt", "buttons.txt", "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt")
 # The chart is only ever drawn for a trend.
-MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)}}
+MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)},
+                      "_event_problem.txt": {"field": "venue_name", "d": EVENT_PROBLEMS[0].details,
+                                             "p": EVENT_PROBLEMS[0], "f": COMPOSE_FAILURES[1],
+                                             "place": FileProblem(EVENT_PROBLEMS[0], event=1, key=HOSTILE, date=2)}}
 INLINE_ANSWERS = (area_answer(), EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, (), (), True),
                   TrendAnswer(AREA, TREND, (), (), True), HeadlineAnswer(area_answer(ENGLAND)),
                   YearMissingAnswer(AREA, "2030-31", ("2018-19",), (), (), (), "area"), NotFoundAnswer(HOSTILE, ()),
@@ -190,6 +198,13 @@ def test_every_macro_renders(name):
         text = str(macro(**{argument: samples[argument] for argument in macro.arguments}))
         assert text.strip(), macro.name
         assert "&amp;" not in text, macro.name
+
+
+def test_every_event_problem_has_words_of_its_own():
+    words = environment().get_template("_event_problem.txt").module
+    for problem in EVENT_PROBLEMS:
+        text = str(words.problem(problem))
+        assert text.strip() and text != problem.kind.value, f"no words for {problem.kind}"
 
 
 def test_inline_titles_and_descriptions_render():

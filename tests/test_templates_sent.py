@@ -19,6 +19,7 @@ from messages import render, template_names
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import DateProblem, DateProblemKind
+from storage.events.problems import NoticeNotComposable
 from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
@@ -33,10 +34,12 @@ from tests.template_samples import (
     AREA,
     AT,
     CHOICE,
+    COMPOSE_FAILURES,
     DATE,
     ENGLAND,
     ETHNIC_ROWS,
     EVENT,
+    EVENT_PROBLEMS,
     HOSTILE,
     LINEAGE,
     LONG_DATE,
@@ -122,7 +125,7 @@ SAMPLES: dict[str, list[dict]] = {
     "event_edited.html": [{"told": True, "promoted": 0}, {"told": False, "promoted": 1}, {"told": True, "promoted": 2}],
     "event_attendees_ask_privately.html": [{}],
     "event_ics_caption.html": [{"title": HOSTILE}],
-    "event_invalid.html": [{"problem": f"{HOSTILE} is not a number"}],
+    "event_invalid.html": [{"problem": problem} for problem in EVENT_PROBLEMS],
     "event_moved.html": [{"event": EVENT, "old_starts_at": AT, "date": LONG_DATE, "tz": TZ},
                          {"event": PLAIN_EVENT, "old_starts_at": AT, "date": DATE, "tz": TZ}],
     "event_name_shared.html": [{"shared": True, "name": HOSTILE}, {"shared": False, "name": HOSTILE}],
@@ -199,7 +202,7 @@ SAMPLES: dict[str, list[dict]] = {
                             {"answer": HeadlineAnswer(area_answer(ENGLAND, monthly=None))}],
     "stats_loading.html": [{}],
     "stats_unavailable.html": [{"answer": Sample(area_name=HOSTILE)}, {"answer": Sample(area_name=None)}],
-    "event_notice_impossible.html": [{"problem": f"the venue of {HOSTILE} is too long"}],
+    "event_notice_impossible.html": [{"problem": NoticeNotComposable(failure)} for failure in COMPOSE_FAILURES],
     "flood_slow_down.html": [{"limit": 20, "seconds": 10.0}, {"limit": 5, "seconds": 2.5}],
     "stats_chart_failed.html": [{"answer": area_answer()}],
     "stats_no_figures.html": [{}],

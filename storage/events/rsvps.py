@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
 from storage.events.catalogue import dates_of, get_event_date
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus, Event, EventDate, Rsvp, RsvpStatus
 from storage.lists import chats
 from storage.lists.models import Chat, ChatKind
@@ -133,11 +133,11 @@ async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, pla
     """Places of a date taken outside the bot; fewer of them may let the waiting list in
     (returns the chat ids promoted, whose notice is queued in this transaction)."""
     if places < 0:
-        raise InvalidEventError("places booked elsewhere cannot be negative")
+        raise InvalidEventError(EventProblemKind.BOOKED_ELSEWHERE_NEGATIVE)
     await _lock_date(session, event_date_id)
     found = await get_event_date(session, event_date_id=event_date_id)
     if found is None:
-        raise InvalidEventError("no such date")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_DATE)
     event, event_date = found
     event_date.booked_elsewhere = places
     await session.flush()

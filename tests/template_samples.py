@@ -28,6 +28,7 @@ from storage.iapt.answers import (
 )
 from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
+from storage.lists.mailing_lists import InvalidListError, ListProblemKind
 
 TZ = ZoneInfo("Europe/London")
 # Every text a person or an import can put into a message, made to break unescaped HTML.
@@ -128,3 +129,4 @@ COMPOSE_FAILURES = [
                    [InvalidEventError(EventProblemKind.TOO_LONG, field=field, length=6000, limit=200)
                     for field in ("venue_name", "details")]),
 ]
+LIST_PROBLEMS = [{"problem": InvalidListError(kind, limit=80, slug=HOSTILE)} for kind in ListProblemKind]

@@ -333,7 +333,7 @@ def test_new_list_arguments_make_a_list_or_say_why_not(text):
     try:
         check_new_list(slug=args[0].lower(), title=" ".join(args[1:]))
     except InvalidListError as problem:
-        assert str(problem)
+        assert str(render("newlist_invalid.html", problem=problem)).strip()
         return
     assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", args[0].lower())
 

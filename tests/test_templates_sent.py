@@ -42,6 +42,7 @@ from tests.template_samples import (
     EVENT_PROBLEMS,
     HOSTILE,
     LINEAGE,
+    LIST_PROBLEMS,
     LONG_DATE,
     MAILING_LIST,
     MONTHLY,
@@ -179,7 +180,7 @@ SAMPLES: dict[str, list[dict]] = {
     "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
     "need_list_name.html": [{"command": "subscribe"}],
     "newlist_done.html": [{"mailing_list": MAILING_LIST, "bot_username": "campaign_bot"}],
-    "newlist_invalid.html": [{"problem": f"the title {HOSTILE} is too long"}],
+    "newlist_invalid.html": LIST_PROBLEMS,
     "newlist_usage.html": [{}],
     "organiser_changed.html": [{"change": change, "user_id": 42} for change in (
         "added", "already", "removed", "configured", "not_organiser")],

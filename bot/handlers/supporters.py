@@ -38,8 +38,10 @@ async def join_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, "help.html", organiser=await asker_is_organiser(update, context),
-                private=is_private(update))
+    # A group sees what its members may do there; an organiser's commands are listed in private.
+    private = is_private(update)
+    await reply(update, "help.html", organiser=private and await asker_is_organiser(update, context),
+                private=private)
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -52,6 +52,7 @@ def test_what_a_family_builds_its_pattern_takes_and_parse_gives_back(family):
         assert 1 <= len(data.encode()) <= 64
         assert re.match(family.pattern, data), data
         assert family.parse(data) == family(**values)
+        assert not re.match(family.pattern, data + "\n"), "a trailing newline is other data"
 
 
 def test_families_do_not_take_each_others_data():

@@ -105,11 +105,13 @@ SAMPLES: dict[str, list[dict]] = {
     "event_confirm.html": [
         {"draft": Sample(title=HOSTILE, venue_name=EVENT.venue_name, address="35 <Powis> Sq", postcode="W11 2AY",
                          meeting_point="Gate & fence", nearest_station="Notting <Hill>", latitude=51.51,
-                         longitude=-0.2, details=EVENT.details, contact=EVENT.contact, capacity=40),
+                         longitude=-0.2, details=EVENT.details, contact=EVENT.contact, capacity=40,
+                         accessibility=EVENT.accessibility, refreshments=EVENT.refreshments, cost=EVENT.cost),
          "list_title": HOSTILE, "dates": [DATE, LONG_DATE], "tz": TZ, "rules": RULES, "first_due": [NEXT_DAY, None]},
         {"draft": Sample(title="Vigil", venue_name="Hall", address="1 Road", postcode="E1 1AA", meeting_point=None,
                          nearest_station=None, latitude=None, longitude=None, details=None, contact=None,
-                         capacity=None), "list_title": HOSTILE, "dates": [DATE], "tz": TZ, "rules": [],
+                         capacity=None, accessibility="", refreshments="", cost=""),
+         "list_title": HOSTILE, "dates": [DATE], "tz": TZ, "rules": [],
          "first_due": []},
     ],
     "event_date_problem.html": [

@@ -10,12 +10,15 @@ import re
 from storage.dates import ReminderRule
 from storage.events.problems import InvalidEventError
 from storage.events.tables import (
+    MAX_ACCESSIBILITY_LENGTH,
     MAX_ADDRESS_LENGTH,
     MAX_CONTACT_LENGTH,
+    MAX_COST_LENGTH,
     MAX_DETAILS_LENGTH,
     MAX_KEY_LENGTH,
     MAX_MEETING_POINT_LENGTH,
     MAX_POSTCODE_LENGTH,
+    MAX_REFRESHMENTS_LENGTH,
     MAX_STATION_LENGTH,
     MAX_TITLE_LENGTH,
     MAX_VENUE_LENGTH,
@@ -35,6 +38,9 @@ TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("nearest_station", "nearest station", MAX_STATION_LENGTH),
     ("details", "details", MAX_DETAILS_LENGTH),
     ("contact", "contact", MAX_CONTACT_LENGTH),
+    ("accessibility", "accessibility", MAX_ACCESSIBILITY_LENGTH),
+    ("refreshments", "refreshments", MAX_REFRESHMENTS_LENGTH),
+    ("cost", "cost", MAX_COST_LENGTH),
 )
 FIELD_LIMITS = {attribute: limit for attribute, _name, limit in TEXT_FIELDS}
 
@@ -64,6 +70,9 @@ class EventDraft:
     longitude: float | None = None
     details: str = ""
     contact: str = ""
+    accessibility: str = ""
+    refreshments: str = ""
+    cost: str = ""
     capacity: int | None = None
     key: str | None = None
 
@@ -134,7 +143,7 @@ def field_too_long(name: str, value: str, limit: int) -> str | None:
     length = utf16_length(value)
     if length <= limit:
         return None
-    verb = "have" if name == "details" else "has"
+    verb = "have" if name in ("details", "refreshments") else "has"
     return f"the {name} {verb} {length} characters, more than the {limit} allowed (an emoji counts as two)"
 
 

@@ -19,8 +19,8 @@ from storage.events.rsvps import PromotionComposer
 from storage.events.tables import EventDate
 
 EDITABLE = ("time", "title", "venue_name", "address", "meeting_point", "nearest_station", "map", "details",
-            "contact", "capacity", "booked_elsewhere", "reminders")
-OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "contact")
+            "accessibility", "refreshments", "cost", "contact", "capacity", "booked_elsewhere", "reminders")
+OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "accessibility", "refreshments", "cost", "contact")
 SKIP_WORDS = {"skip", "-", "none", "no", "n/a"}
 
 # The notice of a new time, composed by the bot (as the notice to each chat let in from a

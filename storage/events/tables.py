@@ -28,8 +28,13 @@ MAX_ADDRESS_LENGTH = 300
 MAX_POSTCODE_LENGTH = 10
 MAX_MEETING_POINT_LENGTH = 200
 MAX_STATION_LENGTH = 100
-MAX_DETAILS_LENGTH = 2000
+# Lowered from 2000 when accessibility, refreshments and cost joined the card (issue 13): the
+# card with every field at its longest must still be one message.
+MAX_DETAILS_LENGTH = 1600
 MAX_CONTACT_LENGTH = 200
+MAX_ACCESSIBILITY_LENGTH = 200
+MAX_REFRESHMENTS_LENGTH = 150
+MAX_COST_LENGTH = 100
 # The longest reason kept for a FAILED reminder (`Reminder.failure`).
 MAX_FAILURE_LENGTH = 300
 
@@ -75,6 +80,13 @@ class Event(SQLModel, table=True):
     details: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     contact: str = Field(default="", sa_column=Column(String(MAX_CONTACT_LENGTH), nullable=False,
                                                       server_default=""))
+    # What people need to know before coming: step-free access, toilets, hearing loop, BSL;
+    # food and drink on site and whether to bring your own; what it costs.
+    accessibility: str = Field(default="", sa_column=Column(String(MAX_ACCESSIBILITY_LENGTH), nullable=False,
+                                                            server_default=""))
+    refreshments: str = Field(default="", sa_column=Column(String(MAX_REFRESHMENTS_LENGTH), nullable=False,
+                                                           server_default=""))
+    cost: str = Field(default="", sa_column=Column(String(MAX_COST_LENGTH), nullable=False, server_default=""))
     capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 

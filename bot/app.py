@@ -36,6 +36,7 @@ from telegram.ext import (
 from bot.engines.broadcaster import Broadcaster, default_concurrency
 from bot.engines.composing import compose_broadcast
 from bot.engines.leadership import SchedulerLease, start_scheduler_lease
+from bot.engines.offers import place_offering
 from bot.engines.reminders import ReminderScheduler
 from bot.engines.retention import RetentionSweeper
 from bot.engines.sharing import start_broadcasting, stop_broadcasting
@@ -55,6 +56,7 @@ from bot.handlers.callback_data import (
     RsvpAnswer,
     ShareName,
     StatsChoice,
+    TakePlace,
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
@@ -138,6 +140,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),
+    Button(TakePlace, events.take_place_pressed, shows_event_date=True),
     Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
     Button(Attendees, events.attendees_pressed, ORGANISERS),
     Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
@@ -245,9 +248,11 @@ def build_engines(services: Services, application: Application, replies: Replies
     services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
                                        rate=rate, concurrency=concurrency, claimer=services.process_name,
                                        configured_organisers=settings.organiser_ids)
+    services.offering = place_offering(tz=settings.tz, hold=settings.place_offer_hold)
     services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,
                                            configured_organisers=settings.organiser_ids,
-                                           job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)
+                                           job_queue=application.job_queue, wake_broadcaster=wake_broadcaster,
+                                           offering=services.offering)
     services.retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
                                           job_queue=application.job_queue)
     services.stats = StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,

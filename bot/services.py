@@ -22,6 +22,7 @@ from bot.engines.statistics import StatsService
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
+from storage.events.offers import Offering
 
 
 @dataclasses.dataclass
@@ -37,6 +38,8 @@ class Services:
     reminders: ReminderScheduler = dataclasses.field(init=False)
     retention: RetentionSweeper = dataclasses.field(init=False)
     stats: StatsService = dataclasses.field(init=False)
+    # How places freed on a full event are offered to the waiting list (PLACE_OFFER_HOURS).
+    offering: Offering = dataclasses.field(init=False)
 
 
 def new_process_name() -> str:

@@ -56,7 +56,7 @@ def broadcast(status: BroadcastStatus, **counts: int) -> BroadcastSummary:
 def card(**changes) -> Sample:
     base = dict(event=EVENT, date=DATE, changed=True, places_left=3, fully_booked=False, my_status="going",
                 my_waiting_position=2, list_title=HOSTILE, going=10, waiting=2, not_going=1,
-                reminders={"sent": 2, "pending": 1})
+                reminders={"sent": 2, "pending": 1}, my_offer=None)
     return Sample(**(base | changes))
 
 

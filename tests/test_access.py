@@ -290,6 +290,7 @@ async def rsvps_of(db, date_id: int) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("data", ["rsvp:going:{inner_date}", "rsvp:no:{inner_date}", "rsvp:name:{inner_date}",
+                                  "offer:take:{inner_date}", "offer:take:999999",
                                   "ics:{inner_date}", "rsvp:going:999999", "ics:999999"])
 async def test_a_guessed_event_id_answers_like_an_unknown_button(running_bot, world, actors, data):
     supporter = actors["non-organiser"]

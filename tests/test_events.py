@@ -327,12 +327,14 @@ async def test_capacity_waiting_list_and_promotion(running_bot, seed_lists, cloc
     assert await rsvp_statuses(running_bot.db, date_id) == {201: "going", 202: "going", 203: "waiting",
                                                             204: "waiting"}
 
-    # The first drops out: the first on the waiting list gets the place and is told.
+    # The first drops out: the first on the waiting list is offered the place (tests/test_place_offers.py
+    # follows offers further), and takes it.
     assert "You said you can't go." in (await first.press("Can't go"))[0]["text"]
     await running_bot.server.wait_until(lambda: any("A place came free" in m.get("text", "") for m in third.messages))
+    assert not any("A place came free" in m.get("text", "") for m in fourth.messages)
+    assert "The place is yours" in (await third.press("Take the place"))[0]["text"]
     assert await rsvp_statuses(running_bot.db, date_id) == {201: "not_going", 202: "going", 203: "going",
                                                             204: "waiting"}
-    assert not any("A place came free" in m.get("text", "") for m in fourth.messages)
     await fourth.send("/events")
     assert "number 1 on the waiting list" in fourth.last["text"]
 

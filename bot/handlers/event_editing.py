@@ -78,7 +78,7 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                 session, event_date_id=state["date_id"], field=state.get("field"), text=_text(update),
                 location=None if location is None else (location.latitude, location.longitude),
                 now=services.clock.now(), tz=tz, compose_moved=compose_moved(tz),
-                compose_promoted=compose_promoted(tz))
+                compose_promoted=compose_promoted(tz), offering=services.offering)
     except DateProblem as problem:
         await reply(update, "event_date_problem.html", problem=problem, tz=tz)
         return EDIT_VALUE
@@ -95,7 +95,8 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     context.user_data.pop(EDIT_KEY, None)
     if edited.told:
         services.broadcaster.wake()
-    await services_of(context).reminders.replan(event_id=edited.event_id)
+    await services.reminders.replan(event_id=edited.event_id)
+    await services.reminders.follow_offers()
     if edited.promoted:
         services.broadcaster.wake()
     await reply(update, "event_edited.html", told=edited.told, promoted=len(edited.promoted))

@@ -4,6 +4,7 @@ and skipped, never a sweep that rolls back for ever or a start-up that fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import re
@@ -66,6 +67,16 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
     }
     lengths = {name: visible_length(f"{render(name, **context)}\n\n{footer}") for name, context in as_broadcast.items()}
     lengths["event_card.html"] = visible_length(render("event_card.html", card=card, tz=tz, organiser=True))
+    # A place offered (held for them, or open to all) says more about the deadline, not less.
+    for open_to_all in (False, True):
+        offer = tables.PlaceOffer(open_to_all=open_to_all, expires_at=utc(2018, 9, 26, 8, 15))
+        offered = dataclasses.replace(card, my_offer=offer)
+        lengths[f"event_card.html, offered ({open_to_all=})"] = visible_length(
+            render("event_card.html", card=offered, tz=tz, organiser=True))
+    for open_to_all in (False, True):
+        notice = render("event_place_offered.html", event=event, date=date, tz=tz, expires_at=date.starts_at,
+                        open_to_all=open_to_all)
+        lengths[f"event_place_offered.html ({open_to_all=})"] = visible_length(f"{notice}\n\n{footer}")
     assert all(length <= MESSAGE_LIMIT for length in lengths.values()), lengths
     # The card, the longest, really is near the limit: the bounds are not vacuous.
     assert lengths["event_card.html"] > MESSAGE_LIMIT * 0.9, lengths

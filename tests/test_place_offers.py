@@ -16,6 +16,7 @@ from storage.broadcasts.tables import Broadcast
 from storage.events import offers
 from storage.events.tables import OfferStatus, PlaceOffer
 from tests.builders import make_list, subscribe
+from tests.conftest import ORGANISER_ID
 from tests.test_events import rsvp_statuses, small_event, utc
 from tests.test_events_reminders import bot_running
 
@@ -225,3 +226,24 @@ async def test_the_offer_hours_are_a_setting(database, telegram, clock, settings
     async with database.transaction() as session:
         [row] = list(await session.scalars(select(PlaceOffer)))
     assert (row.status, row.expires_at) == (OfferStatus.OPEN.value, utc(2018, 3, 1, 15))
+
+
+async def test_a_moved_date_brings_the_deadline_forward_and_a_cancelled_one_withdraws_it(database, telegram, clock,
+                                                                                         settings, groups):
+    async with bot_running(database, telegram, clock, settings) as bot:
+        date_id, (first, second, _third) = await full_with_waiting(bot, clock, settings)
+        await first.press("Can't go")
+        [offer] = await delivered(bot, second, 1)
+        organiser = bot.person(ORGANISER_ID)
+        await organiser.send("/editevent")
+        await organiser.press("Small group")
+        await organiser.press("Time")
+        assert "Changed" in await organiser.say("1 March 2018 8pm")
+        async with database.transaction() as session:
+            [row] = list(await session.scalars(select(PlaceOffer)))
+        assert row.expires_at == utc(2018, 3, 1, 18)  # 2 hours before the new start
+        await organiser.send("/cancelevent")
+        await organiser.press("Small group")
+        await organiser.press("Yes, cancel it")
+        assert "no longer taking answers" in (await second.press("Take the place", offer))[0]["text"]
+    assert await offer_rows(database, date_id) == [(202, "withdrawn", False)]

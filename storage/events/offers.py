@@ -213,6 +213,22 @@ async def take_offer(session: AsyncSession, *, event_date_id: int, telegram_id: 
     return TakeOutcome.TAKEN
 
 
+async def follow_date_change(session: AsyncSession, *, event_date: EventDate, now: dt.datetime) -> None:
+    """A date was cancelled (its open offers are withdrawn) or moved (their deadlines keep to the
+    new start: never later than `LAST_CALL` before it, open-to-all ones until it)."""
+    open_offers = list(await session.scalars(select(PlaceOffer).where(
+        PlaceOffer.event_date_id == event_date.id, PlaceOffer.status == OfferStatus.OPEN.value)))
+    if event_date.status == DateStatus.CANCELLED.value:
+        await _settle(session, [offer.id for offer in open_offers], OfferStatus.WITHDRAWN, now)
+        return
+    for offer in open_offers:
+        if offer.open_to_all:
+            offer.expires_at = event_date.starts_at
+        else:
+            offer.expires_at = max(now, min(offer.expires_at, event_date.starts_at - LAST_CALL))
+    await session.flush()
+
+
 # ------------------------------------------------------------------ expiry, driven by the scheduler
 
 

@@ -93,6 +93,7 @@ async def test_a_freed_place_is_offered_in_turn_and_the_card_stays_true(database
         # Too late for the first; the second takes it.
         assert "no longer open to you" in (await second.press("Take the place", offer))[0]["text"]
         assert "The place is yours" in (await third.press("Take the place", offer_to_third))[0]["text"]
+        assert "The place is yours" in (await third.press("Take the place", offer_to_third))[0]["text"]  # twice
         assert "✓ You are going." in (await third.send("/events"))[-1]["text"]
     assert await rsvp_statuses(database, date_id) == {201: "not_going", 202: "waiting", 203: "going",
                                                       204: "waiting", 209: "waiting"}
@@ -247,3 +248,21 @@ async def test_a_moved_date_brings_the_deadline_forward_and_a_cancelled_one_with
         await organiser.press("Yes, cancel it")
         assert "no longer taking answers" in (await second.press("Take the place", offer))[0]["text"]
     assert await offer_rows(database, date_id) == [(202, "withdrawn", False)]
+
+
+async def test_two_processes_expiring_at_once_offer_the_place_on_once(database, telegram, clock, settings, groups):
+    from tests.test_processes import another_process
+
+    async with bot_running(database, telegram, clock, settings) as bot:
+        date_id, (first, second, third) = await full_with_waiting(bot, clock, settings)
+        await first.press("Can't go")
+        await delivered(bot, second, 1)
+        async with another_process(database, telegram, clock, settings) as (other, _application):
+            clock.set(utc(2018, 3, 2, 0, 0))
+            await asyncio.gather(bot.services.reminders.fire_due(), other.reminders.fire_due(),
+                                 bot.services.reminders.fire_due(), other.reminders.fire_due())
+            await delivered(bot, third, 1)
+            await bot.services.broadcaster.wait_until_idle()
+            await other.broadcaster.wait_until_idle()
+    assert len(offers_to(third)) == 1
+    assert await offer_rows(database, date_id) == [(202, "expired", False), (203, "open", False)]

@@ -188,10 +188,12 @@ async def take_offer(session: AsyncSession, *, event_date_id: int, telegram_id: 
     if event_date.status == DateStatus.CANCELLED.value or event_date.starts_at <= now:
         return TakeOutcome.CLOSED
     chat = await chats.get_chat(session, telegram_id=telegram_id)
+    answer = None if chat is None else await session.get(Rsvp, (event_date_id, chat.id))
+    if answer is not None and answer.status == RsvpStatus.GOING.value:
+        return TakeOutcome.TAKEN  # pressed twice, or on the card after taking it: it is theirs
     offer = None if chat is None else await open_offer(session, event_date_id=event_date_id, chat_id=chat.id)
     if offer is None:
         return TakeOutcome.GONE
-    answer = await session.get(Rsvp, (event_date_id, chat.id))
     if answer is None or answer.status != RsvpStatus.WAITING.value:
         await _settle(session, [offer.id], OfferStatus.WITHDRAWN, now)
         return TakeOutcome.GONE

@@ -36,6 +36,7 @@ from telegram.ext import (
 from bot.engines.broadcaster import Broadcaster, default_concurrency
 from bot.engines.composing import compose_broadcast
 from bot.engines.leadership import SchedulerLease, start_scheduler_lease
+from bot.engines.offers import place_offering
 from bot.engines.reminders import ReminderScheduler
 from bot.engines.retention import RetentionSweeper
 from bot.engines.sharing import start_broadcasting, stop_broadcasting
@@ -55,6 +56,7 @@ from bot.handlers.callback_data import (
     RsvpAnswer,
     ShareName,
     StatsChoice,
+    TakePlace,
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
@@ -141,6 +143,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),
+    Button(TakePlace, events.take_place_pressed, shows_event_date=True),
     Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
     Button(Attendees, events.attendees_pressed, ORGANISERS),
     Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
@@ -247,8 +250,10 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
         # Looked up at each call: the one engine the services hold now (a test may restart it).
         services.broadcaster.wake()
 
+    offering = place_offering(tz=settings.tz, hold=settings.place_offer_hold, take_place_data=TakePlace.build)
     reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz, configured_organisers=settings.organiser_ids,
-                                  job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)
+                                  job_queue=application.job_queue, wake_broadcaster=wake_broadcaster,
+                                  offering=offering)
     retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
                                  job_queue=application.job_queue)
     services = Services(
@@ -260,6 +265,7 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
         stats=StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
                            load_bundle=settings.stats_load_bundle, holder=process_name,
                            bundle=settings.stats_bundle_path or BUNDLE_PATH),
+        offering=offering,
     )
     application.bot_data["scheduler_lease"] = SchedulerLease(
         db=db, holder=process_name, scheduler=reminders, retention=retention,

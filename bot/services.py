@@ -22,6 +22,7 @@ from bot.engines.statistics import StatsService
 from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
+from storage.events.offers import Offering
 
 
 @dataclasses.dataclass
@@ -36,6 +37,8 @@ class Services:
     reminders: ReminderScheduler
     retention: RetentionSweeper
     stats: StatsService
+    # How places freed on a full event are offered to the waiting list (PLACE_OFFER_HOURS).
+    offering: Offering
 
 
 def new_process_name() -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.deliveries import messages_received
 from storage.broadcasts.tables import BroadcastKind
+from storage.events.offers import offers_of_chat
 from storage.events.rsvps import answers_of_chat
 from storage.events.tables import EventDate, Rsvp
 from storage.lists.chats import get_chat
@@ -31,6 +32,14 @@ class EventAnswer:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlaceOffered:
+    title: str
+    starts_at: dt.datetime
+    status: str  # an OfferStatus value
+    expires_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class ChatData:
     """Everything stored about one chat, for /mydata."""
 
@@ -42,6 +51,7 @@ class ChatData:
     alerts_received: int
     reports_received: int
     event_answers: list[EventAnswer]
+    places_offered: list[PlaceOffered]
     # When the retention period began, if the chat is on no list: the later of leaving and the end
     # of the last date it answered (see storage/retention.py); None while it is on a list.
     idle_since: dt.datetime | None = None
@@ -64,6 +74,7 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
     ]
     received = await messages_received(session, chat_id=chat.id)
     answers = [EventAnswer(*row) for row in await answers_of_chat(session, chat_id=chat.id)]
+    offered = [PlaceOffered(*row) for row in await offers_of_chat(session, chat_id=chat.id)]
     idle_since = None
     if not subscriptions and chat.left_at is not None:
         last_answered_end = await session.scalar(
@@ -74,4 +85,4 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
     return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions,
                     alerts_received=received.get(BroadcastKind.ALERT.value, 0),
                     reports_received=received.get(BroadcastKind.REPORT.value, 0),
-                    event_answers=answers, idle_since=idle_since)
+                    event_answers=answers, places_offered=offered, idle_since=idle_since)

@@ -7,6 +7,8 @@ The rule, as /privacy states it, with `keep_for` the RETENTION_DAYS setting:
   cancelled or failed), then reduced to per-broadcast counts in
   `delivery_tallies`. A reminder's rows are kept until its event date is over, if that is later,
   since whoever was reminded must hear if the date moves or is cancelled.
+- A place offered from a waiting list (`place_offers`) is kept until its event date is over,
+  then dropped, whatever became of it.
 - A chat on no list (it left its last one, pressed /stop, blocked the bot, or never joined) is
   erased with everything about it once `keep_for` has passed since the later of that moment
   (`chats.left_at`) and the end of the last event date it answered.
@@ -30,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
-from storage.events.tables import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
+from storage.events.tables import EventDate, PlaceOffer, Reminder, ReminderStatus, Rsvp, reminder_origin_key
 from storage.lists import organisers
 from storage.lists.chats import get_chat
 from storage.lists.models import Chat, Subscription
@@ -56,6 +58,7 @@ class SweepReport:
     deliveries_reduced: int
     chats_erased: int
     dates_answers_erased: int = 0
+    offers_dropped: int = 0
 
 
 # ------------------------------------------------------------------ the steps of a sweep
@@ -143,6 +146,19 @@ async def erase_old_answers(session: AsyncSession, *, now: dt.datetime, keep_for
     return len(dates_ended_long_ago)
 
 
+async def drop_offers_of_past_dates(session: AsyncSession, *, now: dt.datetime, limit: int) -> int:
+    """Up to `limit` place offers of event dates that are over: nothing needs them any more."""
+    offer_ids = list(await session.scalars(
+        select(PlaceOffer.id).join(EventDate, EventDate.id == PlaceOffer.event_date_id)
+        .where(EventDate.ends_at <= now).order_by(PlaceOffer.id).limit(limit)
+    ))
+    if not offer_ids:
+        return 0
+    result = await session.execute(delete(PlaceOffer).where(PlaceOffer.id.in_(offer_ids))
+                                   .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def _answered_a_date_ending_after(moment: dt.datetime):
     return exists().where(Rsvp.chat_id == Chat.id, EventDate.id == Rsvp.event_date_id, EventDate.ends_at > moment)
 
@@ -206,7 +222,9 @@ async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta, batch
     answers = await _in_batches(
         db, lambda session: erase_old_answers(session, now=now, keep_for=keep_for, limit=batch_size),
         batch_size=batch_size, keep_going=keep_going)
-    return SweepReport(noted, reduced, erased, answers)
+    dropped = await _in_batches(db, lambda session: drop_offers_of_past_dates(session, now=now, limit=batch_size),
+                                batch_size=batch_size, keep_going=keep_going)
+    return SweepReport(noted, reduced, erased, answers, dropped)
 
 
 # ------------------------------------------------------------------ erasure, and /forget

@@ -41,9 +41,10 @@ MAILING_LIST = Sample(title=HOSTILE, slug="rights", description=f"Alerts about {
 CHOICE = Sample(id=1, title=HOSTILE, subscribers=1234)
 EVENT = Sample(title=HOSTILE, key="demo-<2018>", venue_name="The Tab & Co", full_address="35 Powis Sq <W11>",
                meeting_point="By the <gate>", nearest_station="Notting Hill & Gate", details="Bring <banners> & food",
-               contact="Sam <sam@example.org>")
+               contact="Sam <sam@example.org>", accessibility="Step-free <ramp> & hearing loop",
+               refreshments="Café on site; please don't bring <food>", cost="Free & donations <welcome>")
 PLAIN_EVENT = Sample(title="Vigil", key="vigil", venue_name="Hall", full_address="1 Road", meeting_point=None,
-                     nearest_station=None, details=None, contact=None)
+                     nearest_station=None, details=None, contact=None, accessibility="", refreshments="", cost="")
 DATE = Sample(starts_at=AT, ends_at=LATER, booked_elsewhere=3)
 LONG_DATE = Sample(starts_at=AT, ends_at=NEXT_DAY, booked_elsewhere=0)
 RULES = parse_reminder_rules("1 day before at 19:00 to everyone; 90 minutes before to going")
@@ -59,7 +60,7 @@ def broadcast(status: BroadcastStatus, **counts: int) -> BroadcastSummary:
 def card(**changes) -> Sample:
     base = dict(event=EVENT, date=DATE, changed=True, places_left=3, fully_booked=False, my_status="going",
                 my_waiting_position=2, list_title=HOSTILE, going=10, waiting=2, not_going=1,
-                reminders={"sent": 2, "pending": 1})
+                reminders={"sent": 2, "pending": 1}, my_offer=None)
     return Sample(**(base | changes))
 
 

@@ -229,6 +229,9 @@ NEWEVENT_STEPS = [
     (event_handlers.NEW_STATION, ("say", "skip")),
     (event_handlers.NEW_MAP, ("say", "skip")),
     (event_handlers.NEW_DETAILS, ("say", "skip")),
+    (event_handlers.NEW_ACCESSIBILITY, ("say", "skip")),
+    (event_handlers.NEW_REFRESHMENTS, ("say", "skip")),
+    (event_handlers.NEW_COST, ("say", "skip")),
     (event_handlers.NEW_CONTACT, ("say", "skip")),
     (event_handlers.NEW_CAPACITY, ("say", "no limit")),
     (event_handlers.NEW_CONFIRM, ("press", "Publish")),
@@ -287,6 +290,7 @@ async def rsvps_of(db, date_id: int) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("data", ["rsvp:going:{inner_date}", "rsvp:no:{inner_date}", "rsvp:name:{inner_date}",
+                                  "offer:take:{inner_date}", "offer:take:999999",
                                   "ics:{inner_date}", "rsvp:going:999999", "ics:999999"])
 async def test_a_guessed_event_id_answers_like_an_unknown_button(running_bot, world, actors, data):
     supporter = actors["non-organiser"]

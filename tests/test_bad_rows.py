@@ -4,6 +4,7 @@ and skipped, never a sweep that rolls back for ever or a start-up that fails."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import re
@@ -66,6 +67,16 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
     }
     lengths = {name: visible_length(f"{render(name, **context)}\n\n{footer}") for name, context in as_broadcast.items()}
     lengths["event_card.html"] = visible_length(render("event_card.html", card=card, tz=tz, organiser=True))
+    # A place offered (held for them, or open to all) says more about the deadline, not less.
+    for open_to_all in (False, True):
+        offer = tables.PlaceOffer(open_to_all=open_to_all, expires_at=utc(2018, 9, 26, 8, 15))
+        offered = dataclasses.replace(card, my_offer=offer)
+        lengths[f"event_card.html, offered ({open_to_all=})"] = visible_length(
+            render("event_card.html", card=offered, tz=tz, organiser=True))
+    for open_to_all in (False, True):
+        notice = render("event_place_offered.html", event=event, date=date, tz=tz, expires_at=date.starts_at,
+                        open_to_all=open_to_all)
+        lengths[f"event_place_offered.html ({open_to_all=})"] = visible_length(f"{notice}\n\n{footer}")
     assert all(length <= MESSAGE_LIMIT for length in lengths.values()), lengths
     # The card, the longest, really is near the limit: the bounds are not vacuous.
     assert lengths["event_card.html"] > MESSAGE_LIMIT * 0.9, lengths
@@ -118,7 +129,13 @@ async def test_newevent_refuses_an_over_long_venue_naming_it_and_never_cuts_it(d
         assert "the nearest station has 101 characters" in await organiser.say("s" * 101)
         assert "map pin" in await organiser.say("skip")
         assert "Anything else" in await organiser.say("skip")
-        assert "the details have 2001 characters, more than the 2000 allowed" in await organiser.say("d" * 2001)
+        assert "the details have 1601 characters, more than the 1600 allowed" in await organiser.say("d" * 1601)
+        assert "step-free access" in await organiser.say("skip")
+        assert "the accessibility has 201 characters" in await organiser.say("a" * 201)
+        assert "Food and drink" in await organiser.say("skip")
+        assert "the refreshments have 151 characters" in await organiser.say("r" * 151)
+        assert "What does it cost?" in await organiser.say("skip")
+        assert "the cost has 101 characters" in await organiser.say("c" * 101)
         assert "contact" in await organiser.say("skip")
         assert "the contact has 201 characters" in await organiser.say("c" * 201)
 

@@ -144,6 +144,13 @@ class RsvpAnswer(Family, layout="rsvp:{answer}:{event_date_id}"):
 
 
 @dataclasses.dataclass(frozen=True)
+class TakePlace(Family, layout="offer:take:{event_date_id}"):
+    """'Take the place' under the notice of a place offered from the waiting list (and on the card)."""
+
+    event_date_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ShareName(Family, layout="rsvp:name:{event_date_id}"):
     """'Share my first name with the organisers' under a card one is going to."""
 

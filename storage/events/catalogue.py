@@ -46,6 +46,8 @@ def event_fields(draft: EventDraft) -> dict[str, object]:
         "address": draft.address.strip(), "postcode": draft.postcode, "meeting_point": draft.meeting_point.strip(),
         "nearest_station": draft.nearest_station.strip(), "latitude": draft.latitude, "longitude": draft.longitude,
         "details": draft.details.strip(), "contact": draft.contact.strip(), "capacity": draft.capacity,
+        "accessibility": draft.accessibility.strip(), "refreshments": draft.refreshments.strip(),
+        "cost": draft.cost.strip(),
     }
 
 
@@ -80,6 +82,7 @@ async def draft_of(session: AsyncSession, *, event: Event) -> EventDraft:
         list_id=event.list_id, title=event.title, venue_name=event.venue_name, address=event.address,
         postcode=event.postcode, meeting_point=event.meeting_point, nearest_station=event.nearest_station,
         latitude=event.latitude, longitude=event.longitude, details=event.details, contact=event.contact,
+        accessibility=event.accessibility, refreshments=event.refreshments, cost=event.cost,
         capacity=event.capacity, key=event.key, rules=rules,
         dates=[DateDraft(item.starts_at, item.ends_at, item.booked_elsewhere) for item in dates],
     )

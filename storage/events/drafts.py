@@ -10,12 +10,15 @@ import re
 from storage.dates import ReminderRule
 from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import (
+    MAX_ACCESSIBILITY_LENGTH,
     MAX_ADDRESS_LENGTH,
     MAX_CONTACT_LENGTH,
+    MAX_COST_LENGTH,
     MAX_DETAILS_LENGTH,
     MAX_KEY_LENGTH,
     MAX_MEETING_POINT_LENGTH,
     MAX_POSTCODE_LENGTH,
+    MAX_REFRESHMENTS_LENGTH,
     MAX_STATION_LENGTH,
     MAX_TITLE_LENGTH,
     MAX_VENUE_LENGTH,
@@ -24,7 +27,7 @@ from storage.events.tables import (
 
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
 
-# Each bounded field of an event: (attribute, the name people know it by, the bound).
+# Each bounded field of an event and its bound (messages/_event_problem.txt names each as people know it).
 FIELD_LIMITS: dict[str, int] = {
     "key": MAX_KEY_LENGTH,
     "title": MAX_TITLE_LENGTH,
@@ -35,6 +38,9 @@ FIELD_LIMITS: dict[str, int] = {
     "nearest_station": MAX_STATION_LENGTH,
     "details": MAX_DETAILS_LENGTH,
     "contact": MAX_CONTACT_LENGTH,
+    "accessibility": MAX_ACCESSIBILITY_LENGTH,
+    "refreshments": MAX_REFRESHMENTS_LENGTH,
+    "cost": MAX_COST_LENGTH,
 }
 
 
@@ -63,6 +69,9 @@ class EventDraft:
     longitude: float | None = None
     details: str = ""
     contact: str = ""
+    accessibility: str = ""
+    refreshments: str = ""
+    cost: str = ""
     capacity: int | None = None
     key: str | None = None
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.broadcasts.status import check_length
 from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus
 from storage.events.catalogue import get_event_date
+from storage.events.offers import follow_date_change
 from storage.events.problems import EventProblemKind, InvalidEventError, NoticeNotComposable
 from storage.events.reminders import compose_failure, create_event_broadcast, plan_reminders
 from storage.events.tables import (
@@ -78,6 +79,7 @@ async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_a
     event_date.sequence += 1
     await session.flush()
     await plan_reminders(session, event_id=event.id, now=now, tz=tz)
+    await follow_date_change(session, event_date=event_date, now=now)
     change = DateChange(event, event_date, old, told=True)
     await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-moved:{event_date.id}:{event_date.sequence}",
@@ -105,6 +107,7 @@ async def cancel_event_date(session: AsyncSession, *, event_date_id: int, now: d
         .execution_options(synchronize_session=False)
     )
     await session.flush()
+    await follow_date_change(session, event_date=event_date, now=now)
     change = DateChange(event, event_date, event_date.starts_at, told=True)
     await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-cancelled:{event_date.id}", recipients=recipients, now=now)

@@ -26,8 +26,10 @@ from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus
 from storage.lists.mailing_lists import get_list_by_id, get_list_by_slug
 
+# What people need to know before coming, each an optional text field of the same name.
+NEED_TO_KNOW = ("accessibility", "refreshments", "cost")
 FIELDS = ("key", "list", "title", "venue", "address", "postcode", "meeting_point", "nearest_station", "map",
-          "details", "contact", "capacity", "reminders", "dates")
+          "details", *NEED_TO_KNOW, "contact", "capacity", "reminders", "dates")
 DATE_FIELDS = ("start", "end", "booked_elsewhere", "cancelled")
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -173,7 +175,7 @@ def _read_event(entry: dict[str, Any], where: FileProblem, *, tz: ZoneInfo, now:
         address=_text(entry, "address", required=True), postcode=_text(entry, "postcode", required=True),
         meeting_point=_text(entry, "meeting_point"), nearest_station=_text(entry, "nearest_station"),
         latitude=latitude, longitude=longitude, details=_text(entry, "details"), contact=_text(entry, "contact"),
-        capacity=capacity, key=key, rules=rules, dates=dates,
+        capacity=capacity, key=key, rules=rules, dates=dates, **{name: _text(entry, name) for name in NEED_TO_KNOW},
     )
     drafts.check_draft(draft)
     return EventInFile(_text(entry, "list", required=True), draft, rules_given, cancelled)
@@ -299,6 +301,9 @@ async def export_events(session: AsyncSession, *, tz: ZoneInfo) -> str:
             entry["map"] = {"latitude": event.latitude, "longitude": event.longitude}
         if event.details:
             entry["details"] = event.details
+        for name in NEED_TO_KNOW:
+            if getattr(event, name):
+                entry[name] = getattr(event, name)
         if event.contact:
             entry["contact"] = event.contact
         if event.capacity is not None:

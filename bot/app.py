@@ -40,18 +40,31 @@ from bot.engines.reminders import ReminderScheduler
 from bot.engines.retention import RetentionSweeper
 from bot.engines.sharing import start_broadcasting, stop_broadcasting
 from bot.engines.statistics import StatsService
-from bot.handlers import broadcasts, event_conversations, events, fallbacks, membership, organisers, stats, supporters
+from bot.handlers import (
+    alert_settings,
+    broadcasts,
+    event_conversations,
+    events,
+    fallbacks,
+    membership,
+    organisers,
+    stats,
+    supporters,
+)
 from bot.handlers.callback_data import (
     Attendees,
     BroadcastControl,
     BroadcastDraftAnswer,
     BroadcastList,
+    BroadcastUrgency,
     CalendarFile,
     CancelAnswer,
     CancelPick,
     Family,
     ForgetAnswer,
     ListToggle,
+    PauseChoice,
+    QuietChoice,
     RsvpAnswer,
     ShareName,
     StatsChoice,
@@ -115,6 +128,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("privacy", supporters.privacy),
     Command("mydata", supporters.my_data, CHAT_MANAGERS),
     Command("forget", supporters.forget, CHAT_MANAGERS),
+    Command("quiet", alert_settings.quiet_command, CHAT_MANAGERS),
+    Command("pause", alert_settings.pause_command, CHAT_MANAGERS),
     Command("newlist", organisers.new_list, ORGANISERS),
     Command("organiser", organisers.organiser_command, ORGANISERS),
     Command("broadcast", broadcasts.broadcast_command, ORGANISERS, drafts=BROADCAST_DRAFT),
@@ -133,9 +148,12 @@ COMMANDS: tuple[Command, ...] = (
 BUTTONS: tuple[Button, ...] = (
     Button(ListToggle, supporters.list_button_pressed, CHAT_MANAGERS),
     Button(ForgetAnswer, supporters.forget_answered, CHAT_MANAGERS),
+    Button(QuietChoice, alert_settings.quiet_pressed, CHAT_MANAGERS),
+    Button(PauseChoice, alert_settings.pause_pressed, CHAT_MANAGERS),
     Button(BroadcastList, broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastDraftAnswer, broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastUrgency, broadcasts.urgency_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),
     Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
@@ -244,7 +262,7 @@ def build_engines(services: Services, application: Application, replies: Replies
 
     services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
                                        rate=rate, concurrency=concurrency, claimer=services.process_name,
-                                       configured_organisers=settings.organiser_ids)
+                                       configured_organisers=settings.organiser_ids, quiet=settings.quiet_policy)
     services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,
                                            configured_organisers=settings.organiser_ids,
                                            job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)

@@ -153,7 +153,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
 }
 # Templates of macros only, each called with sample arguments named as the macro names them.
 MACRO_ARGUMENTS = {
-    "title": HOSTILE, "count": 3, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
+    "title": HOSTILE, "count": 3, "days": 7, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
 }

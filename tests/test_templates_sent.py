@@ -27,6 +27,7 @@ from storage.iapt.answers import (
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.lists.alert_settings import QuietHours
 from storage.retention import Forgotten
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
@@ -38,6 +39,7 @@ from tests.template_samples import (
     ETHNIC_ROWS,
     EVENT,
     HOSTILE,
+    LATER,
     LINEAGE,
     LONG_DATE,
     MAILING_LIST,
@@ -56,6 +58,8 @@ from tests.template_samples import (
 )
 
 TOKEN = "1:secret"
+QUIET = QuietHours.parse("22:00-07:30")
+MYDATA_EXTRA = {"default_quiet": QUIET, "now": AT}
 
 
 # ------------------------------------------------------------------ the samples: template -> its renderings
@@ -69,7 +73,9 @@ SAMPLES: dict[str, list[dict]] = {
     "broadcast_bad_time.html": [{"kind": kind, "text": HOSTILE, "timezone": "Europe/London"} for kind in (
         "past", "morning_or_evening", "no_time", "clocks_go_back", "unreadable")],
     "broadcast_choose_list.html": [{}],
-    "broadcast_confirm.html": [{"count": 1, "title": HOSTILE}, {"count": 1234, "title": HOSTILE}],
+    "broadcast_confirm.html": [{"count": 1, "title": HOSTILE, "urgent": False, "quiet": QUIET},
+                               {"count": 1234, "title": HOSTILE, "urgent": True, "quiet": QUIET},
+                               {"count": 2, "title": HOSTILE, "urgent": False, "quiet": None}],
     "broadcast_dropped.html": [{}],
     "broadcast_footer.html": [{"mailing_list": MAILING_LIST}],
     "broadcast_no_lists.html": [{}],
@@ -161,15 +167,26 @@ SAMPLES: dict[str, list[dict]] = {
                                              Sample(subscribed=False, mailing_list=Sample(
                                                  title="Vigils", slug="vigils", description=None))]}],
     "mydata.html": [
-        {"data": None, "tz": TZ, "retention_days": 30},
+        {"data": None, "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
         {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
                         subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]},
-                        erased_after=lambda days: None),
-         "tz": TZ, "retention_days": 30},
+                        erased_after=lambda days: None, quiet_hours=None, paused_until=NEXT_DAY),
+         "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
         {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={},
-                        erased_after=lambda days: AT + dt.timedelta(days=days)),
-         "tz": TZ, "retention_days": 30},
+                        erased_after=lambda days: AT + dt.timedelta(days=days), quiet_hours="off",
+                        paused_until=AT),
+         "tz": TZ, "retention_days": 30, "default_quiet": None, "now": LATER},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={},
+                        erased_after=lambda days: None, quiet_hours="21:00-07:00", paused_until=None),
+         "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
     ],
+    "quiet.html": [{"own": own, "hours": hours, "default": default, "timezone": "Europe/London", "changed": changed}
+                   for own, hours, default, changed in ((False, QUIET, QUIET, False), (True, None, QUIET, True),
+                                                        (True, QUIET, None, True))],
+    "quiet_bad.html": [{"text": HOSTILE, "problem": "write them as start-end, like 22:00-07:30"}],
+    "pause.html": [{"until": until, "tz": TZ, "changed": changed} for until, changed in (
+        (NEXT_DAY, True), (NEXT_DAY, False), (None, True), (None, False))],
+    "pause_bad.html": [{"text": HOSTILE, "most": 365}],
     "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
     "need_list_name.html": [{"command": "subscribe"}],
     "newlist_done.html": [{"mailing_list": MAILING_LIST, "bot_username": "campaign_bot"}],

@@ -115,7 +115,8 @@ async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with services.db.transaction() as session:
         data = await retention.chat_data(session, telegram_id=update.effective_chat.id)
     await reply(update, "mydata.html", data=data, tz=services.settings.tz,
-                retention_days=services.settings.retention_days)
+                retention_days=services.settings.retention_days,
+                default_quiet=services.settings.quiet_policy.default, now=services.clock.now())
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -33,6 +33,9 @@ class BroadcastSummary:
     possible_duplicates: int
     problem: str | None = None
     kind: str = BroadcastKind.ALERT.value
+    urgent: bool = False  # rings even in quiet hours
+    approved_by: int | None = None  # the second organiser, for a broadcast that needed approval
+    list_id: int | None = None
 
 
 def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummary:
@@ -42,6 +45,7 @@ def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummar
         send_at=broadcast.send_at, created_at=broadcast.created_at, started_at=broadcast.started_at,
         finished_at=broadcast.finished_at, counts=BroadcastCounts.of(broadcast),
         possible_duplicates=broadcast.possible_duplicates, problem=broadcast.problem, kind=broadcast.kind,
+        urgent=broadcast.urgent, approved_by=broadcast.approved_by, list_id=broadcast.list_id,
     )
 
 

@@ -118,6 +118,7 @@ async def create_broadcast(
     now: dt.datetime | None = None,
     kind: BroadcastKind = BroadcastKind.ALERT,
     check_text: bool = True,
+    urgent: bool = False,
 ) -> Broadcast | None:
     """Creates a broadcast of `text` (Telegram HTML) to the list `list_id`.
 
@@ -131,6 +132,7 @@ async def create_broadcast(
       chats that became unreachable are skipped (leaving the list does not skip them).
     - `kind`: REPORT for a notice to an organiser (sent without the list's footer).
     - `check_text=False`: not refused here for its length (the engine checks it when sending).
+    - `urgent`: rings even in the recipients' quiet hours.
     - `origin_key`: at most one broadcast per key, ever. If one exists already this returns
       **None** (and raises nothing; the caller's transaction stays usable).
 
@@ -162,6 +164,7 @@ async def create_broadcast(
         origin_key=origin_key,
         custom_recipients=recipient_chat_rows is not None,
         kind=kind.value,
+        urgent=urgent,
     )
     try:
         # A savepoint, so losing a race on origin_key does not spoil the caller's transaction.

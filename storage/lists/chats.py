@@ -28,6 +28,10 @@ class ChatData:
     extra: dict[str, list[str]]
     # On no list and no coming event answered since then (see storage/retention.py); None otherwise.
     idle_since: dt.datetime | None = None
+    # What the chat chose about its alerts (storage/lists/alert_settings.py): quiet hours as
+    # stored (None: the bot's default; "off"), and the end of a pause.
+    quiet_hours: str | None = None
+    paused_until: dt.datetime | None = None
 
     def erased_after(self, days: int) -> dt.datetime | None:
         """When the retention sweep will erase this chat unless it joins a list or answers an event."""
@@ -119,4 +123,5 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
         if lines:
             extra[heading] = lines
     return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions, extra,
-                    idle_since=chat.left_at if not subscriptions else None)
+                    idle_since=chat.left_at if not subscriptions else None, quiet_hours=chat.quiet_hours,
+                    paused_until=chat.paused_until)

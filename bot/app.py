@@ -42,6 +42,7 @@ from bot.engines.sharing import start_broadcasting, stop_broadcasting
 from bot.engines.statistics import StatsService
 from bot.handlers import (
     alert_settings,
+    broadcast_reviews,
     broadcasts,
     event_conversations,
     events,
@@ -56,6 +57,7 @@ from bot.handlers.callback_data import (
     BroadcastControl,
     BroadcastDraftAnswer,
     BroadcastList,
+    BroadcastReviewAnswer,
     BroadcastUrgency,
     CalendarFile,
     CancelAnswer,
@@ -154,6 +156,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(BroadcastDraftAnswer, broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastUrgency, broadcasts.urgency_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastReviewAnswer, broadcast_reviews.review_answered, ORGANISERS),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),
     Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
@@ -262,7 +265,10 @@ def build_engines(services: Services, application: Application, replies: Replies
 
     services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
                                        rate=rate, concurrency=concurrency, claimer=services.process_name,
-                                       configured_organisers=settings.organiser_ids, quiet=settings.quiet_policy)
+                                       configured_organisers=settings.organiser_ids, quiet=settings.quiet_policy,
+                                       overdue_after=settings.overdue_after,
+                                       review_overdue=broadcast_reviews.overdue_reviewer(
+                                           tz=settings.tz, overdue_after=settings.overdue_after, now=clock.now))
     services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,
                                            configured_organisers=settings.organiser_ids,
                                            job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)

@@ -146,7 +146,8 @@ ORGANISER_COMMANDS = ["/newlist secret-plans Secret plans", "/organiser add 444"
                       "/broadcast protests", "/broadcasts", "/newevent", "/editevent", "/cancelevent"]
 ORGANISER_BUTTONS = ["bcast:list:{protests}", "bcast:send:{draft}", "bcast:schedule:{draft}", "bcast:drop:{draft}",
                      "bcast:pause:{paused}", "bcast:resume:{paused}", "bcast:cancel:{scheduled}",
-                     "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}",
+                     "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}", "review:approve:{draft}",
+                     "review:reject:{draft}", "review:send:{scheduled}", "review:drop:{scheduled}",
                      "attendees:{inner_event}", "cancelevent:pick:{inner_date}", "cancelevent:yes:{public_date}",
                      "cancelevent:no:{public_date}"]
 # The buttons of a conversation's steps: outside the conversation they are unknown buttons (inside

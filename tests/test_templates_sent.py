@@ -77,19 +77,40 @@ SAMPLES: dict[str, list[dict]] = {
                                {"count": 1234, "title": HOSTILE, "urgent": True, "quiet": QUIET},
                                {"count": 2, "title": HOSTILE, "urgent": False, "quiet": None}],
     "broadcast_dropped.html": [{}],
+    "broadcast_decided.html": [{"outcome": outcome, "broadcast_id": 7, "tz": TZ,
+                                "broadcast": broadcast(BroadcastStatus.SCHEDULED)}
+                               for outcome in ("approve", "approve_later", "reject", "send", "drop", "own",
+                                               "author_gone", "decided")]
+    + [{"outcome": "decided", "broadcast_id": 7, "broadcast": None, "tz": TZ}],
+    "broadcast_for_approval.html": [{"broadcast": broadcast(BroadcastStatus.FOR_APPROVAL, urgent=urgent,
+                                                            send_at=send_at), "count": 1234, "above": 500, "tz": TZ}
+                                    for urgent, send_at in ((False, None), (True, NEXT_DAY))],
+    "broadcast_no_approver.html": [{"broadcast_id": 7, "count": 1234, "above": 500}],
+    "broadcast_overdue.html": [{"broadcast": broadcast(BroadcastStatus.OVERDUE), "now": LATER, "tz": TZ,
+                                "minutes": 30}],
+    "broadcast_review_outcome.html": [{"broadcast": broadcast(BroadcastStatus.SENDING), "outcome": outcome, "by": 901,
+                                       "tz": TZ} for outcome in ("approve", "approve_later", "reject")],
+    "broadcast_submitted.html": [{"broadcast": broadcast(BroadcastStatus.FOR_APPROVAL, send_at=send_at), "count": 1234,
+                                  "above": 500, "asked": asked, "tz": TZ} for send_at, asked in ((None, 1),
+                                                                                                 (NEXT_DAY, 3))],
     "broadcast_footer.html": [{"mailing_list": MAILING_LIST}],
     "broadcast_no_lists.html": [{}],
     "broadcast_no_longer_waiting.html": [{"broadcast_id": 7}],
     "broadcast_not_text.html": [{}],
     "broadcast_report.html": [{"broadcast": broadcast(BroadcastStatus.DONE), "tz": TZ},
-                              {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ}],
+                              {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ},
+                              {"broadcast": broadcast(BroadcastStatus.DONE, paused=12, silent=300, approved_by=901),
+                               "tz": TZ},
+                              {"broadcast": broadcast(BroadcastStatus.DONE, urgent=True, created_by=None), "tz": TZ}],
     "broadcast_scheduled.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
     "broadcast_started.html": [{"broadcast_id": 7, "title": HOSTILE}],
     "broadcast_too_long.html": [{"problem": TextTooLong(5000, 4096)}, {"problem": TextTooLong(1100, 1024)}],
     "broadcast_unknown_list.html": [{"name": HOSTILE}],
     "broadcasts.html": [{"items": [], "tz": TZ, "rate": 25}] + [
         {"items": [broadcast(status, recipients=recipients) for status in BroadcastStatus], "tz": TZ, "rate": 25}
-        for recipients in (1300, 5000, 200_000)],
+        for recipients in (1300, 5000, 200_000)] + [
+        {"items": [broadcast(status, send_at=None, approved_by=901) for status in BroadcastStatus], "tz": TZ,
+         "rate": 25}],
     "error.html": [{}],
     "event_ask.html": [{"step": step, "list_title": HOSTILE, "dates_so_far": 2} for step in (
         "list", "title", "start", "end", "more_dates", "venue", "address", "meeting_point", "nearest_station", "map",
@@ -157,8 +178,8 @@ SAMPLES: dict[str, list[dict]] = {
                                                still_configured=configured)}
                        for erased, removed, configured in ((True, False, False), (False, False, False),
                                                            (True, True, False), (False, False, True))],
-    "help.html": [{"private": private, "organiser": organiser} for private in (True, False)
-                  for organiser in (True, False)],
+    "help.html": [{"private": private, "organiser": organiser, "approval_above": above} for private in (True, False)
+                  for organiser in (True, False) for above in (0, 500)],
     "joined.html": [{"outcome": "joined", "mailing_list": MAILING_LIST},
                     {"outcome": "already", "mailing_list": MAILING_LIST}],
     "left.html": [{"outcome": "left", "mailing_list": MAILING_LIST},

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
 from bot.engines.claims import ClaimWindow, Progress
-from bot.engines.notices import OrganiserNotices, Reporter
+from bot.engines.notices import OrganiserNotices, OverdueReviewer, Reporter
 from bot.engines.recorder import DELIVERY_STATUS_OF, OutcomeRecorder
 from bot.telegram_io.sending import Outgoing, Sender, SendOutcome, SendResult, TelegramSender
 from storage.broadcasts.claims import claim_deliveries, requeue_interrupted_deliveries
@@ -86,6 +86,8 @@ class Broadcaster:
         claimer: str | None = None,
         configured_organisers: frozenset[int] = frozenset(),
         quiet: QuietPolicy | None = None,
+        overdue_after: dt.timedelta | None = None,
+        review_overdue: OverdueReviewer | None = None,
     ) -> None:
         self.db = db
         # Whose quiet hours a send falls in (sent silently then); None: every send rings.
@@ -96,7 +98,10 @@ class Broadcaster:
         self.clock = clock
         self.compose = compose
         # What organisers are told about broadcasts (the report, the engine's pauses and failures).
-        self.notices = OrganiserNotices(clock=clock, report=report, configured_organisers=configured_organisers)
+        self.notices = OrganiserNotices(clock=clock, report=report, configured_organisers=configured_organisers,
+                                        review_overdue=review_overdue)
+        # A scheduled broadcast started later than this (the bot was down) waits for an organiser.
+        self.overdue_after = overdue_after
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
@@ -241,9 +246,13 @@ class Broadcaster:
     async def _look_at_database(self):
         now = self.clock.now()
         async with self.db.transaction() as session:
-            started = await start_due_broadcasts(session, now=now)
-        for broadcast_id in started:
+            due = await start_due_broadcasts(session, now=now, overdue_after=self.overdue_after)
+            for broadcast_id in due.overdue:
+                await self.notices.ask_about_overdue(session, broadcast_id)
+        for broadcast_id in due.started:
             logger.info("scheduled broadcast %s is due and begins sending", broadcast_id)
+        for broadcast_id in due.overdue:
+            logger.warning("scheduled broadcast %s is overdue; organisers are asked whether to send it", broadcast_id)
         async with self.db.transaction() as session:
             sending = await sending_broadcast_ids(session)
             awaiting_report = await broadcasts_awaiting_report(session)

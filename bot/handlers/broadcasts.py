@@ -16,12 +16,13 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.engines.composing import check_message_length, compose_message
+from bot.handlers import broadcast_reviews
 from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList, BroadcastUrgency
 from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
-from storage.broadcasts import drafts
+from storage.broadcasts import drafts, reviews
 from storage.broadcasts.drafts import DraftAnswer, DraftContent
 from storage.broadcasts.listings import (
     BroadcastSummary,
@@ -195,6 +196,13 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
                     timezone=settings.timezone)
         return
     context.user_data.pop(STEP, None)
+    async with services.db.transaction() as session:
+        needing = await reviews.recipients_needing_approval(session, broadcast_id=broadcast_id,
+                                                            above=settings.approval_above)
+    if needing is not None:
+        await broadcast_reviews.submit_for_approval(update, context, broadcast_id=broadcast_id, send_at=send_at,
+                                                    count=needing)
+        return
     try:
         async with services.db.transaction() as session:
             await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
@@ -215,6 +223,14 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     pressed = BroadcastDraftAnswer.parse(query.data)
     broadcast_id = pressed.broadcast_id
     services = services_of(context)
+    if pressed.answer is DraftAnswer.SEND:
+        async with services.db.transaction() as session:
+            needing = await reviews.recipients_needing_approval(session, broadcast_id=broadcast_id,
+                                                                above=services.settings.approval_above)
+        if needing is not None:
+            await broadcast_reviews.submit_for_approval(update, context, broadcast_id=broadcast_id, send_at=None,
+                                                        count=needing)
+            return
     try:
         async with services.db.transaction() as session:
             draft = await drafts.answer_draft(session, broadcast_id=broadcast_id, answer=pressed.answer,

@@ -153,6 +153,15 @@ class BroadcastControl(Family, layout="bcast:{action}:{broadcast_id}"):
     broadcast_id: int
 
 
+@dataclasses.dataclass(frozen=True)
+class BroadcastReviewAnswer(Family, layout="review:{answer}:{broadcast_id}"):
+    """Under the preview an organiser is asked about: Approve or Reject (a broadcast for approval),
+    Send now or Drop (an overdue one)."""
+
+    answer: Literal["approve", "reject", "send", "drop"]
+    broadcast_id: int
+
+
 # ------------------------------------------------------------------ events: cards
 
 

@@ -39,7 +39,7 @@ async def join_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "help.html", organiser=await asker_is_organiser(update, context),
-                private=is_private(update))
+                private=is_private(update), approval_above=services_of(context).settings.approval_above)
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

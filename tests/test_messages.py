@@ -107,7 +107,9 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_broadcast_refused.txt": [{"problem": f"{HOSTILE} is not allowed"}],
     "cli_broadcast_status.txt": [{"items": [], "tz": TZ, "rate": 25, "detail": False}] + [
         {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}
-        for detail in (False, True)],
+        for detail in (False, True)] + [
+        {"items": [broadcast(BroadcastStatus.DONE, paused=3, silent=40, approved_by=901)], "tz": TZ, "rate": 25,
+         "detail": True}],
     "cli_broadcast_too_long.txt": [{"problem": TextTooLong(5000, 4096)}],
     "cli_broadcast_unknown.txt": [{"broadcast_id": 7}],
     "cli_broadcast_usage.txt": [{}],

@@ -251,8 +251,6 @@ class Broadcaster:
                 await self.notices.ask_about_overdue(session, broadcast_id)
         for broadcast_id in due.started:
             logger.info("scheduled broadcast %s is due and begins sending", broadcast_id)
-        for broadcast_id in due.overdue:
-            logger.warning("scheduled broadcast %s is overdue; organisers are asked whether to send it", broadcast_id)
         async with self.db.transaction() as session:
             sending = await sending_broadcast_ids(session)
             awaiting_report = await broadcasts_awaiting_report(session)

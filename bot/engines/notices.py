@@ -92,6 +92,8 @@ class OrganiserNotices:
                              broadcast_id)
             return
         recipients = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
+        logger.warning("scheduled broadcast %s is overdue; %d organisers are asked whether to send it",
+                       broadcast_id, len(recipients))
         await record_review(session, broadcast=broadcast, review=review, telegram_ids=sorted(recipients),
                             now=self.clock.now())
 

@@ -62,15 +62,15 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
     status = await session.scalar(select(_broadcasts.c.status).where(_broadcasts.c.id == broadcast_id))
     if status != BroadcastStatus.SENDING.value:
         return None
-    for status, ids in ((DeliveryStatus.SKIPPED, [d.id for d in deliveries if not d.reachable]),
-                        (DeliveryStatus.PAUSED, [d.id for d in deliveries if d.reachable and d.paused])):
+    for settled, ids in ((DeliveryStatus.SKIPPED, [d.id for d in deliveries if not d.reachable]),
+                         (DeliveryStatus.PAUSED, [d.id for d in deliveries if d.reachable and d.paused])):
         if ids:
             result = await session.execute(
                 update(_deliveries).where(_deliveries.c.id.in_(ids),
                                           _deliveries.c.status == DeliveryStatus.PENDING.value)
-                .values(status=status.value)
+                .values(status=settled.value)
             )
-            await add_to_counters(session, broadcast_id, {status: result.rowcount or 0})
+            await add_to_counters(session, broadcast_id, {settled: result.rowcount or 0})
     wanted = [d.id for d in deliveries if d.reachable and not d.paused]
     if not wanted:
         return []

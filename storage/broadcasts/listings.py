@@ -58,8 +58,10 @@ async def broadcast_summary(session: AsyncSession, *, broadcast_id: int) -> Broa
 
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[BroadcastSummary]:
-    """Everything scheduled, sending or paused, then the most recent others; newest first."""
-    active = (BroadcastStatus.SCHEDULED.value, BroadcastStatus.SENDING.value, BroadcastStatus.PAUSED.value)
+    """Everything waiting (for approval, scheduled, overdue), sending or paused, then the most
+    recent others; newest first."""
+    active = (BroadcastStatus.SCHEDULED.value, BroadcastStatus.SENDING.value, BroadcastStatus.PAUSED.value,
+              BroadcastStatus.OVERDUE.value, BroadcastStatus.FOR_APPROVAL.value)
     query = (
         select(Broadcast, MailingList)
         .join(MailingList, MailingList.id == Broadcast.list_id)

@@ -76,8 +76,10 @@ async def submit_for_approval(session: AsyncSession, *, broadcast_id: int, send_
 
 async def approve_broadcast(session: AsyncSession, *, broadcast_id: int, approver: int,
                             now: dt.datetime) -> Broadcast:
-    """The second organiser's approval: it sends now, or is scheduled for its time if that is
-    still to come. Raises OwnBroadcast for its author, BroadcastError if it no longer waits."""
+    """The second organiser's approval: it is scheduled for its time if that is still to come,
+    and sends now otherwise (its time passed while it waited: the approver has just read it, so
+    it is not stale the way an overdue one may be). Raises OwnBroadcast for its author,
+    BroadcastError if it no longer waits."""
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
     if broadcast is None or broadcast.state is not BroadcastStatus.FOR_APPROVAL:
         raise BroadcastError("that broadcast no longer waits for approval")

@@ -187,3 +187,16 @@ async def test_a_small_broadcast_needs_no_approval(running_bot, protests, organi
     running_bot.services.settings = settings.model_copy(update={"approval_above": 3})
     [started] = await write(organiser)
     assert "Sending broadcast #" in started["text"]
+
+
+async def test_a_photo_is_reviewed_as_the_photo_itself(running_bot, protests, organiser):
+    photo = [{"file_id": "route-map", "file_unique_id": "rm", "width": 800, "height": 600}]
+    await organiser.say("/broadcast protests")
+    await organiser.send(None, photo=photo, caption="Route map")
+    await organiser.press("Send now")
+    _about, preview = await reviews_reach(running_bot, SECOND)
+    assert preview["caption"].startswith("Route map\n\n<i>You get this as a member of Protests and demos")
+    assert [r.params["photo"] for r in running_bot.server.calls("sendPhoto")] == ["route-map"] * 3  # author, 901, 902
+    second = running_bot.person(SECOND)
+    [approved] = await second.press("Approve", preview)
+    assert "is sending now" in approved["text"]

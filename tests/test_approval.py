@@ -200,3 +200,14 @@ async def test_a_photo_is_reviewed_as_the_photo_itself(running_bot, protests, or
     second = running_bot.person(SECOND)
     [approved] = await second.press("Approve", preview)
     assert "is sending now" in approved["text"]
+
+
+async def test_send_now_pressed_twice_submits_once(running_bot, protests, organiser):
+    await organiser.say("/broadcast protests")
+    _preview, confirm = await organiser.send(ALERT)
+    await organiser.press("Send now", confirm)
+    [again] = await organiser.press("Send now", confirm)
+    assert "no longer waiting" in again["text"]
+    await running_bot.services.broadcaster.wait_until_idle()
+    second_asked = [m for m in running_bot.server.sent_to(SECOND) if "reply_markup" in m]
+    assert len(second_asked) == 1

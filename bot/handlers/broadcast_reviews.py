@@ -67,17 +67,21 @@ async def submit_for_approval(update: Update, context: ContextTypes.DEFAULT_TYPE
     services = services_of(context)
     settings = services.settings
     author = update.effective_user.id
-    async with services.db.transaction() as session:
-        others = [user_id for user_id in await organisers.all_organiser_ids(session, configured=settings.organiser_ids)
-                  if user_id != author]
-        if others:
-            broadcast = await reviews.submit_for_approval(session, broadcast_id=broadcast_id, send_at=send_at)
-            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
-            mailing_list = await session.get(MailingList, broadcast.list_id)
-            review = approval_review(summary, broadcast, mailing_list, count=count, above=settings.approval_above,
-                                     tz=settings.tz)
-            await reviews.record_review(session, broadcast=broadcast, review=review, telegram_ids=others,
-                                        now=services.clock.now())
+    try:
+        async with services.db.transaction() as session:
+            others = [user_id for user_id in await organisers.all_organiser_ids(
+                session, configured=settings.organiser_ids) if user_id != author]
+            if others:
+                broadcast = await reviews.submit_for_approval(session, broadcast_id=broadcast_id, send_at=send_at)
+                summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+                mailing_list = await session.get(MailingList, broadcast.list_id)
+                review = approval_review(summary, broadcast, mailing_list, count=count,
+                                         above=settings.approval_above, tz=settings.tz)
+                await reviews.record_review(session, broadcast=broadcast, review=review, telegram_ids=others,
+                                            now=services.clock.now())
+    except BroadcastError:  # answered already, from another message
+        await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+        return
     if not others:
         await reply(update, "broadcast_no_approver.html", broadcast_id=broadcast_id, count=count,
                     above=settings.approval_above)

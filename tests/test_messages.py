@@ -107,6 +107,8 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_broadcast_no_template.txt": [{"name": "nosuch.html"}],
     "cli_broadcast_queued.txt": [{"broadcast": Sample(id=7, send_at=send_at), "mailing_list": MAILING_LIST,
                                   "count": 3, "tz": TZ} for send_at in (None, NEXT_DAY)],
+    "broadcast_failure.txt": [{"too_long": TextTooLong(4200, 4096), "error_type": "KeyError"},
+                              {"too_long": None, "error_type": "KeyError"}],
     "cli_broadcast_refused.txt": [{"problem": BroadcastError(kind)} for kind in BroadcastProblemKind],
     "cli_broadcast_status.txt": [{"items": [], "tz": TZ, "rate": 25, "detail": False}] + [
         {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messages import render
 from storage.broadcasts.listings import BroadcastSummary, broadcast_summary
 from storage.broadcasts.notices import record_notice, record_report
 from storage.broadcasts.reviews import Review, record_review
@@ -112,10 +113,8 @@ class OrganiserNotices:
 
     async def fail(self, db: Database, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
-        if isinstance(problem, TextTooLong):
-            reason = f"the message with its footer is {problem}"
-        else:
-            reason = f"the message could not be put together ({type(problem).__name__})"
+        reason = render("broadcast_failure.txt", too_long=problem if isinstance(problem, TextTooLong) else None,
+                        error_type=type(problem).__name__)
         logger.error("broadcast %s cannot be sent: %s", broadcast_id, reason, exc_info=problem)
         async with db.transaction() as session:
             if await fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,

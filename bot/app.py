@@ -55,6 +55,7 @@ from bot.handlers.callback_data import (
     RsvpAnswer,
     ShareName,
     StatsChoice,
+    StatsCompare,
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
@@ -143,6 +144,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
     Button(CancelAnswer, events.cancel_answered, ORGANISERS, shows_event_date=True),
     Button(StatsChoice, stats.stats_button_pressed),
+    Button(StatsCompare, stats.stats_compare_pressed),
 )
 
 

@@ -168,6 +168,12 @@ class StatsService:
                 or await _answer_or_apology(self.desk.answer_for_area(area_id, view=view, year=year),
                                             what=f"area {area_id}, {view.value}"))
 
+    async def compare(self, person: Hashable, left_id: int, right_id: int, *, year: str | None) -> Reply:
+        """Two areas chosen with buttons, side by side."""
+        return (self._refusal(self.questions, person)
+                or await _answer_or_apology(self.desk.compare(left_id, right_id, year=year),
+                                            what=f"areas {left_id} and {right_id}"))
+
     async def answer_inline(self, person: Hashable, text: str) -> tuple[Reply, ...]:
         """The answers to offer for `@bot <text>` typed in any chat (its own, more generous, limit).
 

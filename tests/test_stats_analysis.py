@@ -6,12 +6,15 @@ column, a share by dividing the raw counts. On the shipped files, and on IAPT_DA
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
+import shutil
 from collections import defaultdict
 
 import pytest
 import pytest_asyncio
+from typer.testing import CliRunner
 
 from messages import render
 from messages.charts import render_rank_chart
@@ -25,7 +28,7 @@ from storage.iapt.answers import (
     View,
 )
 from storage.iapt.report import StatsDesk, parse_stats_request
-from tests.iapt_support import DATA_DIR, loaded_database, requires_data
+from tests.iapt_support import DATA_DIR, _sqlite_template_file, loaded_database, requires_data
 
 pytestmark = requires_data
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -289,3 +292,26 @@ async def test_the_rank_chart_is_a_png_and_england_has_no_peers(desk):
     assert render_rank_chart(answer).startswith(PNG_SIGNATURE)
     england = await desk.answer("england rank")
     assert england.ranking is None and "no peers" in render("stats_rank.txt", answer=england)
+
+
+def test_the_terminal_shows_each_new_form(tmp_path, monkeypatch):
+    from bot.cli.main import app
+
+    template = asyncio.run(_sqlite_template_file())
+    shutil.copyfile(template, tmp_path / "cli.db")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+    runner = CliRunner()
+    compared = runner.invoke(app, ["stats", "show", "tower", "hamlets", "--vs", "hackney"])
+    assert compared.exit_code == 0, compared.output
+    assert compared.output.startswith("NHS TOWER HAMLETS CCG vs NHS CITY AND HACKNEY CCG")
+    assert "Recovery rate: 53% · 61% · -8 points · England 51.4%" in compared.output
+    typed = runner.invoke(app, ["stats", "show", "tower hamlets vs hackney"])
+    assert typed.output == compared.output
+    chart = tmp_path / "rank.png"
+    ranked = runner.invoke(app, ["stats", "show", "08V", "--year", "2018-19", "--rank", "--chart", str(chart)])
+    assert ranked.exit_code == 0, ranked.output
+    assert "Where it stands among CCGs in 2018-19 (1st is highest):" in ranked.output
+    assert chart.read_bytes().startswith(PNG_SIGNATURE)
+    summary = runner.invoke(app, ["stats", "show", "tower", "hamlets"])
+    assert "Rank among CCGs in 2020-21, 1st highest: recovery rate " in summary.output
+    assert "These are old figures" in summary.output

@@ -340,6 +340,14 @@ async def test_inline_mode_offers_the_answer_to_share(stats_bot):
     assert len({r["id"] for r in somerset}) == len(somerset)
 
 
+async def test_inline_mode_leads_with_what_is_current_for_a_merged_ccg(stats_bot):
+    _, results = await inline_results(stats_bot, 304, "tower hamlets")
+    assert [r["title"] for r in results] == ["TOWER HAMLETS TALKING THERAPIES (Talking Therapies service RWK53)",
+                                             "NHS TOWER HAMLETS CCG (CCG 08V)"]
+    _, typed = await inline_results(stats_bot, 304, "tower hamlets vs hackney")
+    assert typed[0]["title"] == "NHS TOWER HAMLETS CCG vs NHS CITY AND HACKNEY CCG"
+
+
 # ------------------------------------------------------------------ limits and states
 
 

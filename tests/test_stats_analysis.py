@@ -28,6 +28,7 @@ from storage.iapt.answers import (
     View,
 )
 from storage.iapt.report import StatsDesk, parse_stats_request
+from storage.telegram_html import visible_length
 from tests.iapt_support import DATA_DIR, _sqlite_template_file, loaded_database, requires_data
 
 pytestmark = requires_data
@@ -223,8 +224,8 @@ async def test_recovered_of_referrals_for_each_ethnic_group_beside_england(desk,
 async def test_bangladeshi_referrals_that_moved_to_recovery_in_2017_18(desk):
     text = render("stats_ethnicity.txt", answer=await desk.answer("tower hamlets 2017-18 ethnicity"))
     # 65 of 1,460 referrals (SOURCE.md's spot values): 4.5%.
-    assert "Bangladeshi: 1,460 · 185 · 65 (39%)" in text and "÷ referrals* 4.5%" in text
-    assert "Pakistani: 75 · 10 · suppressed (suppressed)" in text and "÷ referrals* suppressed" in text
+    assert "Bangladeshi: 1,460 · 185 · 65 (39%) · England 43% | 4.5% · 11.6%" in text
+    assert "Pakistani: 75 · 10 · suppressed (suppressed) · England 42.6% | suppressed · 14.4%" in text
 
 
 @in_module_loop
@@ -315,3 +316,14 @@ def test_the_terminal_shows_each_new_form(tmp_path, monkeypatch):
     summary = runner.invoke(app, ["stats", "show", "tower", "hamlets"])
     assert "Rank among CCGs in 2020-21, 1st highest: recovery rate " in summary.output
     assert "These are old figures" in summary.output
+
+
+@in_module_loop
+async def test_every_ethnicity_answer_of_every_year_fits_one_message(desk):
+    """Recovered ÷ referrals on every group's line must not push a service with many groups past
+    Telegram's 4,096 characters (the asker would get an apology instead)."""
+    index = await desk.index()
+    for area in index.areas.values():
+        for year in index.years_of(area.id):
+            answer = await desk.answer_for_area(area.id, view=View.ETHNICITY, year=year)
+            assert visible_length(render(answer.html_template, answer=answer)) <= 4096, (area.name, year)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 from typing import ClassVar
 
 from storage.iapt.figures import Figure, Share
@@ -110,11 +111,11 @@ class PeerRank:
     def of(self) -> int:
         return len(self.ranked)
 
-    @property
+    @functools.cached_property
     def highest(self) -> tuple[PeerValue, ...]:
         return tuple(p for p in self.ranked if p.value == self.ranked[0].value) if self.ranked else ()
 
-    @property
+    @functools.cached_property
     def lowest(self) -> tuple[PeerValue, ...]:
         return tuple(p for p in self.ranked if p.value == self.ranked[-1].value) if self.ranked else ()
 

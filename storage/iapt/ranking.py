@@ -13,6 +13,7 @@ of that kind and year is asked about, and kept with the index (`StatsIndex.deriv
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -91,22 +92,36 @@ async def _kind_values(session: AsyncSession, index: StatsIndex, org_type: str,
     return values
 
 
-def _rank(index: StatsIndex, area_id: int, key: str, published: bool,
-          values: dict[int, dict[str, _Values]]) -> PeerRank:
-    mine = values[area_id][key]
+@dataclasses.dataclass(frozen=True)
+class _Ranked:
+    """One measure over the kind in the year, worked out once: every value, highest first."""
+
+    ranked: tuple[PeerValue, ...]
+    descending: tuple[float, ...]  # the same values, negated, ascending (for bisect)
+    left_out_suppressed: int
+    left_out_missing: int
+    england: float | None
+
+
+def _ranked(index: StatsIndex, key: str, values: dict[int, dict[str, _Values]]) -> _Ranked:
     peers = {a: v[key] for a, v in values.items() if a != index.england_id}
-    ranked = sorted((PeerValue(index.areas[a], v.value) for a, v in peers.items() if v.value is not None),
-                    key=lambda p: (-p.value, p.area.name))
+    ranked = tuple(sorted((PeerValue(index.areas[a], v.value) for a, v in peers.items() if v.value is not None),
+                          key=lambda p: (-p.value, p.area.name)))
+    return _Ranked(ranked, tuple(-p.value for p in ranked),
+                   sum(1 for v in peers.values() if v.value is None and v.suppressed),
+                   sum(1 for v in peers.values() if v.value is None and not v.suppressed),
+                   values[index.england_id][key].value)
+
+
+def _rank(area_id: int, key: str, published: bool, values: dict[int, dict[str, _Values]], kind: _Ranked) -> PeerRank:
+    mine = values[area_id][key]
     position = joint = None
     if mine.value is not None:
-        position = 1 + sum(1 for p in ranked if p.value > mine.value)
-        joint = sum(1 for p in ranked if p.value == mine.value) > 1
-    return PeerRank(
-        key, published, mine.value, mine.suppressed, position, bool(joint), tuple(ranked),
-        sum(1 for v in peers.values() if v.value is None and v.suppressed),
-        sum(1 for v in peers.values() if v.value is None and not v.suppressed),
-        values[index.england_id][key].value,
-    )
+        higher = bisect.bisect_left(kind.descending, -mine.value)
+        position = 1 + higher
+        joint = bisect.bisect_right(kind.descending, -mine.value) - higher > 1
+    return PeerRank(key, published, mine.value, mine.suppressed, position, bool(joint), kind.ranked,
+                    kind.left_out_suppressed, kind.left_out_missing, kind.england)
 
 
 async def build_peer_ranking(session: AsyncSession, index: StatsIndex, area_id: int,
@@ -116,5 +131,12 @@ async def build_peer_ranking(session: AsyncSession, index: StatsIndex, area_id: 
     if area.org_type == OrgType.ENGLAND or not is_peer(area) or period_id not in index.annual.get(area_id, ()):
         return None
     values = await _kind_values(session, index, area.org_type, period_id)
-    ranks = tuple(_rank(index, area_id, key, published, values) for key, published in RANK_MEASURES)
+    ranks = []
+    for key, published in RANK_MEASURES:
+        cache_key = ("ranked", area.org_type, period_id, key)
+        kind = index.derived.get(cache_key)
+        if kind is None:
+            kind = index.derived[cache_key] = _ranked(index, key, values)
+        ranks.append(_rank(area_id, key, published, values, kind))
+    ranks = tuple(ranks)
     return PeerRanking(area, area.org_type, index.periods[period_id], ranks)

@@ -2,8 +2,9 @@
 with a button, or shared from any chat in inline mode (`@bot tower hamlets`).
 
 Each handler parses what was asked, asks `StatsService` once and sends the template the answer
-names. A trend is a chart drawn in a worker thread (matplotlib is CPU-bound), sent as a photo
-whose caption is the same figures as text.
+names. A trend, and a rank among peers, is a chart drawn in a worker thread (matplotlib is
+CPU-bound), sent as a photo whose caption is the same figures as text. "Compare" buttons carry
+both areas (StatsCompare), so the comparison needs nothing kept between presses.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ Application of bot/app.py, polling the project's local Bot API server on loopbac
 and times each query from the moment its update is pushed into the server to the moment the bot's
 sendMessage request for it arrives there: update received to reply sent, HTTP both ways included.
 It also times a few trend charts (sendPhoto) on their own, since the chart is drawn in a thread.
+
+Then the analysis forms, each asked once for every area with yearly figures (by its code): the
+summary with its rank line is the table above; `ethnicity` (with recovered ÷ referrals), `vs`
+(the area beside the next of its kind) and `rank` (its place among its kind; via telegram a
+dot chart, sendPhoto, timed for a few areas like the trends).
 """
 
 from __future__ import annotations
@@ -182,6 +187,20 @@ def queries_for(desk_index) -> list[Query]:
     return queries
 
 
+RANK_CHARTS = 8  # rank charts timed via telegram (each is drawn in a thread, tens of milliseconds)
+
+
+def form_queries(index: StatsIndex) -> dict[str, list[str]]:
+    """The analysis forms for every area with yearly figures, asked by code."""
+    areas = sorted((e for e in index.finder.entries.values() if index.areas[e.id].first_year),
+                   key=lambda e: (e.org_type, e.code))
+    return {
+        "ethnicity": [f"{e.code} ethnicity" for e in areas],
+        "vs": [f"{e.code} vs {after.code}" for e, after in zip(areas, areas[1:] + areas[:1], strict=True)],
+        "rank": [f"{e.code} rank" for e in areas],
+    }
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -211,6 +230,15 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
         if isinstance(asker, TelegramAsker):
             for text in TREND_QUERIES:
                 trend_times.append((await asker.reply_to(text, "sendPhoto"))[0] * 1000)
+        form_times: dict[str, list[float]] = {}
+        for form, texts in form_queries(index).items():
+            for text in texts:
+                if isinstance(asker, TelegramAsker) and form == "rank":
+                    if len(form_times.get("rank chart", [])) < RANK_CHARTS:
+                        seconds = (await asker.reply_to(text, "sendPhoto"))[0]
+                        form_times.setdefault("rank chart", []).append(seconds * 1000)
+                    continue
+                form_times.setdefault(form, []).append((await asker.ask(text)).seconds * 1000)
     await db.dispose()
 
     print(f"{len(queries)} queries over {len(index.finder.entries)} areas, {rounds} round(s), via {via}")
@@ -226,6 +254,10 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
     if trend_times:
         print(f"trend charts (sendPhoto), {len(trend_times)} queries: p50 {statistics.median(trend_times):.0f} ms, "
               f"max {max(trend_times):.0f} ms")
+    print(f"{'form':<14}{'queries':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for form, times in form_times.items():
+        print(f"{form:<14}{len(times):>9}{statistics.median(times):>9.2f}{percentile(times, 0.99):>9.2f}"
+              f"{max(times):>9.2f}")
     misses = [(q, o) for q, o in everything[: len(queries)] if not reached(q, o)]
     for query, outcome in misses[:show_misses]:
         answered = index.areas[outcome.answered_area_id].name if outcome.answered_area_id else "-"

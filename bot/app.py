@@ -71,6 +71,7 @@ from bot.handlers.callback_data import (
     RsvpAnswer,
     ShareName,
     StatsChoice,
+    StatsCompare,
     TakePlace,
 )
 from bot.handlers.common import Handler, Who, guard_handler
@@ -170,6 +171,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
     Button(CancelAnswer, events.cancel_answered, ORGANISERS, shows_event_date=True),
     Button(StatsChoice, stats.stats_button_pressed),
+    Button(StatsCompare, stats.stats_compare_pressed),
 )
 
 

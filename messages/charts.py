@@ -1,6 +1,6 @@
-"""The /stats trend chart: a PNG drawn with matplotlib's Agg backend.
+"""The /stats charts, PNGs drawn with matplotlib's Agg backend: the trend, and the rank among peers.
 
-`render_trend_chart` is synchronous and CPU-bound (tens of milliseconds); the bot calls it in a
+`render_trend_chart` and `render_rank_chart` are synchronous and CPU-bound (tens of milliseconds); the bot calls it in a
 worker thread. It uses matplotlib's object API on a fresh Figure, never pyplot's global state,
 so concurrent calls from several threads do not share anything.
 """
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
 from messages import environment
-from storage.iapt.answers import TrendAnswer
+from storage.iapt.answers import RankAnswer, TrendAnswer
 
 REFERRALS_COLOUR = "#005eb8"  # NHS blue
 FINISHED_COLOUR = "#41b6e6"
@@ -88,6 +88,55 @@ def render_trend_chart(answer: TrendAnswer, *, dpi: int = 110) -> bytes:
     figure.supxlabel(textwrap.fill(_words("footer", answer), FOOTER_WIDTH), fontsize="x-small",
                      color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
 
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _spread(count: int) -> list[float]:
+    """Vertical offsets for a strip of dots: fixed (the golden-ratio sequence), so a chart drawn
+    twice is the same picture, and spread enough that equal values do not hide each other."""
+    return [((i * 0.6180339887) % 1.0 - 0.5) * 0.6 for i in range(count)]
+
+
+def render_rank_chart(answer: RankAnswer, *, dpi: int = 110) -> bytes:
+    """Every area of the kind as a dot on each ranked measure, this one highlighted, England a
+    dashed line; PNG bytes. A value far beyond the rest is drawn at the edge, as a triangle."""
+    ranks = answer.ranking.shown if answer.ranking else ()
+    figure = MplFigure(figsize=(8, 1.0 + 1.35 * max(len(ranks), 1)), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    edge_note = False
+    for row, rank in enumerate(reversed(ranks)):
+        values = [peer.value for peer in rank.ranked]
+        limit = min(max(values), max(100.0, rank.value or 0.0, rank.england or 0.0))
+        # One scatter call a strip (and one for the values beyond the scale): a call per dot is
+        # seconds for the hundreds of services.
+        spread = _spread(len(values))
+        inside = [(value, row + offset) for offset, value in zip(spread, values, strict=True) if value <= limit]
+        beyond = [(limit, row + offset) for offset, value in zip(spread, values, strict=True) if value > limit]
+        edge_note |= bool(beyond)
+        for points, marker, size in ((inside, "o", 14), (beyond, ">", 40)):
+            if points:
+                axes.scatter([x for x, _ in points], [y for _, y in points], s=size, marker=marker,
+                             color=FINISHED_COLOUR, alpha=0.7, linewidths=0)
+        if rank.england is not None:
+            axes.plot([rank.england] * 2, [row - 0.4, row + 0.4], color=ENGLAND_COLOUR, linestyle="--", linewidth=1.5,
+                      label=_words("rank_england") if row == 0 else None)
+        axes.scatter(min(rank.value, limit), row, s=90, color=RATE_COLOUR, edgecolors="white", zorder=3,
+                     label=_words("rank_this", answer) if row == 0 else None)
+        axes.annotate(_words("rank_position", rank), (min(rank.value, limit), row + 0.42), fontsize="x-small",
+                      color=RATE_COLOUR, horizontalalignment="center")
+    axes.set_yticks(range(len(ranks)), [_words("rank_label", rank) for rank in reversed(ranks)])
+    axes.set_ylim(-0.6, len(ranks) - 0.4)
+    axes.set_xlabel(_words("rank_axis"))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}%"))
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 / max(len(ranks), 1) - 0.12), fontsize="small",
+                frameon=False, ncols=2)
+    figure.suptitle(textwrap.fill(_words("rank_title", answer), 80), fontsize="medium", fontweight="bold")
+    figure.supxlabel(textwrap.fill(_words("rank_footer", answer, edge_note), FOOTER_WIDTH), fontsize="x-small",
+                     color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

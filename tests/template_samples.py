@@ -17,12 +17,19 @@ from storage.events.reminders import ComposeFailure
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
+    CompareAnswer,
+    ComparePromptAnswer,
+    CompareRow,
     EthnicRow,
     Lineage,
     MeasureRow,
     MonthlyBlock,
+    PeerRank,
+    PeerRanking,
+    PeerValue,
     Period,
     Population,
+    RankAnswer,
     ShareRow,
     TrendPoint,
 )
@@ -105,9 +112,11 @@ def area_answer(area: AreaRef = AREA, **changes) -> AreaAnswer:
 
 
 ETHNIC_ROWS = (
-    EthnicRow("Ethnic Group", "White & Other", "All", count(500), count(300), count(150), rate(50), rate(51)),
+    EthnicRow("Ethnic Group", "White & Other", "All", count(500), count(300), count(150), rate(50), rate(51),
+              Share("a", "b", 30.0), Share("a", "b", 21.0)),
     EthnicRow("Ethnic Group", "White & Other", "<British>", count(400), count(250), count(120), rate(48), None),
-    EthnicRow("BME Group", "BME", "", count(None, suppressed=True), count(5), count(None), rate(None), None),
+    EthnicRow("BME Group", "BME", "", count(None, suppressed=True), count(5), count(None), rate(None), None,
+              Share("a", "b", None, True), None),
 )
 TREND = tuple(TrendPoint(YEAR, count(10270), count(5000), rate(52.1), rate(50.8)) for _ in range(2))
 
@@ -133,3 +142,25 @@ COMPOSE_FAILURES = [
                     for field in ("venue_name", "details")]),
 ]
 LIST_PROBLEMS = [{"problem": InvalidListError(kind, limit=80, slug=HOSTILE)} for kind in ListProblemKind]
+
+
+def peer_rank(key: str, value: float | None, *, published: bool = False, joint: bool = False) -> PeerRank:
+    others = tuple(PeerValue(area, v) for area, v in ((SERVICE, 61.0), (AREA, 52.0), (ENGLAND, 52.0), (SERVICE, 9.6)))
+    return PeerRank(key, published, value, value is None, None if value is None else 2, joint, others, 3, 1, 51.4)
+
+
+RANKING = PeerRanking(AREA, OrgType.CCG, YEAR, (
+    peer_rank("recovery_percentage", 52.0, published=True, joint=True),
+    peer_rank("finished_of_referrals", 41.2),
+    peer_rank("recovered_of_referrals", None),
+    peer_rank("referred_of_population", 3.9),
+))
+RANK_ANSWER = RankAnswer(AREA, RANKING, (SERVICE,), True)
+COMPARE_ROWS = (
+    CompareRow("referrals_received_count", True, count(10270), count(8000), count(1_600_000), Unit.COUNT),
+    CompareRow("recovery_percentage", True, rate(49), rate(None), rate(52.1), Unit.PERCENTAGE),
+    CompareRow("recovered_of_referrals", False, Share("a", "b", 7.2), Share("a", "b", 9.5), None, "share"),
+)
+COMPARE_ANSWER = CompareAnswer(AREA, SERVICE, YEAR, None, COMPARE_ROWS, ("2018-19",), ("2017-18", "2018-19"), True)
+NO_COMMON_YEAR = CompareAnswer(AREA, ENGLAND, None, "2030-31", (), ("2018-19",), (), True)
+COMPARE_PROMPT = ComparePromptAnswer(AREA, "2018-19", (SERVICE, ENGLAND))

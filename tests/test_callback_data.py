@@ -14,7 +14,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
 from bot.handlers import callback_data
-from bot.handlers.callback_data import EditField, Family, QuietChoice, StatsChoice
+from bot.handlers.callback_data import EditField, Family, QuietChoice, StatsChoice, StatsCompare
 from bot.settings import Settings
 from storage.clock import ManualClock
 from storage.db import Database
@@ -22,7 +22,7 @@ from storage.iapt.report import View
 
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
 SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
-               QuietChoice: ["2200-0730", "0000-2359", "off", "default"]}
+               QuietChoice: ["2200-0730", "0000-2359", "off", "default"], StatsCompare: ["", "2018-19"]}
 
 
 def _samples(family: type[Family]) -> list[dict[str, object]]:
@@ -43,7 +43,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 22
+    assert len(FAMILIES) == 23
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

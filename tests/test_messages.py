@@ -17,9 +17,11 @@ from storage.broadcasts.tables import BroadcastStatus
 from storage.events.yaml_files import FileProblem
 from storage.iapt.answers import (
     ChoicesAnswer,
+    ComparePromptAnswer,
     EthnicityAnswer,
     HeadlineAnswer,
     NotFoundAnswer,
+    RankAnswer,
     TrendAnswer,
     YearMissingAnswer,
 )
@@ -29,6 +31,8 @@ from storage.lists.subscriber_csv import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
+    COMPARE_ANSWER,
+    COMPARE_PROMPT,
     COMPOSE_FAILURES,
     ENGLAND,
     ETHNIC_ROWS,
@@ -38,7 +42,10 @@ from tests.template_samples import (
     LIST_PROBLEMS,
     MAILING_LIST,
     NEXT_DAY,
+    NO_COMMON_YEAR,
     POPULATION,
+    RANK_ANSWER,
+    RANKING,
     ROWS,
     SERVICE,
     TREND,
@@ -135,9 +142,14 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_run_failed.txt": [{"problem": "invalid_token"}, {"problem": "unreachable"}],
     "command_menu.txt": [{}],
     "stats_area.txt": [{"answer": area_answer()}, {"answer": area_answer(ENGLAND, lineage=(), rounded=False)},
+                       {"answer": area_answer(ranking=RANKING, newest_year=YEAR)},
                        {"answer": area_answer(period=None)}],
     "stats_bundle_built.txt": [{"path": "iapt.db.gz", "size": 1_234_567, "figures": 98_765, "source": "data/"}],
-    "stats_choices.txt": [{"answer": ChoicesAnswer(HOSTILE, (AREA, SERVICE, ENGLAND), "area", None)}],
+    "stats_choices.txt": [{"answer": ChoicesAnswer(HOSTILE, (AREA, SERVICE, ENGLAND), "area", None)},
+                          {"answer": ChoicesAnswer(HOSTILE, (AREA,), "summary", None, compare_with=SERVICE)}],
+    "stats_rank.txt": [{"answer": RANK_ANSWER}, {"answer": RankAnswer(ENGLAND, None, (), False)}],
+    "stats_compare.txt": [{"answer": COMPARE_ANSWER}, {"answer": NO_COMMON_YEAR}],
+    "stats_compare_prompt.txt": [{"answer": COMPARE_PROMPT}, {"answer": ComparePromptAnswer(ENGLAND, None, ())}],
     "stats_ethnicity.txt": [{"answer": EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, LINEAGE, (), True)},
                             {"answer": EthnicityAnswer(ENGLAND, YEAR, (), 0, (), (), False)}],
     "stats_headline.txt": [{"answer": HeadlineAnswer(area_answer(ENGLAND, lineage=()))}],
@@ -166,6 +178,9 @@ MACRO_ARGUMENTS = {
     "title": HOSTILE, "count": 3, "days": 7, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
+    "kind": "CCG", "n": 142, "value": 41.5, "rank": RANKING.ranks[0], "peers": RANKING.ranks[0].ranked,
+    "ranking": RANKING, "newest": YEAR, "offers": (AREA,), "row": COMPARE_ANSWER.rows[0],
+    "v": COMPARE_ANSWER.rows[2].left, "edge_note": True, "ranked": RANK_ANSWER, "published": True,
 }
 MACRO_TEMPLATES = ("_event_problem.txt", "_list_problem.txt", "buttons.txt", "stats_buttons.txt", "stats_chart.txt",
                    "stats_macros.txt")
@@ -178,6 +193,7 @@ MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (),
 INLINE_ANSWERS = (area_answer(), EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, (), (), True),
                   TrendAnswer(AREA, TREND, (), (), True), HeadlineAnswer(area_answer(ENGLAND)),
                   YearMissingAnswer(AREA, "2030-31", ("2018-19",), (), (), (), "area"), NotFoundAnswer(HOSTILE, ()),
+                  RANK_ANSWER, COMPARE_ANSWER, NO_COMMON_YEAR, COMPARE_PROMPT,
                   Sample(retry_after=3, limit=10))
 
 

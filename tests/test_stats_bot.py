@@ -254,6 +254,61 @@ async def test_the_chart_is_drawn_off_the_event_loop(stats_bot, asker, monkeypat
     assert "2012-13" in plain(asker.last["caption"])
 
 
+# ------------------------------------------------------------------ analysis: rank, comparison, what is current
+
+
+async def test_a_merged_ccg_leads_with_what_is_current_and_folds_the_details(asker):
+    raw = await asker.say("/stats tower hamlets")
+    first_screen = plain(raw.split("<blockquote expandable>", 1)[0])
+    assert "These are old figures: NHS TOWER HAMLETS CCG has none after 2020-21" in first_screen
+    assert "Rank among CCGs in 2020-21, 1st highest: recovery rate " in first_screen
+    assert "Open Government Licence" not in first_screen and ATTRIBUTION in plain(raw)  # folded, not removed
+    offered = labels(asker)
+    assert offered[0] == "→ TOWER HAMLETS TALKING THERAPIES (Talking Therapies service RWK53)"
+    assert "Rank among CCGs, as a chart" in offered and "Compare with another area" in offered
+
+
+async def test_the_rank_button_sends_the_dot_chart_with_every_rank_in_words(stats_bot, asker):
+    await asker.say("/stats tower hamlets 2018-19")
+    sent = await asker.press("Rank among CCGs")
+    photo = sent[0]
+    assert photo["_upload"]["content"].startswith(PNG_SIGNATURE)
+    words = plain(photo.get("caption") or sent[1]["text"])
+    assert "Where it stands among CCGs in 2018-19 (1st is highest):" in words
+    assert "Recovery rate 49%: " in words and " of " in words and "Highest: " in words
+    assert_short_callback_data(asker)
+
+
+async def test_two_areas_typed_side_by_side(asker):
+    answer = plain(await asker.say("/stats tower hamlets vs hackney"))
+    assert answer.startswith("NHS TOWER HAMLETS CCG vs NHS CITY AND HACKNEY CCG")
+    assert "figures for 2020-21, the latest year both have" in answer
+    assert "Referrals received: 11,985 · 10,405 · +1,580 · England 1,456,446" in answer
+    assert "Recovery rate: 53% · 61% · -8 points · England 51.4%" in answer
+    assert labels(asker) == ["NHS TOWER HAMLETS CCG", "NHS CITY AND HACKNEY CCG"]
+
+
+async def test_compare_through_buttons(asker):
+    await asker.say("/stats tower hamlets 2019-20")
+    prompt = await asker.press("Compare with another area")
+    assert "Compare NHS TOWER HAMLETS CCG (2019-20) with which area?" in plain(prompt[0]["text"])
+    assert "/stats 08V vs" in plain(prompt[0]["text"])
+    compared = await asker.press("TOWER HAMLETS TALKING THERAPIES")
+    answer = plain(compared[0]["text"])
+    assert answer.startswith("NHS TOWER HAMLETS CCG vs TOWER HAMLETS TALKING THERAPIES")
+    assert "figures for 2019-20, the year asked" in answer
+    assert "Referrals received: 11,205 · " in answer
+    assert_short_callback_data(asker)
+
+
+async def test_an_ambiguous_second_area_is_chosen_with_a_button(asker):
+    question = plain(await asker.say("/stats tower hamlets vs mind"))
+    assert "to compare with NHS TOWER HAMLETS CCG" in question
+    first = labels(asker)[0]
+    compared = await asker.press(first)
+    assert plain(compared[-1]["text"]).startswith("NHS TOWER HAMLETS CCG vs ")
+
+
 # ------------------------------------------------------------------ inline mode
 
 
@@ -283,6 +338,14 @@ async def test_inline_mode_offers_the_answer_to_share(stats_bot):
     _, somerset = await inline_results(stats_bot, 303, "somerset")
     assert len(somerset) >= 2 and "NHS SOMERSET CCG (CCG 11X)" in [r["title"] for r in somerset]
     assert len({r["id"] for r in somerset}) == len(somerset)
+
+
+async def test_inline_mode_leads_with_what_is_current_for_a_merged_ccg(stats_bot):
+    _, results = await inline_results(stats_bot, 304, "tower hamlets")
+    assert [r["title"] for r in results] == ["TOWER HAMLETS TALKING THERAPIES (Talking Therapies service RWK53)",
+                                             "NHS TOWER HAMLETS CCG (CCG 08V)"]
+    _, typed = await inline_results(stats_bot, 304, "tower hamlets vs hackney")
+    assert typed[0]["title"] == "NHS TOWER HAMLETS CCG vs NHS CITY AND HACKNEY CCG"
 
 
 # ------------------------------------------------------------------ limits and states

@@ -13,7 +13,7 @@ import typer
 from bot.cli.support import load_settings, with_database
 from messages import render
 from storage.db import Database
-from storage.iapt.answers import TrendAnswer, View
+from storage.iapt.answers import RankAnswer, TrendAnswer, View
 from storage.iapt.bundle import BUNDLE_PATH, build_bundle
 from storage.iapt.loading import ensure_iapt_figures
 from storage.iapt.records import IaptImportError
@@ -61,12 +61,17 @@ def show(
     year: Annotated[str | None, typer.Option(help="Financial year, e.g. 2018-19.")] = None,
     ethnicity: Annotated[bool, typer.Option("--ethnicity", help="Figures by ethnic group.")] = False,
     trend: Annotated[bool, typer.Option("--trend", help="Every year the area has.")] = False,
-    chart: Annotated[Path | None, typer.Option(help="With --trend: also write the chart to this PNG file.")] = None,
+    rank: Annotated[bool, typer.Option("--rank", help="Where it stands among the areas of its kind.")] = False,
+    vs: Annotated[str | None, typer.Option("--vs", help="Another area, to compare side by side.")] = None,
+    chart: Annotated[Path | None, typer.Option(help="With --trend or --rank: also write the chart to this PNG file.")]
+    = None,
 ) -> None:
-    """Print the answer /stats would give. Loads the embedded figures first if none are loaded."""
-    request = parse_stats_request(" ".join([*(area or []), year or ""]))
-    if ethnicity or trend:
-        request = dataclasses.replace(request, view=View.TREND if trend else View.ETHNICITY)
+    """Print the answer /stats would give ("AREA vs AREA" compares two). Loads the embedded figures
+    first if none are loaded."""
+    words = [*(area or []), *(["vs", vs] if vs else []), year or ""]
+    request = parse_stats_request(" ".join(words))
+    if ethnicity or trend or rank:
+        request = dataclasses.replace(request, view=View.TREND if trend else View.RANK if rank else View.ETHNICITY)
 
     async def answer(db: Database):
         await ensure_iapt_figures(db)
@@ -78,3 +83,7 @@ def show(
         from messages.charts import render_trend_chart
 
         chart.write_bytes(render_trend_chart(result))
+    if chart is not None and isinstance(result, RankAnswer) and result.ranking:
+        from messages.charts import render_rank_chart
+
+        chart.write_bytes(render_rank_chart(result))

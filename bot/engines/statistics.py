@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
-from storage.iapt.answers import ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
+from storage.iapt.answers import AreaAnswer, ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
 from storage.iapt.bundle import BUNDLE_PATH
 from storage.iapt.loading import BundleLoader, LoadHeldElsewhere, LoadStopped
 from storage.iapt.report import StatsDesk
@@ -168,6 +168,12 @@ class StatsService:
                 or await _answer_or_apology(self.desk.answer_for_area(area_id, view=view, year=year),
                                             what=f"area {area_id}, {view.value}"))
 
+    async def compare(self, person: Hashable, left_id: int, right_id: int, *, year: str | None) -> Reply:
+        """Two areas chosen with buttons, side by side."""
+        return (self._refusal(self.questions, person)
+                or await _answer_or_apology(self.desk.compare(left_id, right_id, year=year),
+                                            what=f"areas {left_id} and {right_id}"))
+
     async def answer_inline(self, person: Hashable, text: str) -> tuple[Reply, ...]:
         """The answers to offer for `@bot <text>` typed in any chat (its own, more generous, limit).
 
@@ -178,6 +184,11 @@ class StatsService:
         if refusal is not None:
             return (refusal,)
         answer = await _answer_or_apology(self.desk.answer(text), what="an inline question")
+        if isinstance(answer, AreaAnswer) and answer.latest and answer.newest_year and answer.offers:
+            # Old figures (a CCG that merged): what is current comes first, the area's own after it.
+            current = await _answer_or_apology(self.desk.answer_for_area(answer.offers[0].id),
+                                               what=f"area {answer.offers[0].id}, inline")
+            return (current, answer)
         if isinstance(answer, ChoicesAnswer):
             areas, view, year = answer.candidates, answer.view, answer.year
         elif isinstance(answer, NotFoundAnswer) and answer.nearest:

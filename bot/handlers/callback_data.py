@@ -265,3 +265,13 @@ class StatsChoice(Family, layout="stats:{action}:{area_id}:{view}:{year}"):
     area_id: int
     view: View
     year: Annotated[str, r"(?:20\d\d-\d\d)?"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StatsCompare(Family, layout="stats:vs:{area_id}:{other_id}:{year}"):
+    """Under "Compare ... with which area?": set `other_id` beside `area_id` (in that order) in
+    the year given, or the latest year both have when it is empty."""
+
+    area_id: int
+    other_id: int
+    year: Annotated[str, r"(?:20\d\d-\d\d)?"]

@@ -2,8 +2,9 @@
 with a button, or shared from any chat in inline mode (`@bot tower hamlets`).
 
 Each handler parses what was asked, asks `StatsService` once and sends the template the answer
-names. A trend is a chart drawn in a worker thread (matplotlib is CPU-bound), sent as a photo
-whose caption is the same figures as text.
+names. A trend, and a rank among peers, is a chart drawn in a worker thread (matplotlib is
+CPU-bound), sent as a photo whose caption is the same figures as text. "Compare" buttons carry
+both areas (StatsCompare), so the comparison needs nothing kept between presses.
 """
 
 from __future__ import annotations
@@ -11,25 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 
 from telegram import InlineQueryResultArticle, InputFile, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot.engines.statistics import Reply, SlowDown, StatsService, StatsUnavailable, StillLoading
-from bot.handlers.callback_data import StatsChoice
+from bot.handlers.callback_data import StatsChoice, StatsCompare
 from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from messages.charts import render_trend_chart
+from messages.charts import render_rank_chart, render_trend_chart
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
     ChoicesAnswer,
+    CompareAnswer,
+    ComparePromptAnswer,
     EthnicityAnswer,
     NoFiguresAnswer,
     NotFoundAnswer,
+    RankAnswer,
     TrendAnswer,
     View,
     YearMissingAnswer,
@@ -76,6 +81,16 @@ async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYP
     await send_stats_answer(update, answer, in_place=pressed.action == "pick")
 
 
+async def stats_compare_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A second area chosen under "Compare ... with which area?" (or under a choice of areas)."""
+    query = update.callback_query
+    await query.answer()
+    pressed = StatsCompare.parse(query.data)
+    answer = await stats_of(context).compare(_person(update), pressed.area_id, pressed.other_id,
+                                             year=pressed.year or None)
+    await send_stats_answer(update, answer)
+
+
 async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
     query = update.inline_query
@@ -94,8 +109,9 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
     if isinstance(answer, SlowDown) and not answer.first_refusal:
         return  # told once already: answering every message of a flood would be a flood
     answer = sendable(answer)
-    if isinstance(answer, TrendAnswer) and answer.points:
-        if await _send_trend(update, answer):
+    chart = _chart_of(answer)
+    if chart is not None:
+        if await _send_chart(update, answer, *chart):
             return
         # The chart failed: the same figures as text, after saying so.
         await reply(update, "stats_chart_failed.html", answer=answer)
@@ -104,6 +120,15 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
         await edit_or_reply(update, answer.html_template, buttons=buttons, answer=answer)
     else:
         await reply(update, answer.html_template, buttons=buttons, answer=answer)
+
+
+def _chart_of(answer: Reply) -> tuple[Callable[[TrendAnswer | RankAnswer], bytes], str] | None:
+    """How to draw the answer's chart (looked up when asked, so a test can replace it), if it has one."""
+    if isinstance(answer, TrendAnswer) and answer.points:
+        return render_trend_chart, "trend"
+    if isinstance(answer, RankAnswer) and answer.ranking and answer.ranking.shown:
+        return render_rank_chart, "rank"
+    return None
 
 
 def _area_name(answer: Reply) -> str | None:
@@ -132,14 +157,15 @@ def sendable(answer: Reply) -> Reply:
     return answer
 
 
-async def _send_trend(update: Update, answer: TrendAnswer) -> bool:
+async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer,
+                      draw: Callable[[TrendAnswer | RankAnswer], bytes], kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
     try:
-        chart = await asyncio.to_thread(render_trend_chart, answer)
+        chart = await asyncio.to_thread(draw, answer)
     except Exception:
-        logger.exception("the trend chart of area %s could not be drawn", answer.area.id)
+        logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)
         return False
-    photo = InputFile(chart, filename=f"stats-{answer.area.code}-trend.png")
+    photo = InputFile(chart, filename=f"stats-{answer.area.code}-{kind}.png")
     text = render(answer.html_template, answer=answer)
     buttons = keyboard(stats_buttons(answer))
     chat = update.effective_chat
@@ -171,10 +197,22 @@ def _year_for(area: AreaRef, year: str | None) -> str | None:
     return None
 
 
+def _compare(left: AreaRef, right: AreaRef, year: str | None) -> str:
+    """The button setting `right` beside `left`: in `year` if both have figures around it, else their latest."""
+    both = _year_for(left, year) is not None and _year_for(right, year) is not None
+    return StatsCompare.build(left.id, right.id, year if both else "")
+
+
 def stats_buttons(answer: Reply) -> Keyboard:
-    """Choices for a question; for an answer, its other views and the areas it leads to."""
+    """Choices for a question; for an answer, its other views and the areas it leads to (first,
+    when its own figures are old: what is current leads)."""
     rows: Keyboard = []
-    if isinstance(answer, ChoicesAnswer):
+    if isinstance(answer, ChoicesAnswer) and answer.compare_with is not None:
+        other = answer.compare_with
+        rows += [[(_button_label("area", area),
+                   _compare(area, other, answer.year) if answer.compare_first else _compare(other, area, answer.year))]
+                 for area in answer.candidates]
+    elif isinstance(answer, ChoicesAnswer):
         rows += [[(_button_label("area", area), _data("pick", area.id, answer.view, answer.year))]
                  for area in answer.candidates]
     elif isinstance(answer, NotFoundAnswer):
@@ -183,25 +221,45 @@ def stats_buttons(answer: Reply) -> Keyboard:
     elif isinstance(answer, YearMissingAnswer) and answer.year_choices:
         rows.append([(_button_label("year", year), _data("pick", answer.area.id, answer.view, year))
                      for year in answer.year_choices])
+    elif isinstance(answer, ComparePromptAnswer):
+        rows += [[(_button_label("area", area), _compare(answer.area, area, answer.year))]
+                 for area in answer.candidates]
+    elif isinstance(answer, CompareAnswer):
+        year = answer.period.label if answer.period else None
+        rows += [[(_button_label("summary_of", area), _data("show", area.id, View.SUMMARY, _year_for(area, year)))
+                  for area in (answer.left, answer.right)]]
     year = None
     if isinstance(answer, AreaAnswer) and answer.period is not None:
         year = None if answer.latest else answer.period.label
         rows.append([(_button_label("ethnicity", answer.period.label),
                       _data("show", answer.area.id, View.ETHNICITY, answer.period.label)),
                      (_button_label("trend"), _data("show", answer.area.id, View.TREND, None))])
+        under = []
+        if answer.ranking is not None and answer.ranking.shown:
+            under.append((_button_label("rank", answer.ranking.org_type),
+                          _data("show", answer.area.id, View.RANK, answer.period.label)))
+        under.append((_button_label("compare"), _data("show", answer.area.id, View.COMPARE, year)))
+        rows.append(under)
     elif isinstance(answer, EthnicityAnswer):
         year = answer.period.label
         rows.append([(_button_label("summary", answer.period.label),
                       _data("show", answer.area.id, View.SUMMARY, answer.period.label)),
                      (_button_label("trend"), _data("show", answer.area.id, View.TREND, None))])
+    elif isinstance(answer, RankAnswer) and answer.ranking is not None:
+        year = answer.ranking.period.label
+        rows.append([(_button_label("summary", year), _data("show", answer.area.id, View.SUMMARY, year)),
+                     (_button_label("compare"), _data("show", answer.area.id, View.COMPARE, year))])
     elif isinstance(answer, YearMissingAnswer):
         year = answer.asked
-    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND}.get(type(answer), View.SUMMARY)
+    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND, RankAnswer: View.RANK}.get(type(answer),
+                                                                                                 View.SUMMARY)
     if isinstance(answer, YearMissingAnswer):
-        view = answer.view
-    for area in getattr(answer, "offers", ()):
-        rows.append([(_button_label("offer", area), _data("show", area.id, view, _year_for(area, year)))])
-    return rows
+        view = answer.view if answer.view is not View.COMPARE else View.SUMMARY
+    offers = [[(_button_label("offer", area), _data("show", area.id, view, _year_for(area, year)))]
+              for area in getattr(answer, "offers", ())]
+    if isinstance(answer, AreaAnswer) and answer.latest and answer.newest_year is not None:
+        return offers + rows
+    return rows + offers
 
 
 # ------------------------------------------------------------------ inline mode

@@ -10,6 +10,8 @@ Where things are, in the order data flows through them:
 - bundle_stream, loading: the bot's first start loads the bundle in short transactions.
 - search: matching what someone typed to an area.
 - figures, answers: what an answer holds (published figures kept apart from derived shares).
+- ranking, comparing: the analysis (an area's rank among its kind; two areas side by side),
+  every share in it calculated here and labelled so.
 - stats_index, building, report: the index kept in memory, building answers, and StatsDesk,
   the one entry point for the bot and the CLI.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 from typing import ClassVar
 
 from storage.iapt.figures import Figure, Share
@@ -18,6 +19,8 @@ from storage.iapt.tables import OGL_ATTRIBUTION, OrgType
 
 class View(enum.StrEnum):
     SUMMARY = "summary"
+    RANK = "rank"  # among the areas of its kind, with a dot chart
+    COMPARE = "vs"  # beside another area
     ETHNICITY = "ethnicity"
     TREND = "trend"
 
@@ -84,6 +87,57 @@ class Population:
 
 
 @dataclasses.dataclass(frozen=True)
+class PeerValue:
+    area: AreaRef
+    value: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerRank:
+    """One measure: the area's value and position, and every ranked value (for the chart)."""
+
+    key: str
+    published: bool  # False: a share calculated by campaign-bot
+    value: float | None  # the area's own; None when suppressed or not published
+    suppressed: bool  # the area's own value (or a count it comes from) is suppressed
+    position: int | None  # 1 is the highest; None when the area is left out
+    joint: bool  # another area has the same value
+    ranked: tuple[PeerValue, ...]  # highest first
+    left_out_suppressed: int  # areas of the kind whose value is suppressed
+    left_out_missing: int  # areas of the kind with no value published (or no population loaded)
+    england: float | None
+
+    @property
+    def of(self) -> int:
+        return len(self.ranked)
+
+    @functools.cached_property
+    def highest(self) -> tuple[PeerValue, ...]:
+        return tuple(p for p in self.ranked if p.value == self.ranked[0].value) if self.ranked else ()
+
+    @functools.cached_property
+    def lowest(self) -> tuple[PeerValue, ...]:
+        return tuple(p for p in self.ranked if p.value == self.ranked[-1].value) if self.ranked else ()
+
+    @property
+    def shown(self) -> bool:
+        """Worth a line: a ranking of more than one area that this area is in."""
+        return self.position is not None and self.of > 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerRanking:
+    area: AreaRef
+    org_type: str
+    period: Period
+    ranks: tuple[PeerRank, ...]
+
+    @property
+    def shown(self) -> tuple[PeerRank, ...]:
+        return tuple(rank for rank in self.ranks if rank.shown)
+
+
+@dataclasses.dataclass(frozen=True)
 class MonthlyBlock:
     period: Period
     rows: tuple[MeasureRow, ...]
@@ -105,6 +159,68 @@ class AreaAnswer:
     offers: tuple[AreaRef, ...]  # areas worth a button: successors, local service, predecessors
     rounded: bool  # sub-national counts are rounded to the nearest 5
     attribution: str = OGL_ATTRIBUTION
+    ranking: PeerRanking | None = None
+    # The newest year published for England, when this area's figures stop before it (a CCG
+    # that merged): the answer says how old its figures are and leads with what is current.
+    newest_year: Period | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RankAnswer:
+    """/stats <area> rank: where it stands among its kind, each measure as a line and a dot chart."""
+
+    html_template: ClassVar[str] = "stats_rank.html"
+    text_template: ClassVar[str] = "stats_rank.txt"
+    area: AreaRef
+    ranking: PeerRanking | None  # None: England, or an area with no yearly figures
+    offers: tuple[AreaRef, ...]
+    rounded: bool
+    attribution: str = OGL_ATTRIBUTION
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareRow:
+    key: str  # a measure key (published) or a share key (calculated by campaign-bot)
+    published: bool
+    left: Figure | Share
+    right: Figure | Share
+    england: Figure | Share | None
+    unit: str  # "count", "percentage" (published rate) or "share" (calculated)
+
+    @property
+    def difference(self) -> float | None:
+        """left − right, in the figures' own unit (percentage points for rates and shares)."""
+        if self.left.value is None or self.right.value is None:
+            return None
+        return round(self.left.value - self.right.value, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareAnswer:
+    """/stats <area> vs <area>: the latest year both have (or the year asked), side by side."""
+
+    html_template: ClassVar[str] = "stats_compare.html"
+    text_template: ClassVar[str] = "stats_compare.txt"
+    left: AreaRef
+    right: AreaRef
+    period: Period | None  # None: no year both have (or not the year asked)
+    asked: str | None  # the year asked, if one was
+    rows: tuple[CompareRow, ...]
+    left_years: tuple[str, ...]
+    right_years: tuple[str, ...]
+    rounded: bool
+    attribution: str = OGL_ATTRIBUTION
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparePromptAnswer:
+    """The "Compare" button: which area to set beside this one (buttons, or how to type it)."""
+
+    html_template: ClassVar[str] = "stats_compare_prompt.html"
+    text_template: ClassVar[str] = "stats_compare_prompt.txt"
+    area: AreaRef
+    year: str | None
+    candidates: tuple[AreaRef, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +233,9 @@ class EthnicRow:
     recovered: Figure
     recovery_rate: Figure
     england_recovery_rate: Figure | None
+    # Calculated by campaign-bot: moved to recovery ÷ referrals received, for the group.
+    recovered_of_referrals: Share | None = None
+    england_recovered_of_referrals: Share | None = None
 
     @property
     def is_subtotal(self) -> bool:
@@ -180,6 +299,9 @@ class ChoicesAnswer:
     candidates: tuple[AreaRef, ...]
     view: View
     year: str | None
+    # Choosing one side of "/stats A vs B": each candidate is compared with this area.
+    compare_with: AreaRef | None = None
+    compare_first: bool = False  # True: the candidate goes on the left
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,4 +334,4 @@ class NoFiguresAnswer:
 
 
 StatsAnswer = (AreaAnswer | EthnicityAnswer | TrendAnswer | HeadlineAnswer | ChoicesAnswer | NotFoundAnswer
-               | YearMissingAnswer | NoFiguresAnswer)
+               | YearMissingAnswer | NoFiguresAnswer | RankAnswer | CompareAnswer | ComparePromptAnswer)

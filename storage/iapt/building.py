@@ -18,11 +18,13 @@ from storage.iapt.answers import (
     MonthlyBlock,
     Period,
     Population,
+    RankAnswer,
     ShareRow,
     TrendAnswer,
     TrendPoint,
 )
 from storage.iapt.figures import ABSENT_COUNT, Figure, Share
+from storage.iapt.ranking import build_peer_ranking
 from storage.iapt.stats_index import FigureKey, StatsIndex, select_figures
 from storage.iapt.tables import LinkKind
 
@@ -48,8 +50,6 @@ ETHNICITY_MEASURES = ("referrals_received_count", "finished_course_treatment_cou
                       "recovery_percentage")
 TREND_MEASURES = ("referrals_received_count", "finished_course_treatment_count", "recovery_count",
                   "recovery_percentage")
-# Which population to use when a period has several: better sources first.
-CONFIDENCE_RANK = {"high": 0, "secondary": 1, "projection": 2, "low": 3}
 
 logger = logging.getLogger(__name__)
 
@@ -121,17 +121,6 @@ def lineage_of(index: StatsIndex, area_id: int) -> tuple[tuple[Lineage, ...], tu
     return tuple(lineage), offer_refs
 
 
-def _population_for(index: StatsIndex, area_id: int, period: Period) -> Population | None:
-    """The best-sourced population dated inside the period; none if the source gives no date."""
-    candidates = [p for p in index.populations.get(area_id, ())
-                  if p.reference_date and period.start_date <= p.reference_date <= period.end_date]
-    if not candidates:
-        return None
-    middle = period.start_date + (period.end_date - period.start_date) / 2
-    return min(candidates, key=lambda p: (CONFIDENCE_RANK.get(p.confidence, len(CONFIDENCE_RANK)),
-                                          abs((p.reference_date - middle).days)))
-
-
 async def build_area_answer(session: AsyncSession, index: StatsIndex, area_id: int, period_id: int | None, *,
                             latest: bool) -> AreaAnswer:
     """The area's figures for one financial year beside England's, and its latest month if it has months."""
@@ -162,8 +151,8 @@ async def build_area_answer(session: AsyncSession, index: StatsIndex, area_id: i
     england_shares = shares_for(england) if compare else (None, None)
     shares = [ShareRow("finished_of_referrals", area_shares[0], england_shares[0]),
               ShareRow("recovered_of_referrals", area_shares[1], england_shares[1])]
-    population = _population_for(index, area_id, period)
-    england_population = _population_for(index, england, period) if compare else None
+    population = index.population_in(area_id, period)
+    england_population = index.population_in(england, period) if compare else None
     if population:
         def of_population(target: int, people: Population) -> Share:
             return Share.of("referrals_received_count", build.figure(target, period_id, "referrals_received_count"),
@@ -172,8 +161,25 @@ async def build_area_answer(session: AsyncSession, index: StatsIndex, area_id: i
         referred = of_population(area_id, population)
         england_referred = of_population(england, england_population) if england_population else None
         shares.append(ShareRow("referred_of_population", referred, england_referred))
+    ranking = await build_peer_ranking(session, index, area_id, period_id)
     return AreaAnswer(index.areas[area_id], period, latest, rows, tuple(shares), population, england_population,
-                      monthly, lineage, offers, rounded=compare)
+                      monthly, lineage, offers, rounded=compare, ranking=ranking,
+                      newest_year=newer_than(index, area_id))
+
+
+def newer_than(index: StatsIndex, area_id: int) -> Period | None:
+    """England's newest year, when the area's own figures stop before it; otherwise None."""
+    area, newest = index.areas[area_id], index.periods[index.annual[index.england_id][-1]]
+    if area.last_year is None or area.last_year >= newest.label:
+        return None
+    return newest
+
+
+async def build_rank_answer(session: AsyncSession, index: StatsIndex, area_id: int,
+                            period_id: int | None) -> RankAnswer:
+    ranking = await build_peer_ranking(session, index, area_id, period_id) if period_id is not None else None
+    _lineage, offers = lineage_of(index, area_id)
+    return RankAnswer(index.areas[area_id], ranking, offers, rounded=area_id != index.england_id)
 
 
 async def build_ethnicity_answer(session: AsyncSession, index: StatsIndex, area_id: int,
@@ -188,9 +194,16 @@ async def build_ethnicity_answer(session: AsyncSession, index: StatsIndex, area_
         variable_type, group, member = index.breakdowns[breakdown_id]
         referrals, finished, recovered, rate = (build.figure(area_id, period_id, key, breakdown_id)
                                                 for key in ETHNICITY_MEASURES)
-        england_rate = (build.figure(england, period_id, "recovery_percentage", breakdown_id)
-                        if area_id != england else None)
-        rows.append(EthnicRow(variable_type, group, member, referrals, finished, recovered, rate, england_rate))
+        compare = area_id != england
+        england_rate = build.figure(england, period_id, "recovery_percentage", breakdown_id) if compare else None
+        england_share = None
+        if compare:
+            england_share = Share.of(
+                "recovery_count", build.figure(england, period_id, "recovery_count", breakdown_id),
+                "referrals_received_count", build.figure(england, period_id, "referrals_received_count", breakdown_id))
+        rows.append(EthnicRow(variable_type, group, member, referrals, finished, recovered, rate, england_rate,
+                              Share.of("recovery_count", recovered, "referrals_received_count", referrals),
+                              england_share))
     lineage, offers = lineage_of(index, area_id)
     return EthnicityAnswer(index.areas[area_id], index.periods[period_id], tuple(rows),
                            sum(1 for r in rows if r.recovery_rate.suppressed), lineage, offers,

@@ -26,7 +26,14 @@ from storage.iapt.answers import (
     View,
     YearMissingAnswer,
 )
-from storage.iapt.building import build_area_answer, build_ethnicity_answer, build_trend_answer, lineage_of
+from storage.iapt.building import (
+    build_area_answer,
+    build_ethnicity_answer,
+    build_rank_answer,
+    build_trend_answer,
+    lineage_of,
+)
+from storage.iapt.comparing import build_compare_answer, build_compare_prompt
 from storage.iapt.search import Choices, Found, NotFound
 from storage.iapt.stats_index import StatsIndex, dataset_version, load_stats_index
 
@@ -38,6 +45,9 @@ VIEW_WORDS = {
     "ethnic group": View.ETHNICITY, "ethnic groups": View.ETHNICITY, "by ethnicity": View.ETHNICITY,
     "trend": View.TREND, "trends": View.TREND, "chart": View.TREND, "history": View.TREND,
 }
+VIEW_WORDS |= {"rank": View.RANK, "ranking": View.RANK, "peers": View.RANK, "league table": View.RANK}
+# "/stats tower hamlets vs hackney": the words that set one area beside another.
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus|v\.?|compared (?:with|to))\s+", re.IGNORECASE)
 _VIEW_AT_END = re.compile(r"\s*\b(" + "|".join(sorted(map(re.escape, VIEW_WORDS), key=len, reverse=True)) + r")\s*$",
                           re.IGNORECASE)
 _YEAR_SPAN = re.compile(r"\b(20\d{2})\s*[-/–]\s*(20\d{2}|\d{2})\b")
@@ -52,11 +62,18 @@ class StatsRequest:
     # A year typed without its second half ("2019"): either 2018-19 or 2019-20 is meant.
     bare_year: int | None = None
     bad_year: str | None = None  # "2018-20": a span that is not one financial year
+    other_text: str | None = None  # "hackney" in "tower hamlets vs hackney" (view COMPARE)
 
 
 def parse_stats_request(text: str) -> StatsRequest:
-    """Split "tower hamlets 2018-19 ethnicity" into the area, the year and the view."""
+    """Split "tower hamlets 2018-19 ethnicity" into the area, the year and the view, and
+    "tower hamlets vs hackney 2019-20" into the two areas and the year."""
     text = " ".join(text.split())
+    sides = _VERSUS.split(text, maxsplit=1)
+    if len(sides) == 2 and all(side.strip() for side in sides):
+        left, right = parse_stats_request(sides[0]), parse_stats_request(sides[1])
+        return StatsRequest(left.area_text, View.COMPARE, left.year or right.year,
+                            left.bare_year or right.bare_year, left.bad_year or right.bad_year, right.area_text)
     view = View.SUMMARY
     match = _VIEW_AT_END.search(text)
     if match:
@@ -124,6 +141,8 @@ class StatsDesk:
             index = await self._current_index(session)
             if index is None:
                 return NoFiguresAnswer()
+            if request.view is View.COMPARE and request.other_text is not None:
+                return await self._answer_comparison(session, index, request)
             if not request.area_text and request.year is None and request.bare_year is None:
                 if request.view is View.SUMMARY:
                     latest = index.annual[index.england_id][-1]
@@ -148,6 +167,39 @@ class StatsDesk:
             if area_id not in index.areas:
                 return NotFoundAnswer(str(area_id), ())
             return await self._answer_area(session, index, area_id, StatsRequest("", view, year))
+
+    async def compare(self, left_id: int, right_id: int, *, year: str | None = None) -> StatsAnswer:
+        """Two areas chosen by id (the buttons of "Compare"), side by side."""
+        async with self.db.transaction() as session:
+            index = await self._current_index(session)
+            if index is None:
+                return NoFiguresAnswer()
+            for area_id in (left_id, right_id):
+                if area_id not in index.areas:
+                    return NotFoundAnswer(str(area_id), ())
+            return await build_compare_answer(session, index, left_id, right_id, year)
+
+    async def _answer_comparison(self, session: AsyncSession, index: StatsIndex,
+                                 request: StatsRequest) -> StatsAnswer:
+        texts = (request.area_text or "england", request.other_text)
+        left, right = (index.finder.find(text) for text in texts)
+        for text, result in zip(texts, (left, right), strict=True):
+            if isinstance(result, NotFound):
+                return NotFoundAnswer(text, tuple(index.areas[e.id] for e in result.nearest))
+        year = request.year or request.bad_year
+        if request.bare_year is not None and isinstance(left, Found) and isinstance(right, Found):
+            y = request.bare_year
+            both = set(index.years_of(left.area.id)) & set(index.years_of(right.area.id))
+            year = next((label for label in (f"{y}-{(y + 1) % 100:02d}", f"{y - 1}-{y % 100:02d}") if label in both),
+                        str(y))
+        if isinstance(left, Choices):
+            other = index.areas[right.area.id] if isinstance(right, Found) else None
+            return ChoicesAnswer(texts[0], tuple(index.areas[e.id] for e in left.candidates), View.SUMMARY,
+                                 request.year, compare_with=other, compare_first=True)
+        if isinstance(right, Choices):
+            return ChoicesAnswer(texts[1], tuple(index.areas[e.id] for e in right.candidates), View.SUMMARY,
+                                 request.year, compare_with=index.areas[left.area.id], compare_first=False)
+        return await build_compare_answer(session, index, left.area.id, right.area.id, year)
 
     async def _answer_area(self, session: AsyncSession, index: StatsIndex, area_id: int,
                            request: StatsRequest) -> StatsAnswer:
@@ -176,9 +228,18 @@ class StatsDesk:
                 return missing(request.year)
         elif years:
             period_id = years[-1]
+        elif request.view is View.RANK:
+            return await build_rank_answer(session, index, area_id, None)
+        elif request.view is View.COMPARE:
+            return await build_compare_prompt(session, index, area_id, None, lineage_of(index, area_id)[1])
         else:
             # A service with monthly figures only: its latest month is all there is.
             return await build_area_answer(session, index, area_id, None, latest=True)
         if request.view is View.ETHNICITY:
             return await build_ethnicity_answer(session, index, area_id, period_id)
+        if request.view is View.RANK:
+            return await build_rank_answer(session, index, area_id, period_id)
+        if request.view is View.COMPARE:
+            _lineage, offers = lineage_of(index, area_id)
+            return await build_compare_prompt(session, index, area_id, request.year, offers)
         return await build_area_answer(session, index, area_id, period_id, latest=request.year is None)

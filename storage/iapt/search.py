@@ -62,6 +62,7 @@ FUZZY_ACCEPT = 80.0  # below this a best match is not an answer, only a suggesti
 FUZZY_CLEAR_LEAD = 4.0  # a best match this far ahead of the next area is taken alone
 FUZZY_LIMIT = 40  # forms scored per query form; enough for three distinct nearest areas
 MIN_PREFIX = 3  # shorter queries are too vague to read as the start of a name
+MIN_WORDS = 4  # shorter queries are too vague to look for among the words of names
 MAX_CHOICES = 6
 NEAREST = 3
 
@@ -190,7 +191,19 @@ class AreaFinder:
             starting = self._starting_with(key) | self._starting_with(full)
             if starting:
                 return self._decide(dict.fromkeys(starting, EXACT), hints, how="prefix")
+        if len(key) >= MIN_WORDS:
+            # "hackney" for "NHS CITY AND HACKNEY CCG": whole words inside a name. The geography is
+            # meant rather than a service named after it, unless the query asks for a service.
+            containing = self._containing_words(key)
+            places = {a for a in containing if self.entries[a].org_type != "Provider"}
+            if containing:
+                chosen = containing if "Provider" in hints or not places else places
+                return self._decide(dict.fromkeys(chosen, EXACT), hints, how="words")
         return self._fuzzy(full, key, hints)
+
+    def _containing_words(self, words: str) -> set[int]:
+        needle = f" {words} "
+        return {owner for form, owner in zip(self._choices, self._owners, strict=True) if needle in f" {form} "}
 
     def _starting_with(self, prefix: str) -> set[int]:
         found: set[int] = set()

@@ -31,6 +31,9 @@ from storage.iapt.tables import (
     dataset_complete,
 )
 
+# Which population to use when a period has several: better sources first.
+CONFIDENCE_RANK = {"high": 0, "secondary": 1, "projection": 2, "low": 3}
+
 
 @dataclasses.dataclass(frozen=True)
 class _Measure:
@@ -63,9 +66,22 @@ class StatsIndex:
     links: list[_Link]
     populations: dict[int, list[Population]]
     breakdowns: dict[int, tuple[str, str, str]]
+    # Worked out on first use from the figures above, and dropped with the index when they change:
+    # (what, ids...) -> the result (storage.iapt.ranking keeps each kind's values per year here).
+    derived: dict[tuple, object] = dataclasses.field(default_factory=dict)
 
     def years_of(self, area_id: int) -> tuple[str, ...]:
         return tuple(self.periods[p].label for p in self.annual.get(area_id, ()))
+
+    def population_in(self, area_id: int, period: Period) -> Population | None:
+        """The best-sourced population dated inside the period; none if the source gives no date."""
+        candidates = [p for p in self.populations.get(area_id, ())
+                      if p.reference_date and period.start_date <= p.reference_date <= period.end_date]
+        if not candidates:
+            return None
+        middle = period.start_date + (period.end_date - period.start_date) / 2
+        return min(candidates, key=lambda p: (CONFIDENCE_RANK.get(p.confidence, len(CONFIDENCE_RANK)),
+                                              abs((p.reference_date - middle).days)))
 
 
 async def dataset_version(session: AsyncSession) -> tuple:
@@ -145,11 +161,14 @@ FigureKey = tuple[int, int, int, int]  # area, breakdown, period, measure
 
 
 async def select_figures(session: AsyncSession, *, area_ids: Iterable[int], period_ids: Iterable[int],
-                         breakdown_ids: Iterable[int] | None = None) -> dict[FigureKey, tuple[float | None, bool]]:
-    """The figures of some areas in some periods (all breakdowns unless given), keyed by ids."""
+                         breakdown_ids: Iterable[int] | None = None,
+                         measure_ids: Iterable[int] | None = None) -> dict[FigureKey, tuple[float | None, bool]]:
+    """The figures of some areas in some periods (all breakdowns and measures unless given), keyed by ids."""
     figure = IaptFigure.__table__.c
     query = select(figure.area_id, figure.breakdown_id, figure.period_id, figure.measure_id, figure.value,
                    figure.suppressed).where(figure.area_id.in_(list(area_ids)), figure.period_id.in_(list(period_ids)))
     if breakdown_ids is not None:
         query = query.where(figure.breakdown_id.in_(list(breakdown_ids)))
+    if measure_ids is not None:
+        query = query.where(figure.measure_id.in_(list(measure_ids)))
     return {(a, b, p, m): (v, s) for a, b, p, m, v, s in (await session.execute(query)).all()}

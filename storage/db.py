@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Insert, Table
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -106,6 +107,16 @@ async def _run_alone(url: str, statement: str) -> None:
             await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+def insert_with_conflicts(session: AsyncSession, table: Table) -> Insert:
+    """An INSERT into `table` that takes ON CONFLICT clauses (`on_conflict_do_nothing`,
+    `on_conflict_do_update`), for the session's database: both have them, spelt alike."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -163,7 +163,9 @@ def subscribers_import(
     from storage.lists.subscriber_csv import SubscriberImportError, import_subscribers, parse_subscriber_csv
 
     try:
-        chat_ids = parse_subscriber_csv(csv_file.read_text(encoding="utf-8-sig"))
+        # Read as it goes (utf-8-sig: a spreadsheet's byte-order mark is not part of the first id).
+        with csv_file.open(encoding="utf-8-sig", newline="") as lines:
+            chat_ids = parse_subscriber_csv(lines)
     except SubscriberImportError as error:
         raise fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
 
@@ -191,18 +193,18 @@ def subscribers_export(
     from storage.lists.mailing_lists import get_list_by_slug
     from storage.lists.subscriber_csv import export_subscribers
 
-    async def rows(db):
+    async def write_rows(db) -> bool:
+        writer = csv.writer(sys.stdout)
         async with db.transaction() as session:
             mailing_list = None
             if list_slug is not None:
                 mailing_list = await get_list_by_slug(session, slug=list_slug)
                 if mailing_list is None:
-                    return None
-            return await export_subscribers(session, mailing_list=mailing_list)
+                    return False
+            writer.writerow(["chat_id", "list"])
+            async for row in export_subscribers(session, mailing_list=mailing_list):
+                writer.writerow(row)
+        return True
 
-    exported = asyncio.run(with_database(load_settings(), rows))
-    if exported is None:
+    if not asyncio.run(with_database(load_settings(), write_rows)):
         raise fail("cli_no_such_list.txt", slug=list_slug)
-    writer = csv.writer(sys.stdout)
-    writer.writerow(["chat_id", "list"])
-    writer.writerows(exported)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import event, text, types
+from sqlalchemy import BigInteger, String, bindparam, event, func, text, types
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Insert, Table
+    from sqlalchemy.sql.selectable import TableValuedAlias
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -117,6 +119,18 @@ def insert_with_conflicts(session: AsyncSession, table: Table) -> Insert:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+def integer_rows(session: AsyncSession, values: list[int]) -> TableValuedAlias:
+    """`values` as a table of one column, `value`, bound as ONE parameter however many there are:
+    a JSON array read by SQLite's json_each, an array unnested by PostgreSQL. Set-based statements
+    over thousands of ids then cost neither a parameter per id nor a round trip per id."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        array = bindparam(None, values, type_=ARRAY(BigInteger))
+        return func.unnest(array).table_valued("value").render_derived()
+    return func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

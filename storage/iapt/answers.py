@@ -22,7 +22,7 @@ class View(enum.StrEnum):
     TREND = "trend"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Period:
     label: str
     frequency: str
@@ -31,7 +31,7 @@ class Period:
     publication: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AreaRef:
     id: int
     org_type: str
@@ -72,7 +72,7 @@ class ShareRow:
     england: Share | None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Population:
     value: int
     reference: str  # "mid-2018"

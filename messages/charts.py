@@ -1,6 +1,12 @@
 """The /stats charts, PNGs drawn with matplotlib's Agg backend: the trend, and the rank among peers.
 
-`render_trend_chart` and `render_rank_chart` are synchronous and CPU-bound (tens of milliseconds); the bot calls it in a
+matplotlib (with numpy) is imported only when the first chart is drawn: it costs about 100 MB
+and a second of start-up, which a bot that only sends, and the command line, never need. Every
+chart goes through `new_figure` (a fresh Figure on the Agg canvas, importing matplotlib the
+first time) and `png_bytes`; anything else a chart takes from matplotlib it imports inside its
+own function, after `new_figure`, when it is already loaded.
+
+A chart function is synchronous and CPU-bound (tens of milliseconds); the bot calls it in a
 worker thread. It uses matplotlib's object API on a fresh Figure, never pyplot's global state,
 so concurrent calls from several threads do not share anything.
 """
@@ -10,23 +16,45 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must come before anything imports pyplot
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure as MplFigure
-from matplotlib.ticker import FuncFormatter
+import threading
+from typing import TYPE_CHECKING
 
 from messages import environment
-from storage.iapt.answers import RankAnswer, TrendAnswer
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from storage.iapt.answers import RankAnswer, TrendAnswer
 
 REFERRALS_COLOUR = "#005eb8"  # NHS blue
 FINISHED_COLOUR = "#41b6e6"
 RATE_COLOUR = "#da291c"
 ENGLAND_COLOUR = "#425563"
 FOOTER_WIDTH = 150  # characters a line under the chart
+
+
+_first_import = threading.Lock()
+
+
+def new_figure(**options: object) -> Figure:
+    """A fresh matplotlib Figure drawn by the Agg canvas (no display, no pyplot); `options` are
+    Figure's own (figsize, dpi, layout...). Imports matplotlib the first time."""
+    with _first_import:  # two first charts at once: one selects the backend, both then find it loaded
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display; must come before anything imports pyplot
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    figure = Figure(**options)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure as a PNG."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def _or_gap(value: float | None) -> float:
@@ -44,10 +72,11 @@ def render_trend_chart(answer: TrendAnswer, *, dpi: int = 110) -> bytes:
 
     Suppressed or unpublished values are left as gaps, never drawn as zero.
     """
+    figure = new_figure(figsize=(8, 4.8), dpi=dpi, layout="constrained")
+    from matplotlib.ticker import FuncFormatter
+
     labels = [point.period.label for point in answer.points]
     positions = list(range(len(labels)))
-    figure = MplFigure(figsize=(8, 4.8), dpi=dpi, layout="constrained")
-    FigureCanvasAgg(figure)
     counts = figure.add_subplot()
     width = 0.38
     referrals = [_or_gap(p.referrals.value) for p in answer.points]
@@ -88,9 +117,7 @@ def render_trend_chart(answer: TrendAnswer, *, dpi: int = 110) -> bytes:
     figure.supxlabel(textwrap.fill(_words("footer", answer), FOOTER_WIDTH), fontsize="x-small",
                      color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
 
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def _spread(count: int) -> list[float]:
@@ -103,8 +130,9 @@ def render_rank_chart(answer: RankAnswer, *, dpi: int = 110) -> bytes:
     """Every area of the kind as a dot on each ranked measure, this one highlighted, England a
     dashed line; PNG bytes. A value far beyond the rest is drawn at the edge, as a triangle."""
     ranks = answer.ranking.shown if answer.ranking else ()
-    figure = MplFigure(figsize=(8, 1.0 + 1.35 * max(len(ranks), 1)), dpi=dpi, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = new_figure(figsize=(8, 1.0 + 1.35 * max(len(ranks), 1)), dpi=dpi, layout="constrained")
+    from matplotlib.ticker import FuncFormatter  # loaded by new_figure already
+
     axes = figure.add_subplot()
     edge_note = False
     for row, rank in enumerate(reversed(ranks)):
@@ -137,6 +165,4 @@ def render_rank_chart(answer: RankAnswer, *, dpi: int = 110) -> bytes:
     figure.suptitle(textwrap.fill(_words("rank_title", answer), 80), fontsize="medium", fontweight="bold")
     figure.supxlabel(textwrap.fill(_words("rank_footer", answer, edge_note), FOOTER_WIDTH), fontsize="x-small",
                      color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)

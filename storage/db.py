@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event, text, types
+from sqlalchemy import BigInteger, String, bindparam, event, func, text, types
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Insert, Table
+    from sqlalchemy.sql.selectable import TableValuedAlias
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -102,9 +111,33 @@ async def _run_alone(url: str, statement: str) -> None:
         await engine.dispose()
 
 
+def insert_with_conflicts(session: AsyncSession, table: Table) -> Insert:
+    """An INSERT into `table` that takes ON CONFLICT clauses (`on_conflict_do_nothing`,
+    `on_conflict_do_update`), for the session's database: both have them, spelt alike."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def integer_rows(session: AsyncSession, values: list[int]) -> TableValuedAlias:
+    """`values` as a table of one column, `value`, bound as ONE parameter however many there are:
+    a JSON array read by SQLite's json_each, an array unnested by PostgreSQL. Set-based statements
+    over thousands of ids then cost neither a parameter per id nor a round trip per id."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        array = bindparam(None, values, type_=ARRAY(BigInteger))
+        return func.unnest(array).table_valued("value").render_derived()
+    return func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration; with `connection`, migrations run on it (see migrations/env.py).
     Without one it serves only to read the revisions."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -115,11 +148,47 @@ def alembic_config(connection: Connection | None = None) -> Config:
 async def upgrade_database(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema up to `revision` with Alembic, inside the engine's own connection."""
 
+    from alembic import command
+
     def run_upgrade(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
     async with engine.begin() as connection:
         await connection.run_sync(run_upgrade)
+
+
+# `revision = "0009_x"` and `down_revision = "0008_y"` (or a tuple, or None) at the start of a line.
+_REVISION_LINE = re.compile(r"^(revision|down_revision)(?:\s*:[^=\n]*)?\s*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration's id, read from the migration files' `revision` and `down_revision`
+    lines without loading Alembic (None if there is not exactly one head)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            value = ast.literal_eval(value)
+            if name == "revision":
+                revisions.add(value)
+            elif value is not None:
+                parents.update([value] if isinstance(value, str) else value)
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the database records the newest migration as applied, and only that one."""
+    head = head_revision()
+    if head is None:
+        return False
+    async with engine.connect() as connection:
+        try:
+            applied = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
+        except (OperationalError, ProgrammingError):
+            return False  # a new database: no alembic_version table yet
+    return applied == [head]
 
 
 class Database:
@@ -145,6 +214,10 @@ class Database:
             yield session
 
     async def upgrade(self) -> None:
+        """Brings the schema to the newest migration. A database already there is only asked for
+        its version: loading Alembic and every migration costs a command line most of a second."""
+        if await schema_is_current(self.engine):
+            return
         await upgrade_database(self.engine)
 
     async def dispose(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,3 +155,28 @@ def test_run_without_token_falls_back_to_try_mode(cli_env):
     assert result.exit_code == 0, result.output
     assert "No TELEGRAM_BOT_TOKEN is set" in result.output
     assert "campaign-bot try-out" in result.output
+
+
+# Each command imports what it needs when it runs; these never need the bot, Alembic or charts.
+HEAVY_FOR_A_QUICK_COMMAND = ("telegram", "alembic", "matplotlib", "numpy", "rapidfuzz", "apscheduler")
+LOADED_MODULES = """
+import sys
+from bot.cli.main import app
+try:
+    app(sys.argv[1:], prog_name="campaign-bot")
+except SystemExit:
+    pass
+print(" ".join(sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [("--help",), ("broadcast", "status"), ("subscribers", "export")])
+def test_quick_commands_load_only_what_they_use(cli_env, args):
+    invoke("db", "upgrade")
+    process = subprocess.run([sys.executable, "-c", LOADED_MODULES, *args], env={**os.environ, **cli_env},
+                             capture_output=True, text=True, timeout=60)
+    loaded = {name.split(".")[0] for name in process.stderr.split()}
+    assert process.returncode == 0 and "typer" in loaded
+    assert loaded.isdisjoint(HEAVY_FOR_A_QUICK_COMMAND), sorted(loaded & set(HEAVY_FOR_A_QUICK_COMMAND))
+    if args == ("--help",):
+        assert "sqlalchemy" not in loaded

@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401  (every table on the metadata)
-from storage.db import alembic_config
+from storage.db import alembic_config, head_revision, schema_is_current
 
 
 def revisions_oldest_first() -> list[str]:
@@ -65,3 +65,23 @@ async def test_every_revision_downgrades_and_upgrades_again(database):
 
     async with database.engine.begin() as connection:
         await connection.run_sync(round_trip)
+
+
+def test_the_head_read_from_the_files_is_alembics_head():
+    script = ScriptDirectory.from_config(alembic_config())
+    assert [head_revision()] == script.get_heads()
+
+
+async def test_a_database_behind_the_head_is_upgraded_and_one_at_the_head_left_alone(tmp_path):
+    from storage.db import Database
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/behind.db")
+    first, *_later = revisions_oldest_first()
+    await upgrade_to(db, first)
+    assert not await schema_is_current(db.engine)
+    await db.upgrade()
+    assert await schema_is_current(db.engine)
+    async with db.engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    await db.dispose()
+    assert set(SQLModel.metadata.tables) <= tables

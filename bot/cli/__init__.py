@@ -3,6 +3,7 @@
 (`broadcast`, `events`, `stats`), `support.py` for what they share (settings read once, a
 database opened and upgraded, errors as one sentence), and `try_mode.py`, the try-out mode that
 runs the real bot against the local Bot API server in the terminal.
-Every line it prints is a `messages/*.txt` template. It may import anything in bot/, `storage/`
-and `messages/`; nothing outside bot/cli imports it.
+Every line it prints is a `messages/*.txt` template. Each command imports what it needs inside
+its own function, so `--help` and the quick commands answer at once (benchmarks/cli_startup.py).
+It may import anything in bot/, `storage/` and `messages/`; nothing outside bot/cli imports it.
 """

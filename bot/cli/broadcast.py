@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from jinja2 import TemplateNotFound
 
-from bot.cli.support import fail, load_settings, with_database
-from bot.engines.composing import check_message_length
-from bot.settings import Settings
-from messages import render
-from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
-from storage.broadcasts.status import BroadcastError, TextTooLong, create_broadcast
-from storage.clock import SystemClock
-from storage.dates import DateProblem, DateProblemKind, parse_moment
-from storage.db import Database
-from storage.lists.mailing_lists import get_list_by_slug, subscriber_count
-from storage.telegram_html import TelegramHtmlError
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+# Each command imports what it needs when it runs (see bot/cli/main.py).
 
 broadcast_app = typer.Typer(help="Broadcasts: send an alert to a list, and follow its progress.",
                             no_args_is_help=True)
@@ -35,6 +27,8 @@ EXAMPLE_TEMPLATE = "alert_example.html"
 def _parse_at(value: str, *, settings: Settings, now: dt.datetime) -> dt.datetime:
     """ISO 8601 ('2018-03-20T19:00', with or without an offset; without, in TIMEZONE), or what
     organisers type in Telegram ('tomorrow 07:00'). Raises DateProblem."""
+    from storage.dates import DateProblem, DateProblemKind, parse_moment
+
     try:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -57,6 +51,17 @@ def broadcast_send(
         help="When to send, e.g. 2018-03-20T19:00 (in TIMEZONE unless an offset is given). Default: now.")] = None,
 ) -> None:
     """Queue an alert to a list; the running bot sends it and reports to nobody (see `status`)."""
+    from jinja2 import TemplateNotFound
+
+    from bot.cli.support import fail, load_settings, with_database
+    from bot.engines.composing import check_message_length
+    from messages import render
+    from storage.broadcasts.status import BroadcastError, TextTooLong, create_broadcast
+    from storage.clock import SystemClock
+    from storage.dates import DateProblem
+    from storage.lists.mailing_lists import get_list_by_slug, subscriber_count
+    from storage.telegram_html import TelegramHtmlError
+
     settings = load_settings()
     now = SystemClock().now()
     if (text is None) == (template is None):
@@ -69,7 +74,7 @@ def broadcast_send(
             raise fail("cli_broadcast_bad_time.txt", text=at, kind=problem.kind.value,
                         timezone=settings.timezone) from None
 
-    async def queue(db: Database):
+    async def queue(db):
         async with db.transaction() as session:
             mailing_list = await get_list_by_slug(session, slug=list_slug)
             if mailing_list is None:
@@ -108,9 +113,13 @@ def broadcast_status(
     broadcast_id: Annotated[int | None, typer.Argument(help="One broadcast; without it, the recent ones.")] = None,
 ) -> None:
     """Recent and scheduled broadcasts with their progress, or one in detail."""
+    from bot.cli.support import fail, load_settings, with_database
+    from messages import render
+    from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
+
     settings = load_settings()
 
-    async def read(db: Database):
+    async def read(db):
         async with db.transaction() as session:
             if broadcast_id is None:
                 return await recent_broadcasts(session, limit=20)

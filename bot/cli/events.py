@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.support import load_settings, with_database
-from bot.settings import Settings
-from messages import render
-from storage.clock import SystemClock
-from storage.dates import parse_reminder_rules
-from storage.events import yaml_files
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+# Each command imports what it needs when it runs (see bot/cli/main.py).
 
 events_app = typer.Typer(help="Events, in and out as YAML (see examples/events.yaml).", no_args_is_help=True)
 
 
 async def _in_database(settings: Settings, work):
+    from bot.cli.support import with_database
+
     async def in_one_transaction(db):
         async with db.transaction() as session:
             return await work(session)
@@ -34,6 +34,12 @@ def events_import(
 
     A file with any problem changes nothing. Reminders are planned now and sent by the running bot.
     """
+    from bot.cli.support import load_settings
+    from messages import render
+    from storage.clock import SystemClock
+    from storage.dates import parse_reminder_rules
+    from storage.events import yaml_files
+
     settings = load_settings()
     now = SystemClock().now()
     try:
@@ -56,6 +62,9 @@ def events_export(
     = None,
 ) -> None:
     """Write every event as YAML that `events import` reads back (no RSVPs, nothing about people)."""
+    from bot.cli.support import load_settings
+    from storage.events import yaml_files
+
     settings = load_settings()
 
     async def dump(session):

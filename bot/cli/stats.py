@@ -6,24 +6,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.support import load_settings, with_database
-from messages import render
-from storage.db import Database
-from storage.iapt.answers import RankAnswer, TrendAnswer, View
-from storage.iapt.bundle import BUNDLE_PATH, build_bundle
-from storage.iapt.loading import ensure_iapt_figures
-from storage.iapt.records import IaptImportError
-from storage.iapt.report import StatsDesk, parse_stats_request
-from storage.iapt.writing import import_iapt_directory
+if TYPE_CHECKING:
+    from storage.iapt.records import IaptImportError
+
+# Each command imports what it needs when it runs (see bot/cli/main.py).
 
 stats_app = typer.Typer(help="Published NHS Talking Therapies (IAPT) figures.", no_args_is_help=True)
 
 
 def _rejected(error: IaptImportError) -> typer.Exit:
+    from messages import render
+
     typer.echo(render("stats_import_rejected.txt", error=error), err=True)
     return typer.Exit(code=1)
 
@@ -33,6 +30,11 @@ def import_figures(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The folder of published files.")],
 ) -> None:
     """Load the files of DIRECTORY (the layout of tests/data/iapt, unpacked). A malformed file: nothing changes."""
+    from bot.cli.support import load_settings, with_database
+    from messages import render
+    from storage.iapt.records import IaptImportError
+    from storage.iapt.writing import import_iapt_directory
+
     try:
         summary = asyncio.run(with_database(load_settings(), lambda db: import_iapt_directory(db, directory)))
     except IaptImportError as error:
@@ -43,9 +45,16 @@ def import_figures(
 @stats_app.command("build-bundle")
 def build_bundle_command(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The folder of published files.")],
-    out: Annotated[Path, typer.Argument(help="Where to write the bundle.")] = BUNDLE_PATH,
+    out: Annotated[Path | None, typer.Argument(
+        help="Where to write the bundle. Default: the shipped one, storage/iapt/data/iapt_figures.json.gz.",
+        show_default=False)] = None,
 ) -> None:
     """Write the compact embedded default (gzip JSON) from the published files."""
+    from messages import render
+    from storage.iapt.bundle import BUNDLE_PATH, build_bundle
+    from storage.iapt.records import IaptImportError
+
+    out = out or BUNDLE_PATH
     try:
         data = build_bundle(directory, out)
     except IaptImportError as error:
@@ -68,12 +77,18 @@ def show(
 ) -> None:
     """Print the answer /stats would give ("AREA vs AREA" compares two). Loads the embedded figures
     first if none are loaded."""
+    from bot.cli.support import load_settings, with_database
+    from messages import render
+    from storage.iapt.answers import RankAnswer, TrendAnswer, View
+    from storage.iapt.loading import ensure_iapt_figures
+    from storage.iapt.report import StatsDesk, parse_stats_request
+
     words = [*(area or []), *(["vs", vs] if vs else []), year or ""]
     request = parse_stats_request(" ".join(words))
     if ethnicity or trend or rank:
         request = dataclasses.replace(request, view=View.TREND if trend else View.RANK if rank else View.ETHNICITY)
 
-    async def answer(db: Database):
+    async def answer(db):
         await ensure_iapt_figures(db)
         return await StatsDesk(db).answer_request(request)
 

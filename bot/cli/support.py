@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -13,7 +13,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings
 from messages import render
-from storage.db import Database
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 T = TypeVar("T")
 
@@ -50,6 +52,8 @@ def database_unreachable(error: Exception) -> typer.Exit:
 
 async def with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Runs `work` on the configured database, its schema brought up to date first."""
+    from storage.db import Database
+
     db = Database.from_url(settings.database_url, schema=settings.database_schema)
     try:
         try:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from icalendar import Calendar, vGeo
-from icalendar import Event as CalendarEvent
-
 from storage.events.tables import DateStatus, Event, EventDate
 
 PRODUCT_ID = "-//campaign-bot//events//EN"
 
 
 def event_date_ics(event: Event, event_date: EventDate, *, stamp: dt.datetime, domain: str = "campaign-bot") -> bytes:
+    # Imported at the first file asked for: icalendar and dateutil are a few MB a bot that is
+    # not asked for one need not hold.
+    from icalendar import Calendar, vGeo
+    from icalendar import Event as CalendarEvent
+
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")

@@ -25,7 +25,7 @@ class View(enum.StrEnum):
     TREND = "trend"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Period:
     label: str
     frequency: str
@@ -34,7 +34,7 @@ class Period:
     publication: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AreaRef:
     id: int
     org_type: str
@@ -75,7 +75,7 @@ class ShareRow:
     england: Share | None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Population:
     value: int
     reference: str  # "mid-2018"

@@ -219,7 +219,7 @@ def _ethnic_order(breakdown: tuple[str, str, str]) -> tuple:
 
 async def build_trend_answer(session: AsyncSession, index: StatsIndex, area_id: int) -> TrendAnswer:
     england = index.england_id
-    period_ids = index.annual.get(area_id, [])
+    period_ids = index.annual.get(area_id, ())
     figures = await select_figures(session, area_ids={area_id, england}, period_ids=period_ids,
                                    breakdown_ids=[index.total_id])
     build = _Builder(index, figures)

@@ -203,7 +203,7 @@ class StatsDesk:
 
     async def _answer_area(self, session: AsyncSession, index: StatsIndex, area_id: int,
                            request: StatsRequest) -> StatsAnswer:
-        years = index.annual.get(area_id, [])
+        years = index.annual.get(area_id, ())
         area = index.areas[area_id]
 
         def missing(asked: str, choices: tuple[str, ...] = ()) -> YearMissingAnswer:

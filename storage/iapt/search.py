@@ -19,6 +19,8 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
+import sys
+from array import array
 from collections.abc import Iterable, Mapping
 
 from rapidfuzz import fuzz, process
@@ -89,7 +91,7 @@ def type_hints(text: str) -> frozenset[str]:
     return frozenset(TYPE_HINTS[m.group(0)] for m in _TYPE_HINTS.finditer(full_form(text)))
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class AreaEntry:
     """What the finder knows of one area."""
 
@@ -128,30 +130,36 @@ class AreaFinder:
     def __init__(self, entries: Iterable[AreaEntry], *, preferred: Mapping[int, Iterable[int]] | None = None) -> None:
         """`preferred[a]` lists areas to answer with instead of `a` when both match (see module doc)."""
         self.entries: dict[int, AreaEntry] = {}
-        self._by_code: dict[str, list[int]] = {}
+        by_code: dict[str, list[int]] = {}
         choices: list[str] = []
         owners: list[int] = []
-        self._exact: dict[str, set[int]] = {}
-        self._full_exact: dict[str, set[int]] = {}
+        exact: dict[str, set[int]] = {}
+        full_exact: dict[str, set[int]] = {}
         for entry in entries:
             self.entries[entry.id] = entry
             for code in {entry.code, *entry.codes}:
-                self._by_code.setdefault(code.upper(), []).append(entry.id)
+                by_code.setdefault(sys.intern(code.upper()), []).append(entry.id)
             forms: set[str] = set()
             for name in (entry.name, *entry.aliases):
                 forms.add(full_form(name))
                 forms.add(search_key(name))
-                self._full_exact.setdefault(full_form(name), set()).add(entry.id)
+                full_exact.setdefault(sys.intern(full_form(name)), set()).add(entry.id)
             forms.discard("")
             for form in forms:
-                self._exact.setdefault(form, set()).add(entry.id)
+                form = sys.intern(form)  # one string object per form, however many tables hold it
+                exact.setdefault(form, set()).add(entry.id)
                 choices.append(form)
                 owners.append(entry.id)
+        # Kept compact: tuples and arrays of ids rather than sets and lists of boxed tuples.
+        self._by_code = {code: tuple(ids) for code, ids in by_code.items()}
+        self._exact = {form: tuple(ids) for form, ids in exact.items()}
+        self._full_exact = {form: tuple(ids) for form, ids in full_exact.items()}
         self._choices = choices
-        self._owners = owners
+        self._owners = array("q", owners)
         # Sorted forms, for finding every name that starts with the query by bisection.
-        self._sorted = sorted(zip(choices, owners, strict=True))
-        self._sorted_forms = [form for form, _ in self._sorted]
+        order = sorted(range(len(choices)), key=lambda i: (choices[i], owners[i]))
+        self._sorted_forms = [choices[i] for i in order]
+        self._sorted_owners = array("q", (owners[i] for i in order))
         self._preferred = self._close_preferences(preferred or {})
 
     @staticmethod
@@ -178,7 +186,7 @@ class AreaFinder:
         full, key = full_form(raw), search_key(raw)
         if not full:
             return NotFound(())
-        exact = self._exact.get(full, set()) | self._exact.get(key, set())
+        exact = {*self._exact.get(full, ()), *self._exact.get(key, ())}
         if exact:
             scores = dict.fromkeys(exact, EXACT)
             if full != key:
@@ -208,8 +216,8 @@ class AreaFinder:
     def _starting_with(self, prefix: str) -> set[int]:
         found: set[int] = set()
         index = bisect.bisect_left(self._sorted_forms, prefix)
-        while index < len(self._sorted) and self._sorted_forms[index].startswith(prefix):
-            found.add(self._sorted[index][1])
+        while index < len(self._sorted_forms) and self._sorted_forms[index].startswith(prefix):
+            found.add(self._sorted_owners[index])
             index += 1
         return found
 

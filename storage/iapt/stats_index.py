@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -35,14 +36,14 @@ from storage.iapt.tables import (
 CONFIDENCE_RANK = {"high": 0, "secondary": 1, "projection": 2, "low": 3}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Measure:
     id: int
     key: str
     unit: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _Link:
     from_id: int
     to_id: int
@@ -61,8 +62,8 @@ class StatsIndex:
     measures_by_id: dict[int, _Measure]
     total_id: int
     england_id: int
-    annual: dict[int, list[int]]  # area -> its annual period ids, oldest first
-    monthly: dict[int, list[int]]
+    annual: dict[int, tuple[int, ...]]  # area -> its annual period ids, oldest first
+    monthly: dict[int, tuple[int, ...]]
     links: list[_Link]
     populations: dict[int, list[Population]]
     breakdowns: dict[int, tuple[str, str, str]]
@@ -119,7 +120,7 @@ async def load_stats_index(session: AsyncSession) -> StatsIndex | None:
     for row in rows:
         years, months = annual.get(row.id, []), monthly.get(row.id, [])
         areas[row.id] = AreaRef(
-            row.id, row.org_type, row.code, row.name,
+            row.id, sys.intern(row.org_type), row.code, row.name,
             periods[years[0]].label if years else None, periods[years[-1]].label if years else None,
             periods[months[-1]].label if months else None)
     england_id = next(a.id for a in areas.values() if a.org_type == OrgType.ENGLAND and a.code == ENGLAND_CODE)
@@ -153,7 +154,9 @@ async def load_stats_index(session: AsyncSession) -> StatsIndex | None:
         populations[row.area_id].append(Population(row.value, row.reference, row.reference_date, row.kind,
                                                    row.source, row.confidence, row.geography_name))
     return StatsIndex(version, areas, finder, periods, {p.label: i for i, p in periods.items()}, measures,
-                      {m.id: m for m in measures.values()}, total_id, england_id, dict(annual), dict(monthly), links,
+                      {m.id: m for m in measures.values()}, total_id, england_id,
+                      {area: tuple(ids) for area, ids in annual.items()},
+                      {area: tuple(ids) for area, ids in monthly.items()}, links,
                       dict(populations), breakdowns)
 
 

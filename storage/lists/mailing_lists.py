@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import re
 
-from rapidfuzz import fuzz, process, utils
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +71,9 @@ async def public_lists(session: AsyncSession) -> list[MailingList]:
 
 async def find_list(session: AsyncSession, *, name: str) -> MailingList | None:
     """The public list whose short name or title is `name`, ignoring case and spacing."""
+    # Imported here, as below: the command line's quick commands use this module but never match names.
+    from rapidfuzz import utils
+
     wanted = utils.default_process(name)
     for mailing_list in await public_lists(session):
         if wanted in (utils.default_process(mailing_list.slug), utils.default_process(mailing_list.title)):
@@ -84,6 +86,8 @@ async def nearest_lists(session: AsyncSession, *, name: str, limit: int = 3) -> 
 
     Only reasonable matches are offered; an unrelated word gets no suggestion.
     """
+    from rapidfuzz import fuzz, process, utils
+
     lists = await public_lists(session)
     choices = {index: f"{item.slug} {item.title}" for index, item in enumerate(lists)}
     matches = process.extract(name, choices, scorer=fuzz.WRatio, processor=utils.default_process,

@@ -48,6 +48,7 @@ from tests.template_samples import (
     SERVICE,
     TREND,
     TZ,
+    WAITS_ANSWERS,
     YEAR,
     Sample,
     area_answer,
@@ -207,6 +208,7 @@ SAMPLES: dict[str, list[dict]] = {
     "stats_trend.html": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
                          {"answer": TrendAnswer(ENGLAND, TREND[:1], (), (), False)},
                          {"answer": TrendAnswer(AREA, (), (), (), True)}],
+    "stats_waits.html": [{"answer": answer} for answer in WAITS_ANSWERS],
     "stats_year_missing.html": [
         {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
         {"answer": YearMissingAnswer(AREA, "2030-31", ("2017-18", "2018-19"), (), (), (), "area")},

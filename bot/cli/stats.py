@@ -13,7 +13,7 @@ import typer
 from bot.cli.support import load_settings, with_database
 from messages import render
 from storage.db import Database
-from storage.iapt.answers import TrendAnswer, View
+from storage.iapt.answers import TrendAnswer, View, WaitsAnswer
 from storage.iapt.bundle import BUNDLE_PATH, build_bundle
 from storage.iapt.loading import ensure_iapt_figures
 from storage.iapt.records import IaptImportError
@@ -61,12 +61,15 @@ def show(
     year: Annotated[str | None, typer.Option(help="Financial year, e.g. 2018-19.")] = None,
     ethnicity: Annotated[bool, typer.Option("--ethnicity", help="Figures by ethnic group.")] = False,
     trend: Annotated[bool, typer.Option("--trend", help="Every year the area has.")] = False,
-    chart: Annotated[Path | None, typer.Option(help="With --trend: also write the chart to this PNG file.")] = None,
+    waits: Annotated[bool, typer.Option("--waits", help="Waiting times of its services, 12 months.")] = False,
+    chart: Annotated[Path | None, typer.Option(help="With --trend or --waits: also write the chart to this PNG "
+                                                    "file.")] = None,
 ) -> None:
-    """Print the answer /stats would give. Loads the embedded figures first if none are loaded."""
+    """Print the answer /stats would give ("tower hamlets waits" as in Telegram, or with the options).
+    Loads the embedded figures first if none are loaded."""
     request = parse_stats_request(" ".join([*(area or []), year or ""]))
-    if ethnicity or trend:
-        request = dataclasses.replace(request, view=View.TREND if trend else View.ETHNICITY)
+    if ethnicity or trend or waits:
+        request = dataclasses.replace(request, view=View.WAITS if waits else View.TREND if trend else View.ETHNICITY)
 
     async def answer(db: Database):
         await ensure_iapt_figures(db)
@@ -74,7 +77,8 @@ def show(
 
     result = asyncio.run(with_database(load_settings(), answer))
     typer.echo(render(result.text_template, answer=result))
-    if chart is not None and isinstance(result, TrendAnswer):
-        from messages.charts import render_trend_chart
+    if chart is not None and isinstance(result, TrendAnswer | WaitsAnswer):
+        from messages.charts import render_trend_chart, render_waits_chart
 
-        chart.write_bytes(render_trend_chart(result))
+        draw = render_trend_chart if isinstance(result, TrendAnswer) else render_waits_chart
+        chart.write_bytes(draw(result))

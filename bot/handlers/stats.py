@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 from telegram import InlineQueryResultArticle, InputFile, InputTextMessageContent, Update
 from telegram.constants import ParseMode
@@ -22,7 +24,7 @@ from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from messages.charts import render_trend_chart
+from messages.charts import render_trend_chart, render_waits_chart
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -32,6 +34,7 @@ from storage.iapt.answers import (
     NotFoundAnswer,
     TrendAnswer,
     View,
+    WaitsAnswer,
     YearMissingAnswer,
 )
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
@@ -94,8 +97,9 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
     if isinstance(answer, SlowDown) and not answer.first_refusal:
         return  # told once already: answering every message of a flood would be a flood
     answer = sendable(answer)
-    if isinstance(answer, TrendAnswer) and answer.points:
-        if await _send_trend(update, answer):
+    chart = _chart_of(answer)
+    if chart is not None:
+        if await _send_chart(update, answer, *chart):
             return
         # The chart failed: the same figures as text, after saying so.
         await reply(update, "stats_chart_failed.html", answer=answer)
@@ -132,14 +136,25 @@ def sendable(answer: Reply) -> Reply:
     return answer
 
 
-async def _send_trend(update: Update, answer: TrendAnswer) -> bool:
+def _chart_of(answer: Reply) -> tuple[Callable[[Any], bytes], str] | None:
+    """How to draw the answer's chart and the name of its kind, or None when it has none."""
+    if isinstance(answer, TrendAnswer) and answer.points:
+        return render_trend_chart, "trend"
+    if isinstance(answer, WaitsAnswer) and answer.services and answer.months:
+        return render_waits_chart, "waits"
+    return None
+
+
+async def _send_chart(update: Update, answer: TrendAnswer | WaitsAnswer, draw: Callable[[Any], bytes],
+                      kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
     try:
-        chart = await asyncio.to_thread(render_trend_chart, answer)
+        # In a worker thread: drawing is CPU-bound, tens of milliseconds.
+        chart = await asyncio.to_thread(draw, answer)
     except Exception:
-        logger.exception("the trend chart of area %s could not be drawn", answer.area.id)
+        logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)
         return False
-    photo = InputFile(chart, filename=f"stats-{answer.area.code}-trend.png")
+    photo = InputFile(chart, filename=f"stats-{answer.area.code}-{kind}.png")
     text = render(answer.html_template, answer=answer)
     buttons = keyboard(stats_buttons(answer))
     chat = update.effective_chat
@@ -196,7 +211,12 @@ def stats_buttons(answer: Reply) -> Keyboard:
                      (_button_label("trend"), _data("show", answer.area.id, View.TREND, None))])
     elif isinstance(answer, YearMissingAnswer):
         year = answer.asked
-    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND}.get(type(answer), View.SUMMARY)
+    if isinstance(answer, AreaAnswer | TrendAnswer):
+        rows.append([(_button_label("waits"), _data("show", answer.area.id, View.WAITS, None))])
+    elif isinstance(answer, WaitsAnswer):
+        rows.append([(_button_label("summary_latest"), _data("show", answer.area.id, View.SUMMARY, None))])
+    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND,
+            WaitsAnswer: View.WAITS}.get(type(answer), View.SUMMARY)
     if isinstance(answer, YearMissingAnswer):
         view = answer.view
     for area in getattr(answer, "offers", ()):

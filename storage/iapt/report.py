@@ -29,6 +29,7 @@ from storage.iapt.answers import (
 from storage.iapt.building import build_area_answer, build_ethnicity_answer, build_trend_answer, lineage_of
 from storage.iapt.search import Choices, Found, NotFound
 from storage.iapt.stats_index import StatsIndex, dataset_version, load_stats_index
+from storage.iapt.waits import build_waits_answer
 
 INDEX_RECHECK_SECONDS = 60.0
 
@@ -38,6 +39,9 @@ VIEW_WORDS = {
     "ethnic group": View.ETHNICITY, "ethnic groups": View.ETHNICITY, "by ethnicity": View.ETHNICITY,
     "trend": View.TREND, "trends": View.TREND, "chart": View.TREND, "history": View.TREND,
 }
+# `/stats <area> waits` (storage.iapt.waits), kept to its own table so that it merges beside other views.
+VIEW_WORDS |= {"waits": View.WAITS, "wait": View.WAITS, "waiting": View.WAITS, "waiting times": View.WAITS,
+               "waiting time": View.WAITS, "wait times": View.WAITS}
 _VIEW_AT_END = re.compile(r"\s*\b(" + "|".join(sorted(map(re.escape, VIEW_WORDS), key=len, reverse=True)) + r")\s*$",
                           re.IGNORECASE)
 _YEAR_SPAN = re.compile(r"\b(20\d{2})\s*[-/–]\s*(20\d{2}|\d{2})\b")
@@ -160,6 +164,8 @@ class StatsDesk:
 
         if request.view is View.TREND:
             return await build_trend_answer(session, index, area_id)
+        if request.view is View.WAITS:
+            return await build_waits_answer(session, index, area_id)
         if request.bad_year:
             return missing(request.bad_year)
         if request.bare_year is not None:

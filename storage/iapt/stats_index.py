@@ -119,6 +119,8 @@ async def load_stats_index(session: AsyncSession) -> StatsIndex | None:
     # on: a merger's successor, or the geography rather than its local service.
     preferred: dict[int, list[int]] = defaultdict(list)
     for link in links:
+        if link.kind == LinkKind.ICB_SERVICE:
+            continue  # a lookup of which services the ICB has, not a lineage
         if link.kind == LinkKind.LOCAL_SERVICE:
             preferred[link.to_id].append(link.from_id)
         else:
@@ -145,11 +147,14 @@ FigureKey = tuple[int, int, int, int]  # area, breakdown, period, measure
 
 
 async def select_figures(session: AsyncSession, *, area_ids: Iterable[int], period_ids: Iterable[int],
-                         breakdown_ids: Iterable[int] | None = None) -> dict[FigureKey, tuple[float | None, bool]]:
-    """The figures of some areas in some periods (all breakdowns unless given), keyed by ids."""
+                         breakdown_ids: Iterable[int] | None = None,
+                         measure_ids: Iterable[int] | None = None) -> dict[FigureKey, tuple[float | None, bool]]:
+    """The figures of some areas in some periods (all breakdowns and measures unless given), keyed by ids."""
     figure = IaptFigure.__table__.c
     query = select(figure.area_id, figure.breakdown_id, figure.period_id, figure.measure_id, figure.value,
                    figure.suppressed).where(figure.area_id.in_(list(area_ids)), figure.period_id.in_(list(period_ids)))
     if breakdown_ids is not None:
         query = query.where(figure.breakdown_id.in_(list(breakdown_ids)))
+    if measure_ids is not None:
+        query = query.where(figure.measure_id.in_(list(measure_ids)))
     return {(a, b, p, m): (v, s) for a, b, p, m, v, s in (await session.execute(query)).all()}

@@ -21,18 +21,21 @@ M037 over M031) and are `Share`s, labelled as calculated wherever they are shown
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.iapt.answers import AreaRef, ServiceWaits, WaitsAnswer, WaitsMonth, WaitsRoute
 from storage.iapt.building import FigureReader, lineage_of
-from storage.iapt.figures import Share
+from storage.iapt.figures import ABSENT_COUNT, Figure, Share
 from storage.iapt.stats_index import StatsIndex, select_figures
 from storage.iapt.tables import LinkKind, OrgType
 
 WAITS_MONTHS = 12  # the answer's months: the latest twelve England has
 WAITS_MEASURES = ("M031", "M036", "M037", "M038", "M048", "M049")
-CHARTED_SERVICES = 8  # more lines than this make the chart unreadable on a phone
-LISTED_SERVICES = 12  # lines of figures; more would not fit in a message (4096 characters)
+CHARTED_SERVICES = 6  # more lines than this make the chart unreadable on a phone
+LISTED_SERVICES = 8  # lines of figures; more would not fit in a message (4096 characters)
 
 
 def services_of(index: StatsIndex, area_id: int) -> tuple[WaitsRoute, int | None, list[int]]:
@@ -57,33 +60,56 @@ def services_of(index: StatsIndex, area_id: int) -> tuple[WaitsRoute, int | None
     return WaitsRoute.NONE, None, []
 
 
-def _month(build: FigureReader, area_id: int, period_id: int, index: StatsIndex) -> WaitsMonth:
-    entered, within_6, within_18, waiting, mean, median = (build.figure(area_id, period_id, key)
-                                                           for key in WAITS_MEASURES)
-    return WaitsMonth(index.periods[period_id], entered, within_6, within_18,
-                      Share.of("M036", within_6, "M031", entered), Share.of("M037", within_18, "M031", entered),
-                      mean, median, waiting)
+def _month_reader(index: StatsIndex, figures: dict) -> Callable[[int, int], WaitsMonth]:
+    """Reads one service's month out of the query's rows. An ICB's answer reads a thousand or more
+    figures, so the common cases (absent, a plain number) skip the general reader, which logs
+    unreadable rows and keeps suppression."""
+    general = FigureReader(index, figures)
+    total = index.total_id
+    measures = [index.measures.get(key) for key in WAITS_MEASURES]
+    absent = {m.unit: Figure(None, False, m.unit) for m in measures if m is not None}
+
+    def figure(area_id: int, period_id: int, key: str, measure) -> Figure:
+        if measure is None:
+            return ABSENT_COUNT
+        found = figures.get((area_id, total, period_id, measure.id))
+        if found is None:
+            return absent[measure.unit]
+        value, suppressed = found
+        if type(value) is float and not suppressed and math.isfinite(value):
+            return Figure(value, False, measure.unit)
+        return general.figure(area_id, period_id, key)
+
+    def read(area_id: int, period_id: int) -> WaitsMonth:
+        entered, within_6, within_18, waiting, mean, median = (
+            figure(area_id, period_id, key, measure) for key, measure in zip(WAITS_MEASURES, measures, strict=True))
+        return WaitsMonth(index.periods[period_id], entered, within_6, within_18,
+                          Share.of("M036", within_6, "M031", entered), Share.of("M037", within_18, "M031", entered),
+                          mean, median, waiting)
+
+    return read
 
 
 async def build_waits_answer(session: AsyncSession, index: StatsIndex, area_id: int) -> WaitsAnswer:
     england = index.england_id
     route, via, service_ids = services_of(index, area_id)
     window = index.monthly.get(england, [])[-WAITS_MONTHS:]
-    measure_ids = [index.measures[key].id for key in WAITS_MEASURES if key in index.measures]
-    figures = await select_figures(session, area_ids={*service_ids, england}, period_ids=window,
-                                   breakdown_ids=[index.total_id], measure_ids=measure_ids)
-    build = FigureReader(index, figures)
-
-    def series(target: int) -> ServiceWaits:
-        return ServiceWaits(index.areas[target], tuple(_month(build, target, p, index) for p in window))
-
-    services, quiet = [], []
-    for service_id in service_ids:
-        waits = series(service_id)
-        (services if any(m.published for m in waits.months) else quiet).append(waits)
+    # A service with no monthly figures at all in the window (of any measure) is only named.
+    months = set(window)
+    active = [s for s in service_ids if months.intersection(index.monthly.get(s, ()))]
+    quiet = tuple(index.areas[s] for s in service_ids if s not in active)
     if not window:  # no monthly figures loaded at all: nothing to show beside nothing
         return WaitsAnswer(index.areas[area_id], route, index.areas[via] if via is not None else None, (),
-                           tuple(index.areas[s] for s in service_ids), None, 0, 0, ())
+                           quiet, None, 0, 0, ())
+    measure_ids = [index.measures[key].id for key in WAITS_MEASURES if key in index.measures]
+    figures = await select_figures(session, area_ids={*active, england}, period_ids=window,
+                                   breakdown_ids=[index.total_id], measure_ids=measure_ids)
+    read = _month_reader(index, figures)
+
+    def series(target: int) -> ServiceWaits:
+        return ServiceWaits(index.areas[target], tuple(read(target, p) for p in window))
+
+    services = [series(s) for s in active]
     _lineage, offers = lineage_of(index, area_id)
     if via is not None:
         offers = (index.areas[via], *(a for a in offers if a.id != via))
@@ -93,7 +119,7 @@ async def build_waits_answer(session: AsyncSession, index: StatsIndex, area_id: 
     # The largest first (most started treatment in the latest month), then by name.
     services.sort(key=lambda s: (-(s.latest.entered.value or 0), s.service.name))
     return WaitsAnswer(index.areas[area_id], route, index.areas[via] if via is not None else None,
-                       tuple(services), tuple(q.service for q in quiet), england_series,
+                       tuple(services), quiet, england_series,
                        min(len(services), CHARTED_SERVICES), min(len(services), LISTED_SERVICES),
                        _offers_without(offers, service_ids))
 

@@ -263,3 +263,54 @@ async def test_the_waits_chart_is_drawn_off_the_event_loop(stats_bot, asker, mon
     others_answered.set()
     await stats_bot.deliver(chart)
     assert any("_upload" in m for m in asker.messages)
+
+
+# ------------------------------------------------------------------ the short form shared inline, and its deep link
+
+START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # Telegram's rule for a start parameter
+
+
+@in_module_loop
+async def test_every_area_has_a_deep_link_telegram_takes_and_it_reads_back(desk):
+    from storage.iapt.links import read_start_parameter, start_parameter
+
+    index = await desk.index()
+    for area in index.areas.values():
+        for view, year in ((View.SUMMARY, None), (View.WAITS, None), (View.ETHNICITY, "2018-19")):
+            parameter = start_parameter(area, view, year)
+            assert parameter is not None and START_PARAMETER.match(parameter), (area, parameter)
+            link = read_start_parameter(parameter)
+            assert (link.org_type, link.code, link.view, link.year) == (area.org_type, area.code, view, year)
+    for broken in ("stats-", "stats-C08V", "stats-X08V-s", "stats-C08V-q", "stats-C08V-s-201820", "C08V-s",
+                   "stats-C08V-s-2018-19", "stats-C" + "8" * 30 + "-s"):
+        assert read_start_parameter(broken) is None, broken
+
+
+async def test_inline_offers_a_short_form_whose_link_answers_in_full(stats_bot, asker):  # noqa: F811
+    update = stats_bot.server.inline_query(303, "tower hamlets 2018-19")
+    await stats_bot.deliver(update)
+    results = stats_bot.server.calls("answerInlineQuery")[-1].params["results"]
+    short = results[0]
+    assert short["title"] == "NHS TOWER HAMLETS CCG (CCG 08V) · headline to share"
+    message = short["input_message_content"]["message_text"]
+    link = "https://t.me/campaign_bot?start=stats-C08V-s-201819"
+    assert f'<a href="{link}">' in message
+    text = plain(message)
+    assert "Referrals received: 10,270 · England 1,603,643" in text and "Recovery rate: 49% · England 52.1%" in text
+    assert len(text.splitlines()) <= 8  # a headline, not the whole answer
+
+    # The link opens a private chat with "/start stats-C08V-s-201819": the full answer.
+    full = plain(await asker.say("/start stats-C08V-s-201819"))
+    assert full == plain(await asker.say("/stats tower hamlets 2018-19"))
+
+    update = stats_bot.server.inline_query(303, "tower hamlets waits")
+    await stats_bot.deliver(update)
+    waits = stats_bot.server.calls("answerInlineQuery")[-1].params["results"][0]
+    assert "start=stats-C08V-w" in waits["input_message_content"]["message_text"]
+    latest = expected_month("RWK53", window()[-1])
+    assert f"Started treatment within 6 weeks†: {latest[1]:.1f}%" in plain(waits["input_message_content"]
+                                                                           ["message_text"])
+    sent = await asker.send("/start stats-C08V-w")
+    assert any("_upload" in m for m in sent)  # the waits chart with its figures
+
+    assert "No area matches" in plain(await asker.say("/start stats-Cnowhere-s"))

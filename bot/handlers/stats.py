@@ -37,6 +37,7 @@ from storage.iapt.answers import (
     WaitsAnswer,
     YearMissingAnswer,
 )
+from storage.iapt.links import short_form_link
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
@@ -79,13 +80,21 @@ async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYP
     await send_stats_answer(update, answer, in_place=pressed.action == "pick")
 
 
+async def stats_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start stats-… in a private chat, from the link under a short form shared from inline mode:
+    the full answer it stands for."""
+    answer = await stats_of(context).answer_link(_person(update), argument_text(context))
+    await send_stats_answer(update, answer)
+
+
 async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
     query = update.inline_query
     answers = await stats_of(context).answer_inline(query.from_user.id, query.query[:MAX_QUESTION_LENGTH])
     answers = [sendable(answer) for answer in answers]
     refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer, StatsUnavailable)) for a in answers)
-    await query.answer([inline_article(str(number), answer) for number, answer in enumerate(answers)],
+    await query.answer([article for number, answer in enumerate(answers)
+                        for article in inline_articles(str(number), answer, context.bot.username)],
                        cache_time=0 if refused else INLINE_CACHE_SECONDS, is_personal=refused)
 
 
@@ -231,6 +240,26 @@ def _inline_words(name: str, answer: Reply) -> str:
     """A title or description from `messages/stats_inline.txt` (plain text)."""
     macro = getattr(environment().get_template("stats_inline.txt").module, name)
     return str(macro(type(answer).__name__, answer)).strip()
+
+
+def inline_articles(result_id: str, answer: Reply, bot_username: str | None) -> list[InlineQueryResultArticle]:
+    """The answer's short form first, when it has one (a headline with a link back to the full
+    answer, for sharing into another chat), then the full answer."""
+    articles = [inline_article(result_id, answer)]
+    parameter = short_form_link(answer)
+    if parameter is None or not bot_username:
+        return articles
+    try:
+        text = render("stats_short.html", answer=answer, link=f"https://t.me/{bot_username}?start={parameter}")
+        short = InlineQueryResultArticle(
+            id=f"{result_id}-short", title=_inline_words("short_title", answer),
+            description=_inline_words("description", answer),
+            input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML))
+    except Exception:
+        logger.exception("the short form of a /stats answer (%s) could not be composed; the full one is offered",
+                         type(answer).__name__)
+        return articles
+    return [short, *articles]
 
 
 def inline_article(result_id: str, answer: Reply) -> InlineQueryResultArticle:

@@ -27,6 +27,7 @@ from storage.iapt.answers import (
     YearMissingAnswer,
 )
 from storage.iapt.building import build_area_answer, build_ethnicity_answer, build_trend_answer, lineage_of
+from storage.iapt.links import StatsLink
 from storage.iapt.search import Choices, Found, NotFound
 from storage.iapt.stats_index import StatsIndex, dataset_version, load_stats_index
 from storage.iapt.waits import build_waits_answer
@@ -152,6 +153,17 @@ class StatsDesk:
             if area_id not in index.areas:
                 return NotFoundAnswer(str(area_id), ())
             return await self._answer_area(session, index, area_id, StatsRequest("", view, year))
+
+    async def answer_link(self, link: StatsLink) -> StatsAnswer:
+        """The full answer a deep link asks for (`/start stats-…`, storage.iapt.links), by area code."""
+        async with self.db.transaction() as session:
+            index = await self._current_index(session)
+            if index is None:
+                return NoFiguresAnswer()
+            area = next((a for a in index.areas.values() if (a.org_type, a.code) == (link.org_type, link.code)), None)
+            if area is None:
+                return NotFoundAnswer(link.code, ())
+            return await self._answer_area(session, index, area.id, StatsRequest("", link.view, link.year))
 
     async def _answer_area(self, session: AsyncSession, index: StatsIndex, area_id: int,
                            request: StatsRequest) -> StatsAnswer:

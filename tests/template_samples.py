@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.listings import BroadcastSummary
+from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
+from storage.events.problems import EventProblemKind, InvalidEventError
+from storage.events.reminders import ComposeFailure
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -29,6 +32,7 @@ from storage.iapt.answers import (
 )
 from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
+from storage.lists.mailing_lists import InvalidListError, ListProblemKind
 
 TZ = ZoneInfo("Europe/London")
 # Every text a person or an import can put into a message, made to break unescaped HTML.
@@ -145,3 +149,24 @@ WAITS_ANSWERS = (
 )
 
 
+
+
+def _event_problems() -> list[InvalidEventError]:
+    """One refusal of every kind the events domain has, with hostile details, so each kind's
+    words are rendered (and checked as Telegram HTML) at least once."""
+    failure = ComposeFailure(TextTooLong(4200, 4096), None,
+                             [InvalidEventError(EventProblemKind.TOO_LONG, field="venue_name", length=6000, limit=200)])
+    details = dict(text=HOSTILE, most=999_999, field="meeting_point", length=201, limit=200, key=HOSTILE,
+                   fields=["title", HOSTILE], slug=HOSTILE, failure=failure, detail=HOSTILE, rule=HOSTILE,
+                   value=HOSTILE, why="morning_or_evening")
+    return [InvalidEventError(kind, **details) for kind in EventProblemKind]
+
+
+EVENT_PROBLEMS = _event_problems()
+COMPOSE_FAILURES = [
+    ComposeFailure(TextTooLong(4200, 4096), None, []),
+    ComposeFailure(None, f"KeyError: {HOSTILE}",
+                   [InvalidEventError(EventProblemKind.TOO_LONG, field=field, length=6000, limit=200)
+                    for field in ("venue_name", "details")]),
+]
+LIST_PROBLEMS = [{"problem": InvalidListError(kind, limit=80, slug=HOSTILE)} for kind in ListProblemKind]

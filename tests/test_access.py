@@ -355,6 +355,9 @@ async def test_a_group_sees_what_a_supporter_sees_even_when_an_organiser_asks(ru
     assert "For organisers" not in shown[0]["text"] and "going 0" not in shown[0]["text"]
     assert [b["text"] for b in in_group.buttons(shown[0])] == ["Add to calendar"]
     assert await in_group.say("/cancelevent") == render("event_private_only.html")
+    # /help in the group is the group's help too: the organiser's commands are listed in private.
+    assert "For organisers" not in await in_group.say("/help")
+    assert "For organisers" in await running_bot.person(ORGANISER_ID).say("/help")
 
 
 async def test_attendees_pressed_in_a_group_go_to_the_organisers_private_chat(running_bot, world, group):

@@ -45,10 +45,10 @@ def at_most(limit: int) -> str:
 def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_message():
     tz = ZoneInfo("Europe/London")
     event = Event(id=1, list_id=1, capacity=999_999,
-                  **{attribute: at_most(limit) for attribute, _name, limit in drafts.TEXT_FIELDS})
+                  **{attribute: at_most(limit) for attribute, limit in drafts.FIELD_LIMITS.items()})
     event.postcode = "EC1A 1BB"  # normalised: at most 8 characters of A-Z, 0-9 and a space
     assert all(drafts.utf16_length(getattr(event, attribute)) == limit
-               for attribute, _name, limit in drafts.TEXT_FIELDS if attribute != "postcode")
+               for attribute, limit in drafts.FIELD_LIMITS.items() if attribute != "postcode")
     # Ending the next day makes the longest span; the most a count and a status line can say.
     date = EventDate(id=1, event_id=1, starts_at=utc(2018, 9, 26, 10, 15), ends_at=utc(2018, 9, 27, 11, 45),
                      status=tables.DateStatus.CHANGED.value, booked_elsewhere=999_999)
@@ -154,7 +154,8 @@ events:
     with pytest.raises(yaml_files.EventsFileError) as refused:
         yaml_files.read_events_file(document, tz=settings.tz, now=clock.now(),
                                     default_rules=parse_reminder_rules(settings.reminder_rules))
-    assert "the meeting point has 201 characters, more than the 200 allowed" in str(refused.value)
+    told = render("cli_events_rejected.txt", path="events.yaml", problems=refused.value.problems)
+    assert "the meeting point has 201 characters, more than the 200 allowed" in told
 
 
 # ------------------------------------------------------------------ a bad row written straight in
@@ -341,7 +342,7 @@ async def test_the_event_columns_are_as_wide_as_the_bounds_on_this_database(data
             "events")})
         reminder_columns = await connection.run_sync(lambda sync: {c["name"]: c["type"] for c in inspect(
             sync).get_columns("reminders")})
-    widths = {attribute: getattr(columns[attribute], "length", None) for attribute, _name, _limit in drafts.TEXT_FIELDS}
+    widths = {attribute: getattr(columns[attribute], "length", None) for attribute in drafts.FIELD_LIMITS}
     # details is TEXT on both databases, bounded in code only (see migration 0008_event_limits).
     assert widths == {**drafts.FIELD_LIMITS, "details": None}
     assert reminder_columns["failure"].length == tables.MAX_FAILURE_LENGTH

@@ -12,6 +12,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
+from messages import render
 from storage.dates import parse_reminder_rules
 from storage.events import catalogue, yaml_files
 from storage.events.drafts import DateDraft, EventDraft
@@ -233,7 +234,7 @@ events:
 """
     with pytest.raises(yaml_files.EventsFileError) as caught:
         yaml_files.read_events_file(text, tz=settings.tz, now=clock.now(), default_rules=[])
-    messages = [f"{p.where}: {p.message}" for p in caught.value.problems]
+    messages = render("cli_events_rejected.txt", path="events.yaml", problems=caught.value.problems).splitlines()[1:]
     assert len(messages) == 3
     assert "not a UK postcode" in messages[0]
     assert "without guessing (morning or evening)" in messages[1]

@@ -19,6 +19,7 @@ from messages import render, template_names
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import DateProblem, DateProblemKind
+from storage.events.problems import NoticeNotComposable
 from storage.iapt.answers import (
     ChoicesAnswer,
     EthnicityAnswer,
@@ -33,12 +34,15 @@ from tests.template_samples import (
     AREA,
     AT,
     CHOICE,
+    COMPOSE_FAILURES,
     DATE,
     ENGLAND,
     ETHNIC_ROWS,
     EVENT,
+    EVENT_PROBLEMS,
     HOSTILE,
     LINEAGE,
+    LIST_PROBLEMS,
     LONG_DATE,
     MAILING_LIST,
     MONTHLY,
@@ -124,7 +128,7 @@ SAMPLES: dict[str, list[dict]] = {
     "event_edited.html": [{"told": True, "promoted": 0}, {"told": False, "promoted": 1}, {"told": True, "promoted": 2}],
     "event_attendees_ask_privately.html": [{}],
     "event_ics_caption.html": [{"title": HOSTILE}],
-    "event_invalid.html": [{"problem": f"{HOSTILE} is not a number"}],
+    "event_invalid.html": [{"problem": problem} for problem in EVENT_PROBLEMS],
     "event_moved.html": [{"event": EVENT, "old_starts_at": AT, "date": LONG_DATE, "tz": TZ},
                          {"event": PLAIN_EVENT, "old_starts_at": AT, "date": DATE, "tz": TZ}],
     "event_name_shared.html": [{"shared": True, "name": HOSTILE}, {"shared": False, "name": HOSTILE}],
@@ -165,17 +169,20 @@ SAMPLES: dict[str, list[dict]] = {
     "mydata.html": [
         {"data": None, "tz": TZ, "retention_days": 30},
         {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
-                        subscriptions=[(MAILING_LIST, AT)], extra={"Events you answered": [f"{HOSTILE}: going"]},
+                        subscriptions=[(MAILING_LIST, AT)], alerts_received=3, reports_received=1,
+                        event_answers=[Sample(title=HOSTILE, starts_at=AT, status=status, shared_name=HOSTILE)
+                                       for status in ("going", "waiting", "not_going")],
                         erased_after=lambda days: None),
          "tz": TZ, "retention_days": 30},
-        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[], extra={},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[],
+                        alerts_received=0, reports_received=0, event_answers=[],
                         erased_after=lambda days: AT + dt.timedelta(days=days)),
          "tz": TZ, "retention_days": 30},
     ],
     "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
     "need_list_name.html": [{"command": "subscribe"}],
     "newlist_done.html": [{"mailing_list": MAILING_LIST, "bot_username": "campaign_bot"}],
-    "newlist_invalid.html": [{"problem": f"the title {HOSTILE} is too long"}],
+    "newlist_invalid.html": LIST_PROBLEMS,
     "newlist_usage.html": [{}],
     "organiser_changed.html": [{"change": change, "user_id": 42} for change in (
         "added", "already", "removed", "configured", "not_organiser")],
@@ -198,7 +205,7 @@ SAMPLES: dict[str, list[dict]] = {
                             {"answer": HeadlineAnswer(area_answer(ENGLAND, monthly=None))}],
     "stats_loading.html": [{}],
     "stats_unavailable.html": [{"answer": Sample(area_name=HOSTILE)}, {"answer": Sample(area_name=None)}],
-    "event_notice_impossible.html": [{"problem": f"the venue of {HOSTILE} is too long"}],
+    "event_notice_impossible.html": [{"problem": NoticeNotComposable(failure)} for failure in COMPOSE_FAILURES],
     "flood_slow_down.html": [{"limit": 20, "seconds": 10.0}, {"limit": 5, "seconds": 2.5}],
     "stats_chart_failed.html": [{"answer": area_answer()}],
     "stats_no_figures.html": [{}],

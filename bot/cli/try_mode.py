@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from bot.app import build_application, running
 from bot.local_api.server import LocalBotApi
-from bot.services import Services
+from bot.services import services_in
 from bot.settings import Settings
 from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
@@ -115,9 +115,9 @@ async def run_try_mode(settings: Settings, *, stdin: TextIO, stdout: TextIO | No
     server = LocalBotApi(token=TRY_TOKEN)
     api_url = await server.start()
     settings = settings.model_copy(update={"organiser_ids": settings.organiser_ids | {ORGANISER_ID}})
-    services = Services(settings=settings, clock=SystemClock(),
-                        db=Database.from_url(settings.database_url, schema=settings.database_schema))
-    application = build_application(services, token=TRY_TOKEN, api_url=api_url)
+    application = build_application(settings, Database.from_url(settings.database_url, schema=settings.database_schema),
+                                    SystemClock(), token=TRY_TOKEN, api_url=api_url)
+    services = services_in(application)
     processed = ProcessedUpdates(application)
     try:
         async with running(application, poll_timeout=5):

@@ -225,8 +225,9 @@ class ReminderScheduler:
                                                        reminder_id=reminder_id)
         except Exception as problem:  # anything the row makes composing or handing on raise
             async with self.db.transaction() as session:
-                failed = await reminders.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
-                                                           now=now)
+                failed = await reminders.mark_reminder_failed(
+                    session, reminder_id=reminder_id, problem=problem, now=now,
+                    describe=lambda failure: render("event_compose_failure.txt", failure=failure))
             logger.warning("reminder %s failed and will not be sent: %s", reminder_id,
                            failed.reason if failed else type(problem).__name__, exc_info=problem)
             return FiringReport(failed=[failed] if failed else [])

@@ -65,7 +65,8 @@ class Family:
             shape, readers[name] = _shape(hints[name])
             regex += re.escape(layout[at:match.start()]) + f"(?P<{name}>{shape})"
             at = match.end()
-        cls.layout, cls.pattern, cls._readers = layout, regex + re.escape(layout[at:]) + "$", readers
+        # \Z, not $: a "$" also matches before a final newline, which a client may send.
+        cls.layout, cls.pattern, cls._readers = layout, regex + re.escape(layout[at:]) + r"\Z", readers
 
     def data(self) -> str:
         values = {name: _text_of(getattr(self, name)) for name in self._readers}

@@ -33,7 +33,7 @@ from storage.events import catalogue, drafts, editing, problems, reminders, tabl
 from storage.events.draft_summary import summarise_draft
 from storage.events.drafts import DateDraft, EventDraft
 from storage.events.editing import EDITABLE, skipped
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.lists.mailing_lists import get_list_by_id, public_lists
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
@@ -98,7 +98,7 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
     try:
         drafts.check_field_length(attribute, value)
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return True
     return False
 
@@ -106,7 +106,8 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
 async def title_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     title = _text(update)
     if not title:
-        await reply(update, "event_invalid.html", problem=f"a title has 1 to {tables.MAX_TITLE_LENGTH} characters")
+        await reply(update, "event_invalid.html",
+                    problem=InvalidEventError(EventProblemKind.NO_TITLE, limit=tables.MAX_TITLE_LENGTH))
         return NEW_TITLE
     if await _refused_as_too_long(update, "title", title):
         return NEW_TITLE
@@ -185,7 +186,7 @@ async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     try:
         address, postcode = drafts.split_postcode(_text(update))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_ADDRESS
     if await _refused_as_too_long(update, "address", address):
         return NEW_ADDRESS
@@ -226,7 +227,7 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         draft.latitude, draft.longitude = editing.map_pin(
             _text(update), location=None if location is None else (location.latitude, location.longitude))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_MAP
     await _ask(update, "details")
     return NEW_DETAILS
@@ -237,7 +238,7 @@ async def capacity_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         draft.capacity = drafts.parse_capacity(_text(update))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_CAPACITY
     services = services_of(context)
     async with services.db.transaction() as session:
@@ -264,7 +265,7 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                                               tz=services.settings.tz)
             counts = await reminders.reminder_counts(session, event_id=event.id)
     except InvalidEventError as problem:
-        await edit_or_reply(update, "event_invalid.html", problem=str(problem))
+        await edit_or_reply(update, "event_invalid.html", problem=problem)
         return ConversationHandler.END
     await services_of(context).reminders.replan(event_id=event.id)
     await edit_or_reply(update, "event_published.html", event=event, skipped=counts.get("skipped", 0))
@@ -339,10 +340,10 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         logger.warning("the time of event date %s was not changed: its notice cannot be composed",
                        state.get("date_id"))
         context.user_data.pop(EDIT_KEY, None)
-        await reply(update, "event_notice_impossible.html", problem=str(problem))
+        await reply(update, "event_notice_impossible.html", problem=problem)
         return ConversationHandler.END
-    except (InvalidEventError, ValueError) as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+    except InvalidEventError as problem:
+        await reply(update, "event_invalid.html", problem=problem)
         return EDIT_VALUE
     context.user_data.pop(EDIT_KEY, None)
     if edited.told:

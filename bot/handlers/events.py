@@ -248,7 +248,7 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
                                                     now=services.clock.now(), compose=compose_cancelled(tz))
     except problems.NoticeNotComposable as problem:
         logger.warning("event date %s was not cancelled: its notice cannot be composed", pressed.event_date_id)
-        await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
+        await edit_or_reply(update, "event_notice_impossible.html", problem=problem)
         return
     if change is not None and change.told:
         services.broadcaster.wake()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dates import ReminderRule
 from storage.events.drafts import DateDraft, EventDraft, check_draft
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.reminders import plan_reminders
 from storage.events.tables import Event, EventDate, ReminderRuleRow
 
@@ -24,7 +24,7 @@ async def create_event(session: AsyncSession, *, draft: EventDraft, now: dt.date
     if draft.key is None:
         key = await _unique_key(session, _key_stem(draft.title, dates[0].starts_at, tz))
     elif await get_event_by_key(session, key=draft.key) is not None:
-        raise InvalidEventError(f"an event with the key {draft.key!r} exists already")
+        raise InvalidEventError(EventProblemKind.KEY_EXISTS, key=draft.key)
     else:
         key = draft.key
     event = Event(key=key, **event_fields(draft))
@@ -53,11 +53,11 @@ async def update_event(session: AsyncSession, *, event_id: int, changes: dict[st
     """Changes the event's own fields (not its dates or rules), checked as a whole."""
     event = await session.get(Event, event_id)
     if event is None:
-        raise InvalidEventError("no such event")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_EVENT)
     allowed = set(event_fields(_blank_draft()))
     unknown = set(changes) - allowed
     if unknown:
-        raise InvalidEventError(f"cannot change {', '.join(sorted(unknown))}")
+        raise InvalidEventError(EventProblemKind.CANNOT_CHANGE, fields=sorted(unknown))
     draft = await draft_of(session, event=event)
     for name, value in changes.items():
         setattr(draft, name, value)
@@ -88,7 +88,7 @@ async def draft_of(session: AsyncSession, *, event: Event) -> EventDraft:
 async def add_event_date(session: AsyncSession, *, event_id: int, date: DateDraft, now: dt.datetime,
                          tz: ZoneInfo) -> EventDate:
     if date.ends_at <= date.starts_at:
-        raise InvalidEventError("an event ends after it starts")
+        raise InvalidEventError(EventProblemKind.ENDS_BEFORE_START)
     event_date = EventDate(event_id=event_id, starts_at=date.starts_at, ends_at=date.ends_at,
                            booked_elsewhere=date.booked_elsewhere)
     session.add(event_date)

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dates import parse_moment, parse_reminder_rules
+from storage.dates import ReminderRuleProblem, parse_moment, parse_reminder_rules
 from storage.events import catalogue, drafts, notices, reminders, rsvps
 from storage.events.notices import DateChange
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.rsvps import PromotionComposer
 from storage.events.tables import EventDate
 
@@ -66,15 +66,18 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
                      location: tuple[float, float] | None, now: dt.datetime, tz: ZoneInfo,
                      compose_moved: MovedNotice, compose_promoted: PromotionComposer) -> FieldEdited:
     """Sets `field` of the event (or of its date, for the time and places booked elsewhere) from
-    `text`. Raises DateProblem, InvalidEventError (NoticeNotComposable among them) or ValueError
-    when it cannot be done; the caller's transaction then rolls back."""
+    `text`. Raises DateProblem or InvalidEventError (NoticeNotComposable among them) when it
+    cannot be done; the caller's transaction then rolls back."""
     event, event_date = await catalogue.get_event_date(session, event_date_id=event_date_id)
     told, promoted = False, []
     if field == "time":
         told = await _move(session, event_date, text, now=now, tz=tz, compose_moved=compose_moved)
     elif field == "reminders":
-        await reminders.replace_reminder_rules(session, event_id=event.id, rules=parse_reminder_rules(text),
-                                            now=now, tz=tz)
+        try:
+            rules = parse_reminder_rules(text)
+        except ReminderRuleProblem as problem:
+            raise InvalidEventError(EventProblemKind.REMINDER_RULE, rule=problem.rule) from None
+        await reminders.replace_reminder_rules(session, event_id=event.id, rules=rules, now=now, tz=tz)
     elif field == "capacity":
         capacity = drafts.parse_capacity(text)
         await catalogue.update_event(session, event_id=event.id, changes={"capacity": capacity})
@@ -95,7 +98,7 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
         value = "" if field in OPTIONAL_TEXT and skipped(text) else text
         await catalogue.update_event(session, event_id=event.id, changes={field: value})
     else:
-        raise InvalidEventError(f"cannot change {field}")
+        raise InvalidEventError(EventProblemKind.CANNOT_CHANGE, fields=[field])
     return FieldEdited(event.id, told, list(promoted))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
 from storage.events.catalogue import dates_of, get_event_date
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus, Event, EventDate, Rsvp, RsvpStatus
 from storage.lists import chats
 from storage.lists.models import Chat, ChatKind
@@ -133,11 +133,11 @@ async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, pla
     """Places of a date taken outside the bot; fewer of them may let the waiting list in
     (returns the chat ids promoted, whose notice is queued in this transaction)."""
     if places < 0:
-        raise InvalidEventError("places booked elsewhere cannot be negative")
+        raise InvalidEventError(EventProblemKind.BOOKED_ELSEWHERE_NEGATIVE)
     await _lock_date(session, event_date_id)
     found = await get_event_date(session, event_date_id=event_date_id)
     if found is None:
-        raise InvalidEventError("no such date")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_DATE)
     event, event_date = found
     event_date.booked_elsewhere = places
     await session.flush()
@@ -184,21 +184,11 @@ async def waiting_position(session: AsyncSession, *, answer: Rsvp) -> int:
     return (ahead or 0) + 1
 
 
-async def describe_rsvps(session: AsyncSession, chat: Chat) -> list[str]:
-    """For /mydata: every answer the chat gave, and a shared name if it gave one."""
+async def answers_of_chat(session: AsyncSession, *, chat_id: int) -> list[tuple[str, dt.datetime, str, str | None]]:
+    """For /mydata: (event title, date's start, RSVP status, name shared or None) of every answer
+    the chat gave, earliest date first."""
     query = (select(Event.title, EventDate.starts_at, Rsvp.status, Rsvp.shared_name)
              .join(EventDate, EventDate.id == Rsvp.event_date_id)
              .join(Event, Event.id == EventDate.event_id)
-             .where(Rsvp.chat_id == chat.id).order_by(EventDate.starts_at))
-    words = {RsvpStatus.GOING.value: "going", RsvpStatus.WAITING.value: "on the waiting list",
-             RsvpStatus.NOT_GOING.value: "can't go"}
-    lines = []
-    for title, starts_at, status, name in (await session.execute(query)).all():
-        line = f"{title}, {starts_at:%d %B %Y %H:%M} UTC: {words.get(status, status)}"
-        if name:
-            line += f" (name shared with organisers: {name})"
-        lines.append(line)
-    return lines
-
-
-chats.CHAT_DATA_SECTIONS["Events you answered"] = describe_rsvps
+             .where(Rsvp.chat_id == chat_id).order_by(EventDate.starts_at))
+    return [tuple(row) for row in (await session.execute(query)).all()]

@@ -149,8 +149,6 @@ WAITS_ANSWERS = (
 )
 
 
-
-
 def _event_problems() -> list[InvalidEventError]:
     """One refusal of every kind the events domain has, with hostile details, so each kind's
     words are rendered (and checked as Telegram HTML) at least once."""

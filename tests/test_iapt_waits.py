@@ -179,7 +179,7 @@ async def test_north_east_london_names_its_services_and_says_how_they_were_found
     merged = await desk.answer("A3A8R waits")  # the CCG that became the ICB
     assert merged.route is WaitsRoute.ICB_LOOKUP and merged.via.code == "QMF"
     assert {s.service.code for s in merged.services} == codes
-    assert "Its area is now NHS NORTH EAST LONDON INTEGRATED CARE BOARD (ICB QMF)" in plain(
+    assert "Its area is now covered by NHS NORTH EAST LONDON INTEGRATED CARE BOARD (ICB QMF)" in plain(
         render("stats_waits.html", answer=merged))
 
 

@@ -1,6 +1,7 @@
 """How fast and how well /stats finds an area: every area name in the data, with typos injected.
 
-    .venv/bin/python benchmarks/stats_lookup.py [--via core|telegram] [--rounds 3] [--database-dir DIR]
+    .venv/bin/python benchmarks/stats_lookup.py [--via core|telegram] [--view summary|waits] [--rounds 3]
+                                                [--database-dir DIR]
 
 For every name an area has been published under (current and older names), the benchmark asks
 /stats with the name as published, then with one deterministic typo (a letter dropped, doubled,
@@ -13,7 +14,11 @@ The measurement goes through a small `Asker` interface. `--via telegram` asks th
 Application of bot/app.py, polling the project's local Bot API server on loopback, as in the tests)
 and times each query from the moment its update is pushed into the server to the moment the bot's
 sendMessage request for it arrives there: update received to reply sent, HTTP both ways included.
-It also times a few trend charts (sendPhoto) on their own, since the chart is drawn in a thread.
+It also times a few trend and waiting-time charts (sendPhoto) on their own, since a chart is drawn
+in a thread.
+
+`--view waits` asks every query as `/stats <name> waits` instead (with `--via core`: finding the
+area, its services and twelve months of their figures, and rendering the text answer).
 
 Then the analysis forms, each asked once for every area with yearly figures (by its code): the
 summary with its rank line is the table above; `ethnicity` (with recovered ÷ referrals), `vs`
@@ -61,6 +66,7 @@ TOKEN = "424242:stats-benchmark"
 ASKING_USER = 4242
 TREND_QUERIES = ("england trend", "08V trend", "A3A8R trend", "QMF trend", "RWK53 trend", "11X trend",
                  "tower hamlets trend", "north east london icb trend")
+WAITS_QUERIES = ("england waits", "tower hamlets waits", "RWK53 waits", "QMF waits", "A3A8R waits", "QOP waits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,7 +212,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> int:
+async def run(rounds: int, database_dir: Path, show_misses: int, via: str, view: str = "summary") -> int:
     db = Database.from_url(f"sqlite+aiosqlite:///{database_dir}/stats-benchmark.db")
     await db.upgrade()
     loading = time.perf_counter()
@@ -219,8 +225,11 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
         print("no figures: the embedded bundle is missing", file=sys.stderr)
         return 1
     queries = queries_for(index)
+    if view == "waits":
+        queries = [dataclasses.replace(q, text=f"{q.text} waits") for q in queries]
     by_variant: dict[str, list[tuple[Query, Outcome]]] = {}
     trend_times: list[float] = []
+    waits_times: list[float] = []
     async with asker_for(via, db, desk, index) as asker:
         for query in queries[:50]:  # warm caches (templates, SQLite pages) before timing
             await asker.ask(query.text)
@@ -230,6 +239,8 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
         if isinstance(asker, TelegramAsker):
             for text in TREND_QUERIES:
                 trend_times.append((await asker.reply_to(text, "sendPhoto"))[0] * 1000)
+            for text in WAITS_QUERIES:
+                waits_times.append((await asker.reply_to(text, "sendPhoto"))[0] * 1000)
         form_times: dict[str, list[float]] = {}
         for form, texts in form_queries(index).items():
             for text in texts:
@@ -241,7 +252,8 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
                 form_times.setdefault(form, []).append((await asker.ask(text)).seconds * 1000)
     await db.dispose()
 
-    print(f"{len(queries)} queries over {len(index.finder.entries)} areas, {rounds} round(s), via {via}")
+    print(f"{len(queries)} queries over {len(index.finder.entries)} areas, {rounds} round(s), via {via}, "
+          f"view {view}")
     header = f"{'variant':<14}" + "".join(f"{column:>9}" for column in COLUMNS)
     print(header)
     print("-" * len(header))
@@ -258,6 +270,9 @@ async def run(rounds: int, database_dir: Path, show_misses: int, via: str) -> in
     for form, times in form_times.items():
         print(f"{form:<14}{len(times):>9}{statistics.median(times):>9.2f}{percentile(times, 0.99):>9.2f}"
               f"{max(times):>9.2f}")
+    if waits_times:
+        print(f"waits charts (sendPhoto), {len(waits_times)} queries: p50 {statistics.median(waits_times):.0f} ms, "
+              f"max {max(waits_times):.0f} ms")
     misses = [(q, o) for q, o in everything[: len(queries)] if not reached(q, o)]
     for query, outcome in misses[:show_misses]:
         answered = index.areas[outcome.answered_area_id].name if outcome.answered_area_id else "-"
@@ -296,12 +311,14 @@ def main() -> int:
     parser.add_argument("--show-misses", type=int, default=10, help="print this many missed queries")
     parser.add_argument("--via", choices=("core", "telegram"), default="core",
                         help="core: search, report and rendering; telegram: the real bot over the local Bot API server")
+    parser.add_argument("--view", choices=("summary", "waits"), default="summary",
+                        help="summary: /stats <name>; waits: /stats <name> waits (text answers: use --via core)")
     args = parser.parse_args()
     if args.database_dir is not None:
         args.database_dir.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(run(args.rounds, args.database_dir, args.show_misses, args.via))
+        return asyncio.run(run(args.rounds, args.database_dir, args.show_misses, args.via, args.view))
     with tempfile.TemporaryDirectory(prefix="stats-benchmark-") as directory:
-        return asyncio.run(run(args.rounds, Path(directory), args.show_misses, args.via))
+        return asyncio.run(run(args.rounds, Path(directory), args.show_misses, args.via, args.view))
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ from storage.broadcasts.listings import BroadcastSummary
 from storage.clock import Clock
 from storage.db import Database
 from storage.iapt.bundle import BUNDLE_PATH
+from storage.iapt.links import PREFIX as STATS_LINK_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,9 @@ BROADCAST_DRAFT = (broadcasts.STEP,)
 # Telegram's command menu and lets the unknown-command answer suggest the nearest real one.
 # The first entry that matches a message takes it.
 COMMANDS: tuple[Command, ...] = (
+    # The link under a /stats short form shared from inline mode: the full answer, in a private chat.
+    Command("start", stats.stats_from_link, has_args=True,
+            chats=filters.ChatType.PRIVATE & filters.Regex(rf"^/start(@\w+)? {STATS_LINK_PREFIX}")),
     # A deep link signs the chat up, so in a group it is for administrators, as /subscribe is.
     Command("start", supporters.join_from_link, CHAT_MANAGERS, has_args=True),
     Command("start", supporters.start),

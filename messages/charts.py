@@ -24,7 +24,7 @@ from messages import environment
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from storage.iapt.answers import RankAnswer, TrendAnswer
+    from storage.iapt.answers import RankAnswer, TrendAnswer, WaitsAnswer
 
 REFERRALS_COLOUR = "#005eb8"  # NHS blue
 FINISHED_COLOUR = "#41b6e6"
@@ -164,5 +164,61 @@ def render_rank_chart(answer: RankAnswer, *, dpi: int = 110) -> bytes:
                 frameon=False, ncols=2)
     figure.suptitle(textwrap.fill(_words("rank_title", answer), 80), fontsize="medium", fontweight="bold")
     figure.supxlabel(textwrap.fill(_words("rank_footer", answer, edge_note), FOOTER_WIDTH), fontsize="x-small",
+                     color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
+    return png_bytes(figure)
+
+
+SERVICE_COLOURS = ("#005eb8", "#da291c", "#009639", "#ed8b00", "#330072", "#00a499", "#ae2573", "#8a1538")
+
+
+def _waits_words(name: str, *args: object) -> str:
+    return str(getattr(environment().get_template("stats_waits_chart.txt").module, name)(*args)).strip()
+
+
+def render_waits_chart(answer: WaitsAnswer, *, dpi: int = 110) -> bytes:
+    """Twelve months of waiting times, one line per service (England dashed): the share started
+    within 6 weeks (and 18, for one service), the median wait and the people still waiting; PNG bytes.
+
+    Unpublished values and shares that cannot be calculated are gaps, never zeros.
+    """
+    services = answer.charted_services
+    months = answer.months
+    labels = [period.start_date.strftime("%b %y") for period in months]
+    positions = list(range(len(labels)))
+    figure = new_figure(figsize=(8, 7.2), dpi=dpi, layout="constrained")
+    from matplotlib.ticker import FuncFormatter  # loaded by new_figure already
+
+    shares, medians, waiting = figure.subplots(3, 1, sharex=True)
+    both = len(services) == 1
+    series = [(s, SERVICE_COLOURS[i % len(SERVICE_COLOURS)], "-") for i, s in enumerate(services)]
+    if answer.england is not None:
+        series.append((answer.england, ENGLAND_COLOUR, "--"))
+    for waits, colour, style in series:
+        name = _waits_words("england") if waits.service.is_england else waits.service.name
+        shares.plot(positions, [_or_gap(m.share_6_weeks.value) for m in waits.months], color=colour,
+                    linestyle=style, marker="o", markersize=3, linewidth=1.6, label=textwrap.shorten(name, 40))
+        if both or waits.service.is_england and len(series) <= 2:
+            shares.plot(positions, [_or_gap(m.share_18_weeks.value) for m in waits.months], color=colour,
+                        linestyle=":", linewidth=1.4)
+        medians.plot(positions, [_or_gap(m.median_days.value) for m in waits.months], color=colour,
+                     linestyle=style, marker="o", markersize=3, linewidth=1.6)
+        if waits is not answer.england:
+            waiting.plot(positions, [_or_gap(m.waiting.value) for m in waits.months], color=colour,
+                         linestyle=style, marker="o", markersize=3, linewidth=1.6)
+    shares.set_ylim(0, 105)
+    shares.set_ylabel(_waits_words("share_axis_both" if both else "share_axis"), fontsize="small")
+    medians.set_ylabel(_waits_words("median_axis"), fontsize="small")
+    medians.set_ylim(bottom=0)
+    waiting.set_ylabel(_waits_words("waiting_axis"), fontsize="small")
+    waiting.set_ylim(bottom=0)
+    waiting.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    waiting.set_xticks(positions, labels)
+    waiting.tick_params(axis="x", labelrotation=45)
+    for axes in (shares, medians, waiting):
+        axes.spines[["top", "right"]].set_visible(False)
+        axes.grid(axis="y", alpha=0.3)
+    shares.legend(loc="lower left", fontsize="x-small", frameon=False, ncols=2)
+    figure.suptitle(textwrap.shorten(_waits_words("title", answer), 90), fontsize="medium", fontweight="bold")
+    figure.supxlabel(textwrap.fill(_waits_words("footer", answer), FOOTER_WIDTH), fontsize="x-small",
                      color=ENGLAND_COLOUR, horizontalalignment="left", x=0.01)
     return png_bytes(figure)

@@ -30,8 +30,12 @@ from storage.iapt.answers import (
     Period,
     Population,
     RankAnswer,
+    ServiceWaits,
     ShareRow,
     TrendPoint,
+    WaitsAnswer,
+    WaitsMonth,
+    WaitsRoute,
 )
 from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
@@ -121,6 +125,40 @@ ETHNIC_ROWS = (
 TREND = tuple(TrendPoint(YEAR, count(10270), count(5000), rate(52.1), rate(50.8)) for _ in range(2))
 
 
+def days(value: float | None) -> Figure:
+    return Figure(None if value is None else float(value), False, Unit.DAYS)
+
+
+def waits_month(entered: float | None = 540, within_6: float | None = 455, waiting: float | None = 940,
+                period: Period = MONTH) -> WaitsMonth:
+    return WaitsMonth(period, count(entered), count(within_6), count(entered),
+                      Share.of("M036", count(within_6), "M031", count(entered)),
+                      Share.of("M037", count(entered), "M031", count(entered)), days(29.1), days(1), count(waiting))
+
+
+def waits_series(area: AreaRef, months: int = 12, **month) -> ServiceWaits:
+    return ServiceWaits(area, tuple(waits_month(**month) for _ in range(months)))
+
+
+def waits_answer(area: AreaRef = AREA, route: WaitsRoute = WaitsRoute.LOCAL_SERVICE, **changes) -> WaitsAnswer:
+    values = dict(area=area, route=route, via=None, services=(waits_series(SERVICE),), quiet=(),
+                  england=waits_series(ENGLAND, entered=96682, within_6=None, waiting=None), charted=1, listed=1,
+                  offers=(SERVICE,))
+    return WaitsAnswer(**(values | changes))
+
+
+# Every branch of the waits templates: one service, several (some only named, one without figures
+# in the latest month), England alone for an area with no service, England itself, no months at all.
+WAITS_ANSWERS = (
+    waits_answer(),
+    waits_answer(route=WaitsRoute.ICB_LOOKUP, via=SERVICE, quiet=(SERVICE,), charted=2, listed=2,
+                 services=(waits_series(SERVICE), waits_series(SERVICE, entered=None, within_6=None, waiting=None),
+                           waits_series(SERVICE, entered=0))),
+    waits_answer(route=WaitsRoute.NONE, services=(waits_series(ENGLAND),), england=None),
+    waits_answer(ENGLAND, route=WaitsRoute.ITSELF, services=(waits_series(ENGLAND),), england=None),
+    waits_answer(SERVICE, route=WaitsRoute.ITSELF, services=(), quiet=(SERVICE,), england=None, charted=0,
+                 listed=0),
+)
 
 
 def _event_problems() -> list[InvalidEventError]:

@@ -50,9 +50,11 @@ from tests.template_samples import (
     SERVICE,
     TREND,
     TZ,
+    WAITS_ANSWERS,
     YEAR,
     area_answer,
     broadcast,
+    waits_month,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,6 +166,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "stats_not_found.txt": [{"answer": NotFoundAnswer(HOSTILE, (AREA,))}, {"answer": NotFoundAnswer(HOSTILE, ())}],
     "stats_trend.txt": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
                         {"answer": TrendAnswer(ENGLAND, (), (), (), False)}],
+    "stats_waits.txt": [{"answer": answer} for answer in WAITS_ANSWERS],
     "stats_year_missing.txt": [
         {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
         {"answer": YearMissingAnswer(AREA, "2030-31", (), (), (), (), "area")}],
@@ -183,18 +186,22 @@ MACRO_ARGUMENTS = {
     "v": COMPARE_ANSWER.rows[2].left, "edge_note": True, "ranked": RANK_ANSWER, "published": True,
 }
 MACRO_TEMPLATES = ("_event_problem.txt", "_list_problem.txt", "buttons.txt", "stats_buttons.txt", "stats_chart.txt",
-                   "stats_macros.txt")
+                   "stats_macros.txt", "stats_waits_chart.txt", "stats_waits_macros.txt")
 # The chart is only ever drawn for a trend.
 MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)},
                       "_event_problem.txt": {"field": "venue_name", "d": EVENT_PROBLEMS[0].details,
                                              "p": EVENT_PROBLEMS[0], "f": COMPOSE_FAILURES[1],
                                              "place": FileProblem(EVENT_PROBLEMS[0], event=1, key=HOSTILE, date=2)},
-                      "_list_problem.txt": {"p": LIST_PROBLEMS[0]["problem"]}}
+                      "_list_problem.txt": {"p": LIST_PROBLEMS[0]["problem"]},
+                      "stats_waits_chart.txt": {"answer": WAITS_ANSWERS[1]},
+                      "stats_waits_macros.txt": {"answer": WAITS_ANSWERS[1], "month": waits_month(),
+                                                 "share": Share("M036", "M031", 84.3),
+                                                 "service": WAITS_ANSWERS[0].services[0]}}
 INLINE_ANSWERS = (area_answer(), EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, (), (), True),
                   TrendAnswer(AREA, TREND, (), (), True), HeadlineAnswer(area_answer(ENGLAND)),
                   YearMissingAnswer(AREA, "2030-31", ("2018-19",), (), (), (), "area"), NotFoundAnswer(HOSTILE, ()),
                   RANK_ANSWER, COMPARE_ANSWER, NO_COMMON_YEAR, COMPARE_PROMPT,
-                  Sample(retry_after=3, limit=10))
+                  Sample(retry_after=3, limit=10), *WAITS_ANSWERS)
 
 
 def test_every_plain_text_template_has_samples():

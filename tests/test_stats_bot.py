@@ -322,8 +322,8 @@ async def inline_results(bot: RunningBot, user_id: int, query: str) -> tuple[dic
 
 async def test_inline_mode_offers_the_answer_to_share(stats_bot):
     params, results = await inline_results(stats_bot, 303, "tower hamlets 2018-19")
-    assert len(results) == 1
-    article = results[0]
+    assert len(results) == 2  # the short form to share (tests/test_iapt_waits.py), then the full answer
+    article = results[1]
     assert article["type"] == "article" and article["title"] == "NHS TOWER HAMLETS CCG (CCG 08V)"
     assert article["description"] == "2018-19: referrals 10,270, recovery rate 49%"
     content = article["input_message_content"]
@@ -332,8 +332,8 @@ async def test_inline_mode_offers_the_answer_to_share(stats_bot):
     assert int(params.get("cache_time", 300)) == 300
 
     _, england = await inline_results(stats_bot, 303, "")
-    assert england[0]["title"] == "NHS Talking Therapies in England"
-    assert "1,813,432" in england[0]["input_message_content"]["message_text"]
+    assert england[1]["title"] == "NHS Talking Therapies in England"
+    assert "1,813,432" in england[1]["input_message_content"]["message_text"]
 
     _, somerset = await inline_results(stats_bot, 303, "somerset")
     assert len(somerset) >= 2 and "NHS SOMERSET CCG (CCG 11X)" in [r["title"] for r in somerset]
@@ -342,8 +342,11 @@ async def test_inline_mode_offers_the_answer_to_share(stats_bot):
 
 async def test_inline_mode_leads_with_what_is_current_for_a_merged_ccg(stats_bot):
     _, results = await inline_results(stats_bot, 304, "tower hamlets")
-    assert [r["title"] for r in results] == ["TOWER HAMLETS TALKING THERAPIES (Talking Therapies service RWK53)",
-                                             "NHS TOWER HAMLETS CCG (CCG 08V)"]
+    # Each answer comes as its short form to share, then in full (tests/test_iapt_waits.py).
+    service = "TOWER HAMLETS TALKING THERAPIES (Talking Therapies service RWK53)"
+    ccg = "NHS TOWER HAMLETS CCG (CCG 08V)"
+    assert [r["title"] for r in results] == [f"{service} · headline to share", service,
+                                             f"{ccg} · headline to share", ccg]
     _, typed = await inline_results(stats_bot, 304, "tower hamlets vs hackney")
     assert typed[0]["title"] == "NHS TOWER HAMLETS CCG vs NHS CITY AND HACKNEY CCG"
 

@@ -57,10 +57,12 @@ from tests.template_samples import (
     PLAIN_EVENT,
     RANK_ANSWER,
     RANKING,
+    ROWS,
     RULES,
     SERVICE,
     TREND,
     TZ,
+    WAITS_ANSWERS,
     YEAR,
     Sample,
     area_answer,
@@ -277,6 +279,10 @@ SAMPLES: dict[str, list[dict]] = {
     "stats_trend.html": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
                          {"answer": TrendAnswer(ENGLAND, TREND[:1], (), (), False)},
                          {"answer": TrendAnswer(AREA, (), (), (), True)}],
+    "stats_waits.html": [{"answer": answer} for answer in WAITS_ANSWERS],
+    "stats_short.html": [{"answer": answer, "link": "https://t.me/campaign_bot?start=stats-C08V-s"}
+                         for answer in (area_answer(), area_answer(ENGLAND, rows=ROWS[:1]), *WAITS_ANSWERS[:4],
+                                        HeadlineAnswer(area_answer(ENGLAND, lineage=())))],
     "stats_year_missing.html": [
         {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
         {"answer": YearMissingAnswer(AREA, "2030-31", ("2017-18", "2018-19"), (), (), (), "area")},

@@ -71,22 +71,24 @@ def show(
     ethnicity: Annotated[bool, typer.Option("--ethnicity", help="Figures by ethnic group.")] = False,
     trend: Annotated[bool, typer.Option("--trend", help="Every year the area has.")] = False,
     rank: Annotated[bool, typer.Option("--rank", help="Where it stands among the areas of its kind.")] = False,
+    waits: Annotated[bool, typer.Option("--waits", help="Waiting times of its services, 12 months.")] = False,
     vs: Annotated[str | None, typer.Option("--vs", help="Another area, to compare side by side.")] = None,
-    chart: Annotated[Path | None, typer.Option(help="With --trend or --rank: also write the chart to this PNG file.")]
-    = None,
+    chart: Annotated[Path | None, typer.Option(help="With --trend, --rank or --waits: also write the chart to this "
+                                                    "PNG file.")] = None,
 ) -> None:
-    """Print the answer /stats would give ("AREA vs AREA" compares two). Loads the embedded figures
-    first if none are loaded."""
+    """Print the answer /stats would give ("AREA vs AREA" compares two; "tower hamlets waits" as in
+    Telegram, or with the options). Loads the embedded figures first if none are loaded."""
     from bot.cli.support import load_settings, with_database
     from messages import render
-    from storage.iapt.answers import RankAnswer, TrendAnswer, View
+    from storage.iapt.answers import RankAnswer, TrendAnswer, View, WaitsAnswer
     from storage.iapt.loading import ensure_iapt_figures
     from storage.iapt.report import StatsDesk, parse_stats_request
 
     words = [*(area or []), *(["vs", vs] if vs else []), year or ""]
     request = parse_stats_request(" ".join(words))
-    if ethnicity or trend or rank:
-        request = dataclasses.replace(request, view=View.TREND if trend else View.RANK if rank else View.ETHNICITY)
+    if ethnicity or trend or rank or waits:
+        view = View.WAITS if waits else View.TREND if trend else View.RANK if rank else View.ETHNICITY
+        request = dataclasses.replace(request, view=view)
 
     async def answer(db):
         await ensure_iapt_figures(db)
@@ -94,10 +96,11 @@ def show(
 
     result = asyncio.run(with_database(load_settings(), answer))
     typer.echo(render(result.text_template, answer=result))
-    if chart is not None and isinstance(result, TrendAnswer):
-        from messages.charts import render_trend_chart
+    if chart is not None and isinstance(result, TrendAnswer | WaitsAnswer):
+        from messages.charts import render_trend_chart, render_waits_chart
 
-        chart.write_bytes(render_trend_chart(result))
+        draw = render_trend_chart if isinstance(result, TrendAnswer) else render_waits_chart
+        chart.write_bytes(draw(result))
     if chart is not None and isinstance(result, RankAnswer) and result.ranking:
         from messages.charts import render_rank_chart
 

@@ -21,6 +21,7 @@ from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
 from storage.iapt.answers import AreaAnswer, ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
 from storage.iapt.bundle import BUNDLE_PATH
+from storage.iapt.links import read_start_parameter
 from storage.iapt.loading import BundleLoader, LoadHeldElsewhere, LoadStopped
 from storage.iapt.report import StatsDesk
 
@@ -173,6 +174,14 @@ class StatsService:
         return (self._refusal(self.questions, person)
                 or await _answer_or_apology(self.desk.compare(left_id, right_id, year=year),
                                             what=f"areas {left_id} and {right_id}"))
+
+    async def answer_link(self, person: Hashable, start_parameter: str) -> Reply:
+        """The full answer a deep link (`/start stats-…`) asks for, within the person's limit."""
+        link = read_start_parameter(start_parameter)
+        if link is None:
+            return NotFoundAnswer(start_parameter[:64], ())
+        return (self._refusal(self.questions, person)
+                or await _answer_or_apology(self.desk.answer_link(link), what="a deep link"))
 
     async def answer_inline(self, person: Hashable, text: str) -> tuple[Reply, ...]:
         """The answers to offer for `@bot <text>` typed in any chat (its own, more generous, limit).

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 from telegram import InlineQueryResultArticle, InputFile, InputTextMessageContent, Update
 from telegram.constants import ParseMode
@@ -24,7 +25,7 @@ from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from messages.charts import render_rank_chart, render_trend_chart
+from messages.charts import render_rank_chart, render_trend_chart, render_waits_chart
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -37,8 +38,10 @@ from storage.iapt.answers import (
     RankAnswer,
     TrendAnswer,
     View,
+    WaitsAnswer,
     YearMissingAnswer,
 )
+from storage.iapt.links import short_form_link
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
@@ -91,13 +94,21 @@ async def stats_compare_pressed(update: Update, context: ContextTypes.DEFAULT_TY
     await send_stats_answer(update, answer)
 
 
+async def stats_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start stats-… in a private chat, from the link under a short form shared from inline mode:
+    the full answer it stands for."""
+    answer = await stats_of(context).answer_link(_person(update), argument_text(context))
+    await send_stats_answer(update, answer)
+
+
 async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
     query = update.inline_query
     answers = await stats_of(context).answer_inline(query.from_user.id, query.query[:MAX_QUESTION_LENGTH])
     answers = [sendable(answer) for answer in answers]
     refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer, StatsUnavailable)) for a in answers)
-    await query.answer([inline_article(str(number), answer) for number, answer in enumerate(answers)],
+    await query.answer([article for number, answer in enumerate(answers)
+                        for article in inline_articles(str(number), answer, context.bot.username)],
                        cache_time=0 if refused else INLINE_CACHE_SECONDS, is_personal=refused)
 
 
@@ -122,12 +133,15 @@ async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = F
         await reply(update, answer.html_template, buttons=buttons, answer=answer)
 
 
-def _chart_of(answer: Reply) -> tuple[Callable[[TrendAnswer | RankAnswer], bytes], str] | None:
-    """How to draw the answer's chart (looked up when asked, so a test can replace it), if it has one."""
+def _chart_of(answer: Reply) -> tuple[Callable[[Any], bytes], str] | None:
+    """How to draw the answer's chart and the name of its kind (looked up when asked, so a test
+    can replace it), or None when it has none."""
     if isinstance(answer, TrendAnswer) and answer.points:
         return render_trend_chart, "trend"
     if isinstance(answer, RankAnswer) and answer.ranking and answer.ranking.shown:
         return render_rank_chart, "rank"
+    if isinstance(answer, WaitsAnswer) and answer.services and answer.months:
+        return render_waits_chart, "waits"
     return None
 
 
@@ -157,10 +171,11 @@ def sendable(answer: Reply) -> Reply:
     return answer
 
 
-async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer,
-                      draw: Callable[[TrendAnswer | RankAnswer], bytes], kind: str) -> bool:
+async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer | WaitsAnswer, draw: Callable[[Any], bytes],
+                      kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
     try:
+        # In a worker thread: drawing is CPU-bound, tens of milliseconds.
         chart = await asyncio.to_thread(draw, answer)
     except Exception:
         logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)
@@ -251,8 +266,12 @@ def stats_buttons(answer: Reply) -> Keyboard:
                      (_button_label("compare"), _data("show", answer.area.id, View.COMPARE, year))])
     elif isinstance(answer, YearMissingAnswer):
         year = answer.asked
-    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND, RankAnswer: View.RANK}.get(type(answer),
-                                                                                                 View.SUMMARY)
+    if isinstance(answer, AreaAnswer | TrendAnswer):
+        rows.append([(_button_label("waits"), _data("show", answer.area.id, View.WAITS, None))])
+    elif isinstance(answer, WaitsAnswer):
+        rows.append([(_button_label("summary_latest"), _data("show", answer.area.id, View.SUMMARY, None))])
+    view = {EthnicityAnswer: View.ETHNICITY, TrendAnswer: View.TREND, RankAnswer: View.RANK,
+            WaitsAnswer: View.WAITS}.get(type(answer), View.SUMMARY)
     if isinstance(answer, YearMissingAnswer):
         view = answer.view if answer.view is not View.COMPARE else View.SUMMARY
     offers = [[(_button_label("offer", area), _data("show", area.id, view, _year_for(area, year)))]
@@ -269,6 +288,26 @@ def _inline_words(name: str, answer: Reply) -> str:
     """A title or description from `messages/stats_inline.txt` (plain text)."""
     macro = getattr(environment().get_template("stats_inline.txt").module, name)
     return str(macro(type(answer).__name__, answer)).strip()
+
+
+def inline_articles(result_id: str, answer: Reply, bot_username: str | None) -> list[InlineQueryResultArticle]:
+    """The answer's short form first, when it has one (a headline with a link back to the full
+    answer, for sharing into another chat), then the full answer."""
+    articles = [inline_article(result_id, answer)]
+    parameter = short_form_link(answer)
+    if parameter is None or not bot_username:
+        return articles
+    try:
+        text = render("stats_short.html", answer=answer, link=f"https://t.me/{bot_username}?start={parameter}")
+        short = InlineQueryResultArticle(
+            id=f"{result_id}-short", title=_inline_words("short_title", answer),
+            description=_inline_words("description", answer),
+            input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML))
+    except Exception:
+        logger.exception("the short form of a /stats answer (%s) could not be composed; the full one is offered",
+                         type(answer).__name__)
+        return articles
+    return [short, *articles]
 
 
 def inline_article(result_id: str, answer: Reply) -> InlineQueryResultArticle:

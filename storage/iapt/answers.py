@@ -23,6 +23,7 @@ class View(enum.StrEnum):
     COMPARE = "vs"  # beside another area
     ETHNICITY = "ethnicity"
     TREND = "trend"
+    WAITS = "waits"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -282,6 +283,80 @@ class TrendAnswer:
 
 
 @dataclasses.dataclass(frozen=True)
+class WaitsMonth:
+    """One service's (or England's) waiting-time figures for one month."""
+
+    period: Period
+    entered: Figure  # M031: started treatment (first treatment appointment) in the month
+    within_6_weeks: Figure  # M036: of them, waited 42 days or less
+    within_18_weeks: Figure  # M037: 126 days or less
+    share_6_weeks: Share  # calculated here: M036 ÷ M031
+    share_18_weeks: Share  # M037 ÷ M031
+    mean_days: Figure  # M048
+    median_days: Figure  # M049
+    waiting: Figure  # M038: referrals still waiting for a first treatment at the month's end
+
+    @property
+    def published(self) -> bool:
+        return any(f.available for f in (self.entered, self.mean_days, self.median_days, self.waiting))
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceWaits:
+    service: AreaRef
+    months: tuple[WaitsMonth, ...]  # the answer's months, oldest first; one may hold nothing
+
+    @property
+    def latest(self) -> WaitsMonth:
+        return self.months[-1]
+
+
+class WaitsRoute(enum.StrEnum):
+    """How the services of a `/stats <area> waits` answer were found (storage.iapt.waits)."""
+
+    ITSELF = "itself"  # a service, or England
+    LOCAL_SERVICE = "local_service"  # the curated local service of a CCG
+    ICB_LOOKUP = "icb_lookup"  # the services NHS England's provider lookup files under an ICB
+    NONE = "none"  # no service known: England alone
+
+
+@dataclasses.dataclass(frozen=True)
+class WaitsAnswer:
+    html_template: ClassVar[str] = "stats_waits.html"
+    text_template: ClassVar[str] = "stats_waits.txt"
+    area: AreaRef
+    route: WaitsRoute
+    # The area whose services these are, when not the one asked: a merger's successor, an STP's ICB.
+    via: AreaRef | None
+    services: tuple[ServiceWaits, ...]  # with figures in the months answered, most started in the latest first
+    quiet: tuple[AreaRef, ...]  # services found that have no figures in those months
+    england: ServiceWaits | None  # None when England itself was asked
+    charted: int  # how many of the services the chart draws (the first ones)
+    listed: int  # how many are given a line of figures; the others are named
+    offers: tuple[AreaRef, ...]
+    attribution: str = OGL_ATTRIBUTION
+
+    @property
+    def months(self) -> tuple[Period, ...]:
+        series = self.england or (self.services[0] if self.services else None)
+        return tuple(m.period for m in series.months) if series else ()
+
+    @property
+    def latest(self) -> Period | None:
+        return self.months[-1] if self.months else None
+
+    @property
+    def charted_services(self) -> tuple[ServiceWaits, ...]:
+        """The services the chart draws: the `charted` that started the most people in the latest month."""
+        return self.services[:self.charted]
+
+    @property
+    def listed_services(self) -> tuple[ServiceWaits, ...]:
+        """The services given a line of figures (the largest first; an answer must fit in a message)."""
+        return self.services[:self.listed]
+
+
+@dataclasses.dataclass(frozen=True)
 class HeadlineAnswer:
     """/stats alone: England's latest figures and how to ask."""
 
@@ -333,5 +408,6 @@ class NoFiguresAnswer:
     text_template: ClassVar[str] = "stats_no_figures.txt"
 
 
-StatsAnswer = (AreaAnswer | EthnicityAnswer | TrendAnswer | HeadlineAnswer | ChoicesAnswer | NotFoundAnswer
-               | YearMissingAnswer | NoFiguresAnswer | RankAnswer | CompareAnswer | ComparePromptAnswer)
+StatsAnswer = (AreaAnswer | EthnicityAnswer | TrendAnswer | WaitsAnswer | HeadlineAnswer | ChoicesAnswer
+               | NotFoundAnswer | YearMissingAnswer | NoFiguresAnswer | RankAnswer | CompareAnswer
+               | ComparePromptAnswer)

@@ -96,10 +96,16 @@ class _Builder:
         )
 
 
+# Reading figures out of one query's rows, for the answers built in other modules (storage.iapt.waits).
+FigureReader = _Builder
+
+
 def lineage_of(index: StatsIndex, area_id: int) -> tuple[tuple[Lineage, ...], tuple[AreaRef, ...]]:
     lineage: list[Lineage] = []
     offers: list[int] = []
     for link in index.links:
+        if link.kind == LinkKind.ICB_SERVICE:
+            continue  # which services an ICB has (storage.iapt.waits), not where its figures went
         if link.from_id == area_id:
             lineage.append(Lineage(link.kind, True, index.areas[link.to_id], link.effective_on))
             offers.append(link.to_id)
@@ -107,7 +113,8 @@ def lineage_of(index: StatsIndex, area_id: int) -> tuple[tuple[Lineage, ...], tu
             lineage.append(Lineage(link.kind, False, index.areas[link.from_id], link.effective_on))
             offers.append(link.from_id)
     # Follow a chain of successors to its end, so a merged CCG also offers today's ICB.
-    successors = {link.from_id: link.to_id for link in index.links if link.kind != LinkKind.LOCAL_SERVICE}
+    successors = {link.from_id: link.to_id for link in index.links
+                  if link.kind in (LinkKind.MERGED_INTO, LinkKind.SUCCEEDED_BY)}
     current, seen = area_id, {area_id}
     while current in successors and successors[current] not in seen:
         current = successors[current]

@@ -32,6 +32,7 @@ from storage.iapt.tables import (
     CURATED_AREA_LINKS,
     CURATED_SAME_AREAS,
     ENGLAND_CODE,
+    PROVIDER_ICB_CITATION,
     STP_TO_ICB_CITATION,
     STP_TO_ICB_DATE,
     AliasKind,
@@ -331,9 +332,10 @@ class _Reader:
                 found.append((line, name, row[f"CCG{year}CD"], row[f"CCG{year}CDH"]))
         return found
 
-    def provider_names(self) -> dict[str, str]:
-        source = self.file(PROVIDERS_FILE, ("org_code", "org_name"))
-        return {row["org_code"]: row["org_name"] for _line, row in source.records()}
+    def providers(self) -> dict[str, tuple[str, str]]:
+        """Provider code -> (its name, the ICB code NHS England's lookup files it under, or "")."""
+        source = self.file(PROVIDERS_FILE, ("org_code", "org_name", "icb_code"))
+        return {row["org_code"]: (row["org_name"], row["icb_code"]) for _line, row in source.records()}
 
     def populations(self, ons_to_ods: dict[str, str]) -> list[PopulationRecord]:
         records: list[PopulationRecord] = []
@@ -385,7 +387,8 @@ def read_iapt_directory(directory: Path) -> IaptData:
     for key, names in areas.items():
         for older in names[1:]:
             aliases.add((key, AliasKind.PUBLISHED_NAME.value, older))
-    for code, name in reader.provider_names().items():
+    providers = reader.providers()
+    for code, (name, _icb) in providers.items():
         key = (OrgType.PROVIDER.value, code)
         if key in areas and search_key(name) not in {search_key(n) for n in areas[key]}:
             aliases.add((key, AliasKind.ODS_NAME.value, name))
@@ -405,6 +408,11 @@ def read_iapt_directory(directory: Path) -> IaptData:
         if org_type == OrgType.STP and (OrgType.ICB.value, code) in areas and code != "UNKNOWN":
             links.append(LinkRecord((org_type, code), (OrgType.ICB.value, code), LinkKind.SUCCEEDED_BY.value,
                                     STP_TO_ICB_DATE, STP_TO_ICB_CITATION))
+    # Only between areas the figures have: the lookup also names ICBs of 2026 mergers with no figures yet.
+    links += [LinkRecord((OrgType.ICB.value, icb), (OrgType.PROVIDER.value, code), LinkKind.ICB_SERVICE.value,
+                         None, PROVIDER_ICB_CITATION)
+              for code, (_name, icb) in sorted(providers.items())
+              if (OrgType.ICB.value, icb) in areas and (OrgType.PROVIDER.value, code) in areas]
     for link in links:
         for end in (link.from_area, link.to_area):
             if end not in areas:

@@ -34,8 +34,10 @@ from storage.iapt.building import (
     lineage_of,
 )
 from storage.iapt.comparing import build_compare_answer, build_compare_prompt
+from storage.iapt.links import StatsLink
 from storage.iapt.search import Choices, Found, NotFound
 from storage.iapt.stats_index import StatsIndex, dataset_version, load_stats_index
+from storage.iapt.waits import build_waits_answer
 
 INDEX_RECHECK_SECONDS = 60.0
 
@@ -48,6 +50,9 @@ VIEW_WORDS = {
 VIEW_WORDS |= {"rank": View.RANK, "ranking": View.RANK, "peers": View.RANK, "league table": View.RANK}
 # "/stats tower hamlets vs hackney": the words that set one area beside another.
 _VERSUS = re.compile(r"\s+(?:vs\.?|versus|v\.?|compared (?:with|to))\s+", re.IGNORECASE)
+# `/stats <area> waits` (storage.iapt.waits), kept to its own table so that it merges beside other views.
+VIEW_WORDS |= {"waits": View.WAITS, "wait": View.WAITS, "waiting": View.WAITS, "waiting times": View.WAITS,
+               "waiting time": View.WAITS, "wait times": View.WAITS}
 _VIEW_AT_END = re.compile(r"\s*\b(" + "|".join(sorted(map(re.escape, VIEW_WORDS), key=len, reverse=True)) + r")\s*$",
                           re.IGNORECASE)
 _YEAR_SPAN = re.compile(r"\b(20\d{2})\s*[-/–]\s*(20\d{2}|\d{2})\b")
@@ -179,6 +184,18 @@ class StatsDesk:
                     return NotFoundAnswer(str(area_id), ())
             return await build_compare_answer(session, index, left_id, right_id, year)
 
+
+    async def answer_link(self, link: StatsLink) -> StatsAnswer:
+        """The full answer a deep link asks for (`/start stats-…`, storage.iapt.links), by area code."""
+        async with self.db.transaction() as session:
+            index = await self._current_index(session)
+            if index is None:
+                return NoFiguresAnswer()
+            area = next((a for a in index.areas.values() if (a.org_type, a.code) == (link.org_type, link.code)), None)
+            if area is None:
+                return NotFoundAnswer(link.code, ())
+            return await self._answer_area(session, index, area.id, StatsRequest("", link.view, link.year))
+
     async def _answer_comparison(self, session: AsyncSession, index: StatsIndex,
                                  request: StatsRequest) -> StatsAnswer:
         texts = (request.area_text or "england", request.other_text)
@@ -212,6 +229,8 @@ class StatsDesk:
 
         if request.view is View.TREND:
             return await build_trend_answer(session, index, area_id)
+        if request.view is View.WAITS:
+            return await build_waits_answer(session, index, area_id)
         if request.bad_year:
             return missing(request.bad_year)
         if request.bare_year is not None:

@@ -136,6 +136,8 @@ async def load_stats_index(session: AsyncSession) -> StatsIndex | None:
     # on: a merger's successor, or the geography rather than its local service.
     preferred: dict[int, list[int]] = defaultdict(list)
     for link in links:
+        if link.kind == LinkKind.ICB_SERVICE:
+            continue  # a lookup of which services the ICB has, not a lineage
         if link.kind == LinkKind.LOCAL_SERVICE:
             preferred[link.to_id].append(link.from_id)
         else:

@@ -76,6 +76,9 @@ class LinkKind(enum.StrEnum):
     SUCCEEDED_BY = "succeeded_by"
     # The Talking Therapies service that serves the area's population.
     LOCAL_SERVICE = "local_service"
+    # A service NHS England's provider lookup (metadata_providers.csv) files under the ICB. Not a
+    # lineage: it only says which services answer `/stats <ICB> waits` (storage.iapt.waits).
+    ICB_SERVICE = "icb_service"
 
 
 class AliasKind(enum.StrEnum):
@@ -289,6 +292,8 @@ CURATED_SAME_AREAS: dict[str, tuple[str, str]] = {
 # links from the data rather than listing 42 of them here.
 STP_TO_ICB_DATE = dt.date(2022, 7, 1)
 STP_TO_ICB_CITATION = "SOURCE.md: data by ICB after July 2022; the STP and the ICB share the ODS code"
+
+PROVIDER_ICB_CITATION = "metadata_providers.csv (NHS England provider lookup): the provider's icb_code"
 
 # The publications, by financial year (SOURCE.md, first section). The annual report was
 # renamed with the service in 2023; the 2022-23 report was the first under the new name.

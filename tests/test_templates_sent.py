@@ -66,8 +66,9 @@ SAMPLES: dict[str, list[dict]] = {
     "broadcast_ask_time.html": [{"broadcast_id": 7, "timezone": "Europe/London"}],
     "broadcast_bad_html.html": [{"problem": TelegramHtmlError('Unsupported start tag "div"',
                                                               Position.in_text("<b>x\n <div>", 6))}],
-    "broadcast_bad_time.html": [{"kind": kind, "text": HOSTILE, "timezone": "Europe/London"} for kind in (
-        "past", "morning_or_evening", "no_time", "clocks_go_back", "unreadable")],
+    "broadcast_bad_time.html": [
+        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday="Wednesday"), "tz": TZ,
+         "timezone": "Europe/London"} for kind in DateProblemKind],
     "broadcast_choose_list.html": [{}],
     "broadcast_confirm.html": [{"count": 1, "title": HOSTILE}, {"count": 1234, "title": HOSTILE}],
     "broadcast_dropped.html": [{}],
@@ -87,7 +88,7 @@ SAMPLES: dict[str, list[dict]] = {
     "error.html": [{}],
     "event_ask.html": [{"step": step, "list_title": HOSTILE, "dates_so_far": 2} for step in (
         "list", "title", "start", "end", "more_dates", "venue", "address", "meeting_point", "nearest_station", "map",
-        "details", "contact", "capacity")],
+        "details", "contact", "capacity")] + [{"step": "end", "starts_at": AT, "tz": TZ}],
     "event_attendees_caption.html": [{"event": EVENT}],
     "event_cancel_confirm.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
     "event_cancel_done.html": [{"change": None, "tz": TZ},

@@ -179,7 +179,7 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     try:
         send_at = parse_moment(typed, now=services.clock.now(), tz=settings.tz)
     except DateProblem as problem:
-        await reply(update, "broadcast_bad_time.html", kind=problem.kind.value, text=typed,
+        await reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
                     timezone=settings.timezone)
         return
     context.user_data.pop(STEP, None)

@@ -7,6 +7,7 @@ and the catch-alls for unknown commands and unexpected messages last.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,6 +114,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("mylists", supporters.my_lists),
     Command("stop", supporters.stop, CHAT_MANAGERS),
     Command("privacy", supporters.privacy),
+    Command("support", supporters.support),
     Command("mydata", supporters.my_data, CHAT_MANAGERS),
     Command("forget", supporters.forget, CHAT_MANAGERS),
     Command("newlist", organisers.new_list, ORGANISERS),
@@ -242,7 +244,8 @@ def build_engines(services: Services, application: Application, replies: Replies
         # Looked up at each call: the one engine the services hold now (a test may restart it).
         services.broadcaster.wake()
 
-    services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
+    compose = functools.partial(compose_broadcast, support_pointer=settings.support_pointer_under_alerts)
+    services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose, report=report,
                                        rate=rate, concurrency=concurrency, claimer=services.process_name,
                                        configured_organisers=settings.organiser_ids)
     services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # Days a finished broadcast keeps its per-chat delivery rows (then only counts), and a chat on
     # no list is kept before it is erased (storage/retention.py); /privacy states this number.
     retention_days: int = Field(default=30, ge=1, le=3650)
+    # A line under every alert pointing to /support (where to get urgent help); counted in its length.
+    support_pointer_under_alerts: bool = False
 
     @field_validator("organiser_ids", mode="before")
     @classmethod

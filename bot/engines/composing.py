@@ -12,9 +12,11 @@ from storage.lists.models import MailingList
 
 
 def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,
-                    mailing_list: MailingList) -> Outgoing:
-    """What every recipient gets: the organiser's text and the list's one-line footer."""
-    body = f"{text}\n\n{render('broadcast_footer.html', mailing_list=mailing_list)}"
+                    mailing_list: MailingList, support_pointer: bool = False) -> Outgoing:
+    """What every recipient gets: the organiser's text and the list's footer (with
+    `support_pointer`, SUPPORT_POINTER_UNDER_ALERTS, a line pointing to /support under it)."""
+    footer = render("broadcast_footer.html", mailing_list=mailing_list, support_pointer=support_pointer)
+    body = f"{text}\n\n{footer}"
     if media_kind == MediaKind.PHOTO.value:
         return Outgoing(body, photo=media_file_id)
     if media_kind == MediaKind.DOCUMENT.value:
@@ -22,14 +24,18 @@ def compose_message(*, text: str, media_kind: str | None, media_file_id: str | N
     return Outgoing(body)
 
 
-def compose_broadcast(broadcast: Broadcast, mailing_list: MailingList) -> Outgoing:
+def compose_broadcast(broadcast: Broadcast, mailing_list: MailingList, *, support_pointer: bool = False) -> Outgoing:
     if broadcast.kind == BroadcastKind.REPORT.value:
         return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
     return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
-                           media_file_id=broadcast.media_file_id, mailing_list=mailing_list)
+                           media_file_id=broadcast.media_file_id, mailing_list=mailing_list,
+                           support_pointer=support_pointer)
 
 
-def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList) -> None:
-    """Raises TextTooLong if the text with its footer is over Telegram's limit for a message or caption."""
-    composed = compose_message(text=text, media_kind=media_kind, media_file_id=None, mailing_list=mailing_list)
+def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList,
+                         support_pointer: bool = False) -> None:
+    """Raises TextTooLong if the text with its footer (and the /support line when it is on) is
+    over Telegram's limit for a message or caption."""
+    composed = compose_message(text=text, media_kind=media_kind, media_file_id=None, mailing_list=mailing_list,
+                               support_pointer=support_pointer)
     check_length(composed.text, media_kind=media_kind)

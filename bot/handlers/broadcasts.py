@@ -140,8 +140,14 @@ def _content_of(message: Message) -> DraftContent | None:
     return None
 
 
-def _check_length(content: DraftContent, mailing_list: MailingList) -> None:
-    check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list)
+def _length_check(support_pointer: bool):
+    """The length check of a draft: its text with the footer every recipient will get."""
+
+    def check(content: DraftContent, mailing_list: MailingList) -> None:
+        check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list,
+                             support_pointer=support_pointer)
+
+    return check
 
 
 async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, list_id: int) -> None:
@@ -150,11 +156,12 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         await reply(update, "broadcast_not_text.html")
         return
     services = services_of(context)
+    support_pointer = services.settings.support_pointer_under_alerts
     try:
         async with services.db.transaction() as session:
             made = await drafts.create_draft(session, list_id=list_id, content=content,
                                              created_by=update.effective_user.id, now=services.clock.now(),
-                                             check_length=_check_length)
+                                             check_length=_length_check(support_pointer))
     except TextTooLong as problem:
         await reply(update, "broadcast_too_long.html", problem=problem)
         return
@@ -166,7 +173,7 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         await reply(update, "broadcast_no_lists.html")
         return
     preview = compose_message(text=content.text, media_kind=content.media_kind, media_file_id=content.file_id,
-                              mailing_list=made.mailing_list)
+                              mailing_list=made.mailing_list, support_pointer=support_pointer)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
     await reply(update, "broadcast_confirm.html", count=made.choice.subscribers, title=made.choice.title,
                 buttons=_draft_buttons(made.broadcast.id))

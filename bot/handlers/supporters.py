@@ -42,6 +42,11 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
                 private=is_private(update))
 
 
+async def support(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/support: where to get urgent help now. A pointer to people who can help, nothing more."""
+    await reply(update, "support.html")
+
+
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await reply(update, "privacy.html", retention_days=services_of(context).settings.retention_days)
 

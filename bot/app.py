@@ -13,13 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from telegram import (
-    Bot,
-    BotCommand,
-    BotCommandScopeAllPrivateChats,
-    LinkPreviewOptions,
-    Update,
-)
+from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -60,6 +54,7 @@ from bot.handlers.callback_data import (
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
 from bot.services import Services
+from bot.telegram_io.command_menus import set_supporter_menu, update_organiser_menus
 from bot.telegram_io.flood_guard import FloodGuard
 from bot.telegram_io.sending import RepliesInTheSendingWindow, TelegramSender
 from bot.telegram_io.transport import AiohttpRequest
@@ -67,6 +62,7 @@ from bot.telegram_io.update_processor import PerChatUpdateProcessor
 from messages import render
 from storage.broadcasts.listings import BroadcastSummary
 from storage.iapt.bundle import BUNDLE_PATH
+from storage.lists.organisers import settle_organiser_menus
 
 logger = logging.getLogger(__name__)
 
@@ -184,22 +180,17 @@ def register_handlers(application: Application) -> None:
     application.bot_data["command_names"] = list(dict.fromkeys(command.name for command in COMMANDS))
 
 
-def command_menu() -> list[BotCommand]:
-    """The menu Telegram shows supporters, from `messages/command_menu.txt` (`name - description`)."""
-    menu = []
-    for line in render("command_menu.txt").splitlines():
-        name, _, description = line.partition(" - ")
-        menu.append(BotCommand(name.strip(), description.strip()))
-    return menu
-
-
 async def on_startup(application: Application) -> None:
-    """Schema up to date and command menu set, then the engines, in this order: the broadcast
-    engine first (the others record broadcasts for it to send), the /stats figures, and last the
-    lease that decides whether this process runs the reminders and the retention sweep."""
+    """Schema up to date and command menus set (the supporters', and each organiser's own), then
+    the engines, in this order: the broadcast engine first (the others record broadcasts for it
+    to send), the /stats figures, and last the lease that decides whether this process runs the
+    reminders and the retention sweep."""
     services: Services = application.bot_data["services"]
     await services.db.upgrade()
-    await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
+    await set_supporter_menu(application.bot)
+    async with services.db.transaction() as session:
+        menus = await settle_organiser_menus(session, configured=services.settings.organiser_ids)
+    await update_organiser_menus(application.bot, show=menus.show, hide=menus.hide)
     await start_broadcasting(services.broadcaster)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.

@@ -9,4 +9,5 @@ from storage.events import tables as event_tables  # noqa: F401
 from storage.iapt import tables as iapt_tables  # noqa: F401
 from storage.lists import (
     models,  # noqa: F401
+    organisers,  # noqa: F401  (registers the organisers' command menu /mydata shows)
 )

@@ -124,6 +124,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_no_token.txt": [{}],
     "cli_run_failed.txt": [{"problem": "invalid_token"}, {"problem": "unreachable"}],
     "command_menu.txt": [{}],
+    "command_menu_organisers.txt": [{}],
     "stats_area.txt": [{"answer": area_answer()}, {"answer": area_answer(ENGLAND, lineage=(), rounded=False)},
                        {"answer": area_answer(period=None)}],
     "stats_bundle_built.txt": [{"path": "iapt.db.gz", "size": 1_234_567, "figures": 98_765, "source": "data/"}],

@@ -100,13 +100,13 @@ async def test_an_organiser_added_or_removed_in_telegram_gains_or_loses_the_menu
     server = running_bot.server
     assert not set(server.menu_seen_in(555)) & ORGANISER_COMMANDS
     await organiser.say("/organiser add 555")
-    assert ORGANISER_COMMANDS <= set(server.menu_seen_in(555))
+    assert set(server.menu_seen_in(555)) >= ORGANISER_COMMANDS
     await organiser.say("/organiser remove 555")
     assert await menu_read_back(server, 555) == set()
     assert not set(server.menu_seen_in(555)) & ORGANISER_COMMANDS
     # Those in ORGANISER_IDS cannot be removed in Telegram, and keep theirs.
     await organiser.say(f"/organiser remove {ORGANISER_ID}")
-    assert ORGANISER_COMMANDS <= set(server.menu_seen_in(ORGANISER_ID))
+    assert set(server.menu_seen_in(ORGANISER_ID)) >= ORGANISER_COMMANDS
 
 
 async def test_an_organiser_who_forgets_loses_the_menu_and_mydata_showed_it(running_bot, organiser):
@@ -125,17 +125,17 @@ async def test_an_organisers_start_sets_their_menu_again(running_bot, organiser)
     # Telegram refuses a menu for a chat that never started the bot; the first /start repairs it.
     running_bot.server.command_menus.clear()
     await organiser.send("/start")
-    assert ORGANISER_COMMANDS <= await menu_read_back(running_bot.server, ORGANISER_ID)
+    assert await menu_read_back(running_bot.server, ORGANISER_ID) >= ORGANISER_COMMANDS
 
 
 async def test_organiser_ids_changed_between_runs_move_the_menu_at_start_up(database, telegram, clock, settings):
     async with bot_running(database, telegram, clock, settings) as bot:
         await bot.person(ORGANISER_ID).say("/organiser add 555")
-    assert ORGANISER_COMMANDS <= await menu_read_back(telegram, ORGANISER_ID)
+    assert await menu_read_back(telegram, ORGANISER_ID) >= ORGANISER_COMMANDS
     # The operator replaces 900 with 901 in ORGANISER_IDS and restarts the bot.
     changed = settings.model_copy(update={"organiser_ids": frozenset({901})})
     async with bot_running(database, telegram, clock, changed):
         pass
     assert await menu_read_back(telegram, ORGANISER_ID) == set()
-    assert ORGANISER_COMMANDS <= await menu_read_back(telegram, 901)
-    assert ORGANISER_COMMANDS <= await menu_read_back(telegram, 555)  # added in Telegram: still one
+    assert await menu_read_back(telegram, 901) >= ORGANISER_COMMANDS
+    assert await menu_read_back(telegram, 555) >= ORGANISER_COMMANDS  # added in Telegram: still one

@@ -14,7 +14,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
 from bot.handlers import callback_data
-from bot.handlers.callback_data import EditField, Family, StatsChoice
+from bot.handlers.callback_data import BroadcastScheduleAnswer, EditField, Family, StatsChoice
 from bot.services import Services
 from bot.settings import Settings
 from storage.clock import ManualClock
@@ -22,7 +22,8 @@ from storage.db import Database
 from storage.iapt.report import View
 
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
-SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"]}
+SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
+               BroadcastScheduleAnswer: ["1", "999999999999"]}
 
 
 def _samples(family: type[Family]) -> list[dict[str, object]]:
@@ -43,7 +44,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 17
+    assert len(FAMILIES) == 18
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

@@ -78,6 +78,7 @@ SAMPLES: dict[str, list[dict]] = {
     "broadcast_not_text.html": [{}],
     "broadcast_report.html": [{"broadcast": broadcast(BroadcastStatus.DONE), "tz": TZ},
                               {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ}],
+    "broadcast_confirm_time.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
     "broadcast_scheduled.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
     "broadcast_started.html": [{"broadcast_id": 7, "title": HOSTILE}],
     "broadcast_too_long.html": [{"problem": TextTooLong(5000, 4096)}, {"problem": TextTooLong(1100, 1024)}],

@@ -11,12 +11,14 @@ Every handler here, the answers to the questions included, is declared organiser
 
 from __future__ import annotations
 
+import datetime as dt
+
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.engines.composing import check_message_length, compose_message
-from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList
+from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList, BroadcastScheduleAnswer
 from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
@@ -31,9 +33,9 @@ from storage.broadcasts.listings import (
     lists_to_broadcast_to,
     recent_broadcasts,
 )
-from storage.broadcasts.status import BroadcastError, TextTooLong, change_broadcast, schedule_broadcast
+from storage.broadcasts.status import BroadcastError, TextTooLong, TimeInPast, change_broadcast, schedule_broadcast
 from storage.broadcasts.tables import BroadcastStatus, MediaKind
-from storage.dates import DateProblem, parse_moment
+from storage.dates import DateProblem, DateProblemKind, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
 
@@ -180,6 +182,8 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
 
 
 async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int) -> None:
+    """The time typed for a scheduled broadcast: echoed in full, to be confirmed (the question
+    stays open, so typing another time works too)."""
     services = services_of(context)
     settings = services.settings
     typed = (update.effective_message.text or "").strip()[:64]
@@ -189,18 +193,50 @@ async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         await reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
                     timezone=settings.timezone)
         return
-    context.user_data.pop(STEP, None)
-    try:
-        async with services.db.transaction() as session:
-            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
-                                     now=services.clock.now())
-            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
-    except BroadcastError:
+    async with services.db.transaction() as session:
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+    if summary is None or summary.status is not BroadcastStatus.DRAFT:
+        context.user_data.pop(STEP, None)
         await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
         return
+    moment = str(int(send_at.timestamp()))
+    buttons = [[(label("broadcast_schedule_then"), BroadcastScheduleAnswer.build("yes", broadcast_id, moment)),
+                (label("broadcast_other_time"), BroadcastScheduleAnswer.build("other", broadcast_id, moment))]]
+    await reply(update, "broadcast_confirm_time.html", broadcast_id=broadcast_id, title=summary.list_title,
+                send_at=send_at, tz=settings.tz, buttons=buttons)
+
+
+async def schedule_time_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Schedule it then, or Another time, under the echoed time."""
+    query = update.callback_query
+    await query.answer()
+    pressed = BroadcastScheduleAnswer.parse(query.data)
+    services = services_of(context)
+    settings = services.settings
+    broadcast_id = pressed.broadcast_id
+    if pressed.answer == "other":
+        context.user_data[STEP] = ("time", broadcast_id)
+        await edit_or_reply(update, "broadcast_ask_time.html", broadcast_id=broadcast_id, timezone=settings.timezone)
+        return
+    send_at = dt.datetime.fromtimestamp(int(pressed.send_at), dt.UTC)
+    try:
+        async with services.db.transaction() as session:
+            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at, now=services.clock.now())
+            summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+    except TimeInPast:
+        # Pressed after the moment itself: the question stays open for another time.
+        context.user_data[STEP] = ("time", broadcast_id)
+        problem = DateProblem(DateProblemKind.PAST, send_at.astimezone(settings.tz).strftime("%d %B %Y %H:%M"))
+        await edit_or_reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
+                            timezone=settings.timezone)
+        return
+    except BroadcastError:
+        await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+        return
+    context.user_data.pop(STEP, None)
     services.broadcaster.wake()
-    await reply(update, "broadcast_scheduled.html", broadcast_id=broadcast_id, title=summary.list_title,
-                send_at=send_at, tz=settings.tz)
+    await edit_or_reply(update, "broadcast_scheduled.html", broadcast_id=broadcast_id, title=summary.list_title,
+                        send_at=send_at, tz=settings.tz)
 
 
 async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

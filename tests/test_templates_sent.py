@@ -121,7 +121,9 @@ SAMPLES: dict[str, list[dict]] = {
     "event_edit_ask.html": [{"field": field, "current": HOSTILE} for field in (
         "time", "reminders", "capacity", "booked_elsewhere", "map", "details")] + [{"field": "contact", "current": ""}],
     "event_edit_fields.html": [{"event": EVENT, "date": DATE, "tz": TZ}],
-    "event_edited.html": [{"told": True, "promoted": 0}, {"told": False, "promoted": 1}, {"told": True, "promoted": 2}],
+    "event_edited.html": [{"told": True, "promoted": 0, "starts_at": AT, "tz": TZ},
+                          {"told": False, "promoted": 1, "starts_at": None, "tz": TZ},
+                          {"told": True, "promoted": 2, "starts_at": None, "tz": TZ}],
     "event_attendees_ask_privately.html": [{}],
     "event_ics_caption.html": [{"title": HOSTILE}],
     "event_invalid.html": [{"problem": f"{HOSTILE} is not a number"}],

@@ -17,7 +17,7 @@ the bot asks instead: a time that could be morning or evening ('7.30' with no hi
 no day ('8.15'), a short date that reads either way ('03/04': 3 April or 4 March), a weekday that
 contradicts the date, an American month-first date, 'midnight' or '12am', a date already past,
 and a local time that the clocks skip (spring) or pass twice (autumn), with both moments it
-could mean. `DateProblemKind` names each case; messages/event_date_problem.html words them.
+could mean. `DateProblemKind` names each case; messages/_date_problem.html words them.
 
 Why a parser of our own rather than a date library: the libraries that read free text
 (dateparser, parsedatetime, dateutil's parser with fuzzy matching) are built to return their

@@ -174,6 +174,24 @@ def test_a_day_and_month_without_a_year_is_the_next_such_day(now, day, hour, min
 
 
 @settings(max_examples=SOME)
+@given(now=LONDON_MOMENTS, hour=st.integers(1, 11), minute=st.integers(0, 59),
+       words=st.sampled_from(["tonight", "this evening", "tomorrow evening", "friday evening", "tomorrow night"]))
+def test_evening_words_make_a_time_without_am_or_pm_the_evening_one(now, hour, minute, words):
+    try:
+        moment = parse_moment(f"{words} {hour}.{minute:02d}", now=now, tz=LONDON)
+    except DateProblem as problem:
+        # Only the hours the words leave open (1 to 5: 'tonight 2.00'), a clock change, or a time passed.
+        assert problem.kind in (DateProblemKind.MORNING_OR_EVENING, DateProblemKind.CLOCKS_GO_FORWARD,
+                                DateProblemKind.CLOCKS_GO_BACK, DateProblemKind.PAST)
+        if problem.kind is DateProblemKind.MORNING_OR_EVENING:
+            assert hour < 6
+        return
+    local = moment.astimezone(LONDON)
+    assert (local.hour, local.minute) == (hour + 12, minute) and hour >= 6
+    assert moment > now
+
+
+@settings(max_examples=SOME)
 @given(now=moments, first=st.integers(1, 12), second=st.integers(1, 12), zero=st.booleans(),
        time=st.sampled_from(["", " 10am", " 19:00", " 8.15"]))
 def test_a_short_date_that_reads_either_way_is_always_asked(now, first, second, zero, time):

@@ -190,9 +190,11 @@ async def on_startup(application: Application) -> None:
     services: Services = application.bot_data["services"]
     await services.db.upgrade()
     await set_supporter_menu(application.bot)
-    async with services.db.transaction() as session:
-        menus = await settle_organiser_menus(session, configured=services.settings.organiser_ids)
-    await update_organiser_menus(application.bot, show=menus.show, hide=menus.hide)
+    if not application.bot_data.get("worker"):
+        # The processes that take updates set each organiser's menu; workers leave it to them.
+        async with services.db.transaction() as session:
+            menus = await settle_organiser_menus(session, configured=services.settings.organiser_ids)
+        await update_organiser_menus(application.bot, show=menus.show, hide=menus.hide)
     await start_broadcasting(services.broadcaster)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.

@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 
 from bot.app import build_application, running
 from bot.local_api.server import LocalBotApi
-from bot.services import Services
+from bot.services import services_in
 from bot.settings import Settings
 from storage.clock import SystemClock
 from storage.dates import parse_reminder_rules
@@ -119,8 +119,8 @@ async def run(args: argparse.Namespace) -> None:
     await server.start()
     # The server stamps requests with the monotonic clock; this maps them to wall-clock time.
     wall_minus_monotonic = time.time() - time.monotonic()
-    services = Services(settings=settings, db=db, clock=SystemClock())
-    application = build_application(services, token=TOKEN, api_url=server.url)
+    application = build_application(settings=settings, db=db, clock=SystemClock(), token=TOKEN, api_url=server.url)
+    services = services_in(application)
     async with running(application, poll_timeout=1):
         startup = services.reminders.last_rebuild
         again = await services.reminders.rebuild()

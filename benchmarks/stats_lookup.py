@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.app import build_application, running
 from bot.handlers.callback_data import StatsChoice
 from bot.local_api.server import LocalBotApi
-from bot.services import Services
 from bot.settings import Settings
 from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
@@ -143,7 +142,7 @@ async def telegram_asker(db: Database, index: StatsIndex) -> AsyncIterator[Teleg
     # The per-person limit and the flood guard stay on, high enough that one asker is never refused.
     settings = Settings(_env_file=None, telegram_bot_token=TOKEN, stats_load_bundle=False,
                         stats_per_user_per_minute=1_000_000, flood_limit=1_000_000)
-    application = build_application(Services(settings=settings, db=db, clock=SystemClock()), token=TOKEN,
+    application = build_application(settings=settings, db=db, clock=SystemClock(), token=TOKEN,
                                     api_url=server.url)
     processed = ProcessedUpdates(application)
     try:

@@ -31,6 +31,7 @@ from telegram.ext import (
 from bot.engines.broadcaster import Broadcaster, default_concurrency
 from bot.engines.composing import compose_broadcast
 from bot.engines.leadership import SchedulerLease, start_scheduler_lease
+from bot.engines.offers import place_offering
 from bot.engines.reminders import ReminderScheduler
 from bot.engines.retention import RetentionSweeper
 from bot.engines.sharing import start_broadcasting, stop_broadcasting
@@ -51,10 +52,12 @@ from bot.handlers.callback_data import (
     RsvpAnswer,
     ShareName,
     StatsChoice,
+    TakePlace,
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
-from bot.services import Services
+from bot.services import Services, new_process_name
+from bot.settings import Settings
 from bot.telegram_io.command_menus import set_supporter_menu, update_organiser_menus
 from bot.telegram_io.flood_guard import FloodGuard
 from bot.telegram_io.sending import RepliesInTheSendingWindow, TelegramSender
@@ -62,6 +65,8 @@ from bot.telegram_io.transport import AiohttpRequest
 from bot.telegram_io.update_processor import PerChatUpdateProcessor
 from messages import render
 from storage.broadcasts.listings import BroadcastSummary
+from storage.clock import Clock
+from storage.db import Database
 from storage.iapt.bundle import BUNDLE_PATH
 from storage.lists.organisers import settle_organiser_menus
 
@@ -138,6 +143,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),
+    Button(TakePlace, events.take_place_pressed, shows_event_date=True),
     Button(CalendarFile, events.calendar_pressed, shows_event_date=True),
     Button(Attendees, events.attendees_pressed, ORGANISERS),
     Button(CancelPick, events.cancel_picked, ORGANISERS, shows_event_date=True),
@@ -218,9 +224,11 @@ async def on_shutdown(application: Application) -> None:
     await application.bot_data["transport"].shutdown()
 
 
-def build_engines(services: Services, application: Application, replies: RepliesInTheSendingWindow) -> None:
-    """Every engine on its parts, into `services` (and the lease into bot_data); none runs yet."""
-    settings, db, clock = services.settings, services.db, services.clock
+def build_services(settings: Settings, db: Database, clock: Clock, application: Application,
+                   replies: RepliesInTheSendingWindow) -> Services:
+    """Every engine on its parts, and the services holding them all (the lease goes into
+    bot_data); none runs yet."""
+    process_name = new_process_name()
     rate = settings.sending_rate
     concurrency = default_concurrency(rate)
     app_bot = application.bot
@@ -240,29 +248,36 @@ def build_engines(services: Services, application: Application, replies: Replies
         services.broadcaster.wake()
 
     compose = functools.partial(compose_broadcast, support_pointer=settings.support_pointer_under_alerts)
-    services.broadcaster = Broadcaster(db=db, sender=sender, clock=clock, compose=compose, report=report,
-                                       rate=rate, concurrency=concurrency, claimer=services.process_name,
-                                       configured_organisers=settings.organiser_ids)
-    services.reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz,
-                                           configured_organisers=settings.organiser_ids,
-                                           job_queue=application.job_queue, wake_broadcaster=wake_broadcaster)
-    services.retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
-                                          job_queue=application.job_queue)
-    services.stats = StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
-                                  load_bundle=settings.stats_load_bundle, holder=services.process_name,
-                                  bundle=settings.stats_bundle_path or BUNDLE_PATH)
+    offering = place_offering(tz=settings.tz, hold=settings.place_offer_hold, take_place_data=TakePlace.build)
+    reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz, configured_organisers=settings.organiser_ids,
+                                  job_queue=application.job_queue, wake_broadcaster=wake_broadcaster,
+                                  offering=offering)
+    retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
+                                 job_queue=application.job_queue)
+    services = Services(
+        settings=settings, db=db, clock=clock, process_name=process_name,
+        broadcaster=Broadcaster(db=db, sender=sender, clock=clock, compose=compose, report=report,
+                                rate=rate, concurrency=concurrency, claimer=process_name,
+                                configured_organisers=settings.organiser_ids),
+        reminders=reminders, retention=retention,
+        stats=StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
+                           load_bundle=settings.stats_load_bundle, holder=process_name,
+                           bundle=settings.stats_bundle_path or BUNDLE_PATH),
+        offering=offering,
+    )
     application.bot_data["scheduler_lease"] = SchedulerLease(
-        db=db, holder=services.process_name, scheduler=services.reminders, retention=services.retention,
+        db=db, holder=process_name, scheduler=reminders, retention=retention,
         share_rate=lambda processes: services.broadcaster.share_rate_with(processes))
+    return services
 
 
-def build_application(services: Services, *, token: str, api_url: str) -> Application:
+def build_application(settings: Settings, db: Database, clock: Clock, *, token: str, api_url: str) -> Application:
+    """The bot, every handler and engine wired on the given parts; nothing runs until it starts."""
     # Here, because every way of running the bot (run, worker, webhook, try, tests) builds it.
     redact_from_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
-    transport = AiohttpRequest(connections=32, paid_sends=services.settings.paid_broadcast)
-    flood_guard = FloodGuard(limit=services.settings.flood_limit,
-                             window_seconds=services.settings.flood_window_seconds, clock=services.clock)
+    transport = AiohttpRequest(connections=32, paid_sends=settings.paid_broadcast)
+    flood_guard = FloodGuard(limit=settings.flood_limit, window_seconds=settings.flood_window_seconds, clock=clock)
     replies = RepliesInTheSendingWindow()
     application = (
         ApplicationBuilder()
@@ -277,9 +292,8 @@ def build_application(services: Services, *, token: str, api_url: str) -> Applic
         .post_shutdown(on_shutdown)
         .build()
     )
-    application.bot_data["services"] = services
+    application.bot_data["services"] = build_services(settings, db, clock, application, replies)
     application.bot_data["transport"] = transport
-    build_engines(services, application, replies)
     register_handlers(application)
     return application
 

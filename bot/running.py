@@ -13,7 +13,6 @@ from telegram.error import InvalidToken, NetworkError
 
 from bot.app import Webhook, build_application, log_webhook_refusals, running
 from bot.log_redaction import redact_from_logs
-from bot.services import Services
 from bot.settings import Settings
 from storage.clock import SystemClock
 from storage.db import Database
@@ -66,11 +65,10 @@ def run_bot(settings: Settings, *, webhook_url: str | None = None, worker: bool 
     assert settings.telegram_bot_token is not None
     webhook = webhook_for(settings, webhook_url) if webhook_url is not None else None
     redact_from_logs(settings.telegram_bot_token, webhook.secret if webhook else None)
-    services = Services(settings=settings, clock=SystemClock(),
-                        db=Database.from_url(settings.database_url, schema=settings.database_schema))
     for name in ("telegram.ext", "telegram.ext.Application", "telegram.ext.Updater"):
         logging.getLogger(name).addFilter(_ReportedToThePerson())
-    application = build_application(services, token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
+    application = build_application(settings, Database.from_url(settings.database_url, schema=settings.database_schema),
+                                    SystemClock(), token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
     try:
         if worker:
             try:

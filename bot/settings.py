@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     stats_load_bundle: bool = True
     # Each new event's reminders unless its organiser changes them (syntax: storage/dates.py).
     reminder_rules: str = "1 day before at 19:00 to everyone; 90 minutes before to going"
+    # How long the first on a waiting list has to take a freed place before it is offered to the
+    # next (never later than 2 hours before the start: then everyone waiting is told at once).
+    place_offer_hours: float = Field(default=12.0, gt=0, le=24 * 14)
     webhook_secret: str | None = Field(default=None, repr=False)
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
@@ -104,6 +107,10 @@ class Settings(BaseSettings):
     @property
     def retention_period(self) -> dt.timedelta:
         return dt.timedelta(days=self.retention_days)
+
+    @property
+    def place_offer_hold(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.place_offer_hours)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -364,7 +364,7 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
 
 # Reminder rules were parsed here before they had a module of their own; their names stay
 # importable from here.
-from storage.reminder_rules import Audience, ReminderRule, parse_reminder_rules  # noqa: E402
+from storage.reminder_rules import Audience, ReminderRule, ReminderRuleProblem, parse_reminder_rules  # noqa: E402
 
-__all__ = ["Audience", "DateProblem", "DateProblemKind", "ReminderRule", "parse_end", "parse_moment",
-           "parse_reminder_rules", "to_noon", "to_utc"]
+__all__ = ["Audience", "DateProblem", "DateProblemKind", "ReminderRule", "ReminderRuleProblem", "parse_end",
+           "parse_moment", "parse_reminder_rules", "to_noon", "to_utc"]

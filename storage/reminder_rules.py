@@ -15,6 +15,14 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+class ReminderRuleProblem(ValueError):
+    """A reminder rule that was not understood; `rule` is the part as typed (messages word it)."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"reminder rule not understood: {rule!r}")
+        self.rule = rule
+
+
 class Audience(enum.StrEnum):
     LIST = "list"  # everyone on the event's list
     GOING = "going"  # only those who said they are going
@@ -72,8 +80,8 @@ _ELAPSED_RULE = re.compile(
 
 def parse_reminder_rules(text: str) -> list[ReminderRule]:
     """Rules separated by ';' or new lines, e.g. '1 day before at 19:00 to everyone; 90 minutes
-    before to going'. 'none' means no reminders. Raises ValueError (and only that) naming the rule
-    not understood."""
+    before to going'. 'none' means no reminders. Raises ReminderRuleProblem (a ValueError, and
+    only that) naming the rule not understood."""
     rules: list[ReminderRule] = []
     for part in re.split(r"[;\n]", text):
         words = _normalise(part)
@@ -86,16 +94,16 @@ def parse_reminder_rules(text: str) -> list[ReminderRule]:
             days = int(count) if count and count.isdigit() else 1
             hour, minute = int(calendar_rule[2]), int(calendar_rule[3])
             if hour > 23 or minute > 59 or not 1 <= days <= 30:
-                raise ValueError(f"reminder rule not understood: {part.strip()!r}")
+                raise ReminderRuleProblem(part.strip())
             rule = ReminderRule(_audience(calendar_rule[4]), days_before=days, at=dt.time(hour, minute))
         elif elapsed_rule:
             amount = int(elapsed_rule[1])
             minutes = amount * 60 if elapsed_rule[2].startswith("h") else amount
             if not 1 <= minutes <= 30 * 24 * 60:
-                raise ValueError(f"reminder rule not understood: {part.strip()!r}")
+                raise ReminderRuleProblem(part.strip())
             rule = ReminderRule(_audience(elapsed_rule[3]), minutes_before=minutes)
         else:
-            raise ValueError(f"reminder rule not understood: {part.strip()!r}")
+            raise ReminderRuleProblem(part.strip())
         if rule not in rules:
             rules.append(rule)
     return rules

@@ -7,9 +7,13 @@ The rule, as /privacy states it, with `keep_for` the RETENTION_DAYS setting:
   cancelled or failed), then reduced to per-broadcast counts in
   `delivery_tallies`. A reminder's rows are kept until its event date is over, if that is later,
   since whoever was reminded must hear if the date moves or is cancelled.
+- A place offered from a waiting list (`place_offers`) is kept until its event date is over,
+  then dropped, whatever became of it.
 - A chat on no list (it left its last one, pressed /stop, blocked the bot, or never joined) is
   erased with everything about it once `keep_for` has passed since the later of that moment
   (`chats.left_at`) and the end of the last event date it answered.
+- Every answer to an event date (and any name shared with it) is erased `keep_for` after the date
+  ended, for chats still on a list too.
 
 The sweep keeps no state of its own: every step is a query on the database, so running it twice,
 in two processes at once, or after a crash does no harm. It works in bounded batches, each its
@@ -28,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
 from storage.db import Database
-from storage.events.tables import EventDate, Reminder, ReminderStatus, Rsvp, reminder_origin_key
-from storage.lists import chats, organisers
-from storage.lists.chats import ChatData, get_chat
+from storage.events.tables import EventDate, PlaceOffer, Reminder, ReminderStatus, Rsvp, reminder_origin_key
+from storage.lists import organisers
+from storage.lists.chats import get_chat
 from storage.lists.models import Chat, Subscription
 
 DEFAULT_BATCH_SIZE = 500
@@ -53,6 +57,8 @@ class SweepReport:
     chats_noted_on_no_list: int
     deliveries_reduced: int
     chats_erased: int
+    dates_answers_erased: int = 0
+    offers_dropped: int = 0
 
 
 # ------------------------------------------------------------------ the steps of a sweep
@@ -125,6 +131,34 @@ async def reduce_old_deliveries(session: AsyncSession, *, now: dt.datetime, keep
     return sum(counted.values())
 
 
+async def erase_old_answers(session: AsyncSession, *, now: dt.datetime, keep_for: dt.timedelta, limit: int) -> int:
+    """The answers (going, waiting, can't go, and any name shared) to up to `limit` event dates
+    that ended more than `keep_for` ago are erased, whether or not the chats are still on a list:
+    once a date is long over, who was going to it is no longer needed. Returns how many dates."""
+    dates_ended_long_ago = list(await session.scalars(
+        select(EventDate.id).where(EventDate.ends_at <= now - keep_for,
+                                   exists().where(Rsvp.event_date_id == EventDate.id))
+        .order_by(EventDate.id).limit(limit)))
+    if not dates_ended_long_ago:
+        return 0
+    await session.execute(delete(Rsvp).where(Rsvp.event_date_id.in_(dates_ended_long_ago))
+                          .execution_options(synchronize_session=False))
+    return len(dates_ended_long_ago)
+
+
+async def drop_offers_of_past_dates(session: AsyncSession, *, now: dt.datetime, limit: int) -> int:
+    """Up to `limit` place offers of event dates that are over: nothing needs them any more."""
+    offer_ids = list(await session.scalars(
+        select(PlaceOffer.id).join(EventDate, EventDate.id == PlaceOffer.event_date_id)
+        .where(EventDate.ends_at <= now).order_by(PlaceOffer.id).limit(limit)
+    ))
+    if not offer_ids:
+        return 0
+    result = await session.execute(delete(PlaceOffer).where(PlaceOffer.id.in_(offer_ids))
+                                   .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def _answered_a_date_ending_after(moment: dt.datetime):
     return exists().where(Rsvp.chat_id == Chat.id, EventDate.id == Rsvp.event_date_id, EventDate.ends_at > moment)
 
@@ -185,25 +219,12 @@ async def sweep(db: Database, *, now: dt.datetime, keep_for: dt.timedelta, batch
     erased = await _in_batches(
         db, lambda session: erase_departed_chats(session, now=now, keep_for=keep_for, limit=batch_size),
         batch_size=batch_size, keep_going=keep_going)
-    return SweepReport(noted, reduced, erased)
-
-
-# ------------------------------------------------------------------ the chat's own view
-
-
-async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | None:
-    """Everything stored about the chat (for /mydata), with the moment its retention period
-    started when it is on no list: the later of leaving and the end of its last answered date."""
-    data = await chats.chat_data(session, telegram_id=telegram_id)
-    if data is None or data.idle_since is None:
-        return data
-    last_answered_end = await session.scalar(
-        select(func.max(EventDate.ends_at)).join(Rsvp, Rsvp.event_date_id == EventDate.id)
-        .join(Chat, Chat.id == Rsvp.chat_id).where(Chat.telegram_id == telegram_id)
-    )
-    if last_answered_end is not None and last_answered_end > data.idle_since:
-        return dataclasses.replace(data, idle_since=last_answered_end)
-    return data
+    answers = await _in_batches(
+        db, lambda session: erase_old_answers(session, now=now, keep_for=keep_for, limit=batch_size),
+        batch_size=batch_size, keep_going=keep_going)
+    dropped = await _in_batches(db, lambda session: drop_offers_of_past_dates(session, now=now, limit=batch_size),
+                                batch_size=batch_size, keep_going=keep_going)
+    return SweepReport(noted, reduced, erased, answers, dropped)
 
 
 # ------------------------------------------------------------------ erasure, and /forget

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from bot.app import build_application, running
 from bot.cli.main import app as command_line
 from bot.local_api.server import LocalBotApi
-from bot.services import Services
+from bot.services import Services, services_in
 from bot.settings import Settings
 from bot.telegram_io.observing import ProcessedUpdates
 from storage.clock import ManualClock
@@ -167,8 +167,8 @@ class Person:
 async def bot_running(db: Database, telegram: LocalBotApi, clock, settings: Settings, *,
                       poll_timeout: float = 5) -> AsyncIterator[RunningBot]:
     """The real Application on `db`, polling the local Bot API server, until the block ends."""
-    services = Services(settings=settings, db=db, clock=clock)
-    application = build_application(services, token=TOKEN, api_url=telegram.url)
+    application = build_application(settings=settings, db=db, clock=clock, token=TOKEN, api_url=telegram.url)
+    services = services_in(application)
     processed = ProcessedUpdates(application)
     async with running(application, poll_timeout=poll_timeout):
         yield RunningBot(server=telegram, services=services, processed=processed, application=application)

@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 
 from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.listings import BroadcastSummary
+from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
+from storage.events.problems import EventProblemKind, InvalidEventError
+from storage.events.reminders import ComposeFailure
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -25,6 +28,7 @@ from storage.iapt.answers import (
 )
 from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
+from storage.lists.mailing_lists import InvalidListError, ListProblemKind
 
 TZ = ZoneInfo("Europe/London")
 # Every text a person or an import can put into a message, made to break unescaped HTML.
@@ -37,9 +41,10 @@ MAILING_LIST = Sample(title=HOSTILE, slug="rights", description=f"Alerts about {
 CHOICE = Sample(id=1, title=HOSTILE, subscribers=1234)
 EVENT = Sample(title=HOSTILE, key="demo-<2018>", venue_name="The Tab & Co", full_address="35 Powis Sq <W11>",
                meeting_point="By the <gate>", nearest_station="Notting Hill & Gate", details="Bring <banners> & food",
-               contact="Sam <sam@example.org>")
+               contact="Sam <sam@example.org>", accessibility="Step-free <ramp> & hearing loop",
+               refreshments="Café on site; please don't bring <food>", cost="Free & donations <welcome>")
 PLAIN_EVENT = Sample(title="Vigil", key="vigil", venue_name="Hall", full_address="1 Road", meeting_point=None,
-                     nearest_station=None, details=None, contact=None)
+                     nearest_station=None, details=None, contact=None, accessibility="", refreshments="", cost="")
 DATE = Sample(starts_at=AT, ends_at=LATER, booked_elsewhere=3)
 LONG_DATE = Sample(starts_at=AT, ends_at=NEXT_DAY, booked_elsewhere=0)
 RULES = parse_reminder_rules("1 day before at 19:00 to everyone; 90 minutes before to going")
@@ -55,7 +60,7 @@ def broadcast(status: BroadcastStatus, **counts: int) -> BroadcastSummary:
 def card(**changes) -> Sample:
     base = dict(event=EVENT, date=DATE, changed=True, places_left=3, fully_booked=False, my_status="going",
                 my_waiting_position=2, list_title=HOSTILE, going=10, waiting=2, not_going=1,
-                reminders={"sent": 2, "pending": 1})
+                reminders={"sent": 2, "pending": 1}, my_offer=None)
     return Sample(**(base | changes))
 
 
@@ -105,3 +110,24 @@ ETHNIC_ROWS = (
 TREND = tuple(TrendPoint(YEAR, count(10270), count(5000), rate(52.1), rate(50.8)) for _ in range(2))
 
 
+
+
+def _event_problems() -> list[InvalidEventError]:
+    """One refusal of every kind the events domain has, with hostile details, so each kind's
+    words are rendered (and checked as Telegram HTML) at least once."""
+    failure = ComposeFailure(TextTooLong(4200, 4096), None,
+                             [InvalidEventError(EventProblemKind.TOO_LONG, field="venue_name", length=6000, limit=200)])
+    details = dict(text=HOSTILE, most=999_999, field="meeting_point", length=201, limit=200, key=HOSTILE,
+                   fields=["title", HOSTILE], slug=HOSTILE, failure=failure, detail=HOSTILE, rule=HOSTILE,
+                   value=HOSTILE, why="morning_or_evening")
+    return [InvalidEventError(kind, **details) for kind in EventProblemKind]
+
+
+EVENT_PROBLEMS = _event_problems()
+COMPOSE_FAILURES = [
+    ComposeFailure(TextTooLong(4200, 4096), None, []),
+    ComposeFailure(None, f"KeyError: {HOSTILE}",
+                   [InvalidEventError(EventProblemKind.TOO_LONG, field=field, length=6000, limit=200)
+                    for field in ("venue_name", "details")]),
+]
+LIST_PROBLEMS = [{"problem": InvalidListError(kind, limit=80, slug=HOSTILE)} for kind in ListProblemKind]

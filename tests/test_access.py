@@ -230,6 +230,9 @@ NEWEVENT_STEPS = [
     (event_handlers.NEW_STATION, ("say", "skip")),
     (event_handlers.NEW_MAP, ("say", "skip")),
     (event_handlers.NEW_DETAILS, ("say", "skip")),
+    (event_handlers.NEW_ACCESSIBILITY, ("say", "skip")),
+    (event_handlers.NEW_REFRESHMENTS, ("say", "skip")),
+    (event_handlers.NEW_COST, ("say", "skip")),
     (event_handlers.NEW_CONTACT, ("say", "skip")),
     (event_handlers.NEW_CAPACITY, ("say", "no limit")),
     (event_handlers.NEW_CONFIRM, ("press", "Publish")),
@@ -288,6 +291,7 @@ async def rsvps_of(db, date_id: int) -> dict[int, str]:
 
 
 @pytest.mark.parametrize("data", ["rsvp:going:{inner_date}", "rsvp:no:{inner_date}", "rsvp:name:{inner_date}",
+                                  "offer:take:{inner_date}", "offer:take:999999",
                                   "ics:{inner_date}", "rsvp:going:999999", "ics:999999"])
 async def test_a_guessed_event_id_answers_like_an_unknown_button(running_bot, world, actors, data):
     supporter = actors["non-organiser"]
@@ -356,6 +360,9 @@ async def test_a_group_sees_what_a_supporter_sees_even_when_an_organiser_asks(ru
     assert "For organisers" not in shown[0]["text"] and "going 0" not in shown[0]["text"]
     assert [b["text"] for b in in_group.buttons(shown[0])] == ["Add to calendar"]
     assert await in_group.say("/cancelevent") == render("event_private_only.html")
+    # /help in the group is the group's help too: the organiser's commands are listed in private.
+    assert "For organisers" not in await in_group.say("/help")
+    assert "For organisers" in await running_bot.person(ORGANISER_ID).say("/help")
 
 
 async def test_attendees_pressed_in_a_group_go_to_the_organisers_private_chat(running_bot, world, group):

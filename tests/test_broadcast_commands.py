@@ -64,6 +64,17 @@ async def test_broadcast_previews_exactly_then_sends_and_reports(running_bot, or
     assert "3 sent, 0 pending, 0 blocked, 0 failed of 3" in organiser.last["text"]
 
 
+async def test_mydata_counts_an_organisers_reports_apart_from_alerts(running_bot, organiser, protests):
+    await compose(organiser)
+    await organiser.press("Send now")
+    await running_bot.services.broadcaster.wait_until_finished((await latest_broadcast(running_bot)).id)
+    assert "Broadcast finished" in organiser.last["text"]
+    data = await organiser.say("/mydata")
+    assert "1 reports on broadcasts received (as an organiser)" in data
+    assert "alerts received" not in data
+    assert "1 alerts received" in await running_bot.person(101).say("/mydata")
+
+
 async def test_photo_with_caption_is_previewed_and_sent_as_a_photo(running_bot, organiser, protests):
     photo = [{"file_id": "route-map", "file_unique_id": "rm", "width": 800, "height": 600}]
     preview, _confirm = await compose(organiser, None, photo=photo, caption="Route map")

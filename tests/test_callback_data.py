@@ -15,7 +15,6 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 from bot.app import build_application
 from bot.handlers import callback_data
 from bot.handlers.callback_data import BroadcastScheduleAnswer, EditField, Family, StatsChoice
-from bot.services import Services
 from bot.settings import Settings
 from storage.clock import ManualClock
 from storage.db import Database
@@ -44,7 +43,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 18
+    assert len(FAMILIES) == 19
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)
@@ -54,6 +53,7 @@ def test_what_a_family_builds_its_pattern_takes_and_parse_gives_back(family):
         assert 1 <= len(data.encode()) <= 64
         assert re.match(family.pattern, data), data
         assert family.parse(data) == family(**values)
+        assert not re.match(family.pattern, data + "\n"), "a trailing newline is other data"
 
 
 def test_families_do_not_take_each_others_data():
@@ -75,9 +75,9 @@ def test_parse_reads_typed_values():
 
 def test_every_button_handler_of_the_application_uses_a_declared_pattern():
     bot_settings = Settings(_env_file=None, telegram_bot_token="1:x", stats_load_bundle=False)
-    services = Services(settings=bot_settings, db=Database.from_url("sqlite+aiosqlite:///unused.db"),
-                        clock=ManualClock(dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC)))
-    application = build_application(services, token="1:x", api_url="http://127.0.0.1:9")
+    application = build_application(bot_settings, Database.from_url("sqlite+aiosqlite:///unused.db"),
+                                    ManualClock(dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC)),
+                                    token="1:x", api_url="http://127.0.0.1:9")
     patterns = []
 
     def collect(handlers) -> None:

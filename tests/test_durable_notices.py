@@ -57,6 +57,11 @@ async def notices_of_promotion(db, date_id: int) -> list[Broadcast]:
         return list(await session.scalars(select(Broadcast).where(Broadcast.origin_key.like(f"promoted:{date_id}:%"))))
 
 
+async def notices_of_offer(db, date_id: int) -> list[Broadcast]:
+    async with db.transaction() as session:
+        return list(await session.scalars(select(Broadcast).where(Broadcast.origin_key.like(f"offer:{date_id}:%"))))
+
+
 async def one_on_the_waiting_list(running_bot, clock, settings):
     """A date with one place: 201 has it, 202 waits for it."""
     date_id = await small_event(running_bot.db, clock, settings, capacity=1)
@@ -69,15 +74,16 @@ async def one_on_the_waiting_list(running_bot, clock, settings):
     return date_id, first, second
 
 
-async def test_a_promotion_committed_just_before_a_kill_is_told_once_after_the_restart(
+async def test_a_place_offer_committed_just_before_a_kill_is_told_once_after_the_restart(
         running_bot, encounter_groups, clock, settings):
     date_id, first, second = await one_on_the_waiting_list(running_bot, clock, settings)
     await kill_engine(running_bot)
 
-    await first.press("Can't go")  # commits the promotion; the process "dies" before sending anything
-    assert await rsvp_statuses(running_bot.db, date_id) == {201: "not_going", 202: "going"}
+    await first.press("Can't go")  # commits the offer; the process "dies" before sending anything
+    assert await rsvp_statuses(running_bot.db, date_id) == {201: "not_going", 202: "waiting"}
     assert told(second, PROMOTED) == 0
-    [notice] = await notices_of_promotion(running_bot.db, date_id)
+    [notice] = await notices_of_offer(running_bot.db, date_id)
+    assert "Take the place" in notice.reply_markup
     assert notice.state is BroadcastStatus.SENDING and notice.recipients == 1
 
     restarted = restart_engine(running_bot)

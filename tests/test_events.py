@@ -12,6 +12,7 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
+from messages import render
 from storage.dates import parse_reminder_rules
 from storage.events import catalogue, yaml_files
 from storage.events.drafts import DateDraft, EventDraft
@@ -92,9 +93,15 @@ async def test_organiser_publishes_the_demo_by_conversation(running_bot, organis
     assert "station" in await organiser.say("Harrington Gardens entrance")
     assert "map pin" in await organiser.say("Gloucester Road")
     assert "Anything else" in await organiser.say("51.4939, -0.183")
-    assert "contact" in await organiser.say("skip")
+    assert "step-free access" in await organiser.say("skip")
+    assert "Food and drink" in await organiser.say("Step-free entrance, accessible toilets, hearing loop")
+    assert "What does it cost?" in await organiser.say("Café on site; please don't bring your own food and drink")
+    assert "contact" in await organiser.say("Free, donations towards costs appreciated")
     assert "How many places" in await organiser.say("skip")
     confirm = await organiser.say("no limit")
+    assert "Access: Step-free entrance, accessible toilets, hearing loop" in confirm
+    assert "Food and drink: Café on site; please don&#39;t bring your own food and drink" in confirm
+    assert "Cost: Free, donations towards costs appreciated" in confirm
     assert "Wednesday 21 March 2018, 8.15am to 10am" in confirm
     assert "Meeting point: Harrington Gardens entrance" in confirm
     assert "Nearest station: Gloucester Road" in confirm
@@ -109,6 +116,9 @@ async def test_organiser_publishes_the_demo_by_conversation(running_bot, organis
         pending = list(await session.scalars(select(Reminder).order_by(Reminder.due_at)))
     assert (event.postcode, event.address, event.capacity) == ("SW7 4LH", "4-18 Harrington Gardens, London", None)
     assert (event.latitude, event.longitude) == (51.4939, -0.183)
+    assert (event.accessibility, event.refreshments, event.cost) == (
+        "Step-free entrance, accessible toilets, hearing loop",
+        "Café on site; please don't bring your own food and drink", "Free, donations towards costs appreciated")
     assert [(d.starts_at, d.ends_at) for d in dates] == [(utc(2018, 3, 21, 8, 15), utc(2018, 3, 21, 10))]
     assert [(r.due_at, r.status) for r in pending] == [(utc(2018, 3, 20, 19), "pending"),
                                                       (utc(2018, 3, 21, 6, 45), "pending")]
@@ -129,7 +139,7 @@ async def test_the_encounter_groups_are_one_event_on_two_dates(running_bot, orga
     await organiser.press("No more dates")
     await organiser.say("The Tabernacle")
     await organiser.say("35 Powis Square, London W11 2AY")
-    for answer in ("skip", "skip", "skip", "skip", "skip"):
+    for answer in ("skip",) * 8:
         await organiser.say(answer)
     confirm = await organiser.say("20")
     assert "Saturday 17 February 2018, 10am to 2pm" in confirm
@@ -248,7 +258,7 @@ events:
 """
     with pytest.raises(yaml_files.EventsFileError) as caught:
         yaml_files.read_events_file(text, tz=settings.tz, now=clock.now(), default_rules=[])
-    messages = [f"{p.where}: {p.message}" for p in caught.value.problems]
+    messages = render("cli_events_rejected.txt", path="events.yaml", problems=caught.value.problems).splitlines()[1:]
     assert len(messages) == 3
     assert "not a UK postcode" in messages[0]
     assert "without guessing (morning or evening)" in messages[1]
@@ -333,12 +343,14 @@ async def test_capacity_waiting_list_and_promotion(running_bot, seed_lists, cloc
     assert await rsvp_statuses(running_bot.db, date_id) == {201: "going", 202: "going", 203: "waiting",
                                                             204: "waiting"}
 
-    # The first drops out: the first on the waiting list gets the place and is told.
+    # The first drops out: the first on the waiting list is offered the place (tests/test_place_offers.py
+    # follows offers further), and takes it.
     assert "You said you can't go." in (await first.press("Can't go"))[0]["text"]
     await running_bot.server.wait_until(lambda: any("A place came free" in m.get("text", "") for m in third.messages))
+    assert not any("A place came free" in m.get("text", "") for m in fourth.messages)
+    assert "The place is yours" in (await third.press("Take the place"))[0]["text"]
     assert await rsvp_statuses(running_bot.db, date_id) == {201: "not_going", 202: "going", 203: "going",
                                                             204: "waiting"}
-    assert not any("A place came free" in m.get("text", "") for m in fourth.messages)
     await fourth.send("/events")
     assert "number 1 on the waiting list" in fourth.last["text"]
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.app import build_application, running
 from bot.engines.reminders import compose_promoted
-from bot.services import Services
+from bot.services import services_in
 from bot.telegram_io.observing import ProcessedUpdates
 from storage.broadcasts.tables import Broadcast
 from storage.events import notices, reminders, rsvps
@@ -33,8 +33,8 @@ GOING = 101
 async def bot_running(database, telegram, clock, settings) -> AsyncIterator[RunningBot]:
     """A bot process over the shared database and Bot API server; leaving the block stops it,
     as a restart would (its in-memory jobs vanish)."""
-    services = Services(settings=settings, db=database, clock=clock)
-    application = build_application(services, token=TOKEN, api_url=telegram.url)
+    application = build_application(settings=settings, db=database, clock=clock, token=TOKEN, api_url=telegram.url)
+    services = services_in(application)
     processed = ProcessedUpdates(application)
     async with running(application, poll_timeout=0.2):
         yield RunningBot(server=telegram, services=services, processed=processed, application=application)

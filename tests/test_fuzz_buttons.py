@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
-from bot.services import Services
 from bot.settings import Settings
 from storage.clock import ManualClock
 from storage.db import Database
@@ -31,9 +30,9 @@ from tests.builders import make_list
 def _callback_patterns() -> list[re.Pattern[str]]:
     """Every pattern a CallbackQueryHandler of the real application is registered with."""
     bot_settings = Settings(_env_file=None, telegram_bot_token="1:x", stats_load_bundle=False)
-    services = Services(settings=bot_settings, db=Database.from_url("sqlite+aiosqlite:///unused.db"),
-                        clock=ManualClock(dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC)))
-    application = build_application(services, token="1:x", api_url="http://127.0.0.1:9")
+    application = build_application(bot_settings, Database.from_url("sqlite+aiosqlite:///unused.db"),
+                                    ManualClock(dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC)),
+                                    token="1:x", api_url="http://127.0.0.1:9")
     found: list[re.Pattern[str]] = []
 
     def collect(handlers) -> None:

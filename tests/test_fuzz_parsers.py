@@ -24,8 +24,17 @@ from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
 from bot.engines.composing import check_message_length, compose_message
+from messages import render
 from storage.broadcasts.status import TextTooLong
-from storage.dates import DateProblem, DateProblemKind, ReminderRule, parse_end, parse_moment, parse_reminder_rules
+from storage.dates import (
+    DateProblem,
+    DateProblemKind,
+    ReminderRule,
+    ReminderRuleProblem,
+    parse_end,
+    parse_moment,
+    parse_reminder_rules,
+)
 from storage.events.drafts import normalise_postcode, parse_capacity, parse_map_pin, parse_places_booked, split_postcode
 from storage.events.problems import InvalidEventError
 from storage.events.yaml_files import EventsFileError, read_events_file
@@ -228,7 +237,8 @@ def test_reminder_rules_parse_and_read_back_or_name_the_rule(text):
     try:
         rules = parse_reminder_rules(text)
     except ValueError as problem:
-        assert type(problem) is ValueError and str(problem).startswith("reminder rule not understood")
+        # Only the refusal that names the rule, never another ValueError from inside.
+        assert type(problem) is ReminderRuleProblem and problem.rule.strip() and problem.rule in text
         return
     assert all(isinstance(rule, ReminderRule) for rule in rules)
     # What the bot shows of a rule is what it reads back, and every rule has a moment.
@@ -355,7 +365,8 @@ def test_event_files_give_events_or_every_problem(text):
     except EventsFileError as problem:
         assert problem.problems
         # A report the size of the file, not of what its aliases would expand to.
-        assert len(str(problem)) <= 3 * len(text) + 300 * len(problem.problems)
+        told = render("cli_events_rejected.txt", path="events.yaml", problems=problem.problems)
+        assert len(told) <= 3 * len(text) + 300 * len(problem.problems)
         return
     for item in found:
         assert item.draft.key and item.draft.dates
@@ -434,7 +445,7 @@ def test_new_list_arguments_make_a_list_or_say_why_not(text):
     try:
         check_new_list(slug=args[0].lower(), title=" ".join(args[1:]))
     except InvalidListError as problem:
-        assert str(problem)
+        assert str(render("newlist_invalid.html", problem=problem)).strip()
         return
     assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", args[0].lower())
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 from bot.app import build_application, running
 from bot.engines.leadership import SchedulerLease
-from bot.services import Services
+from bot.services import services_in
 from storage.leases import LEASE_TTL
 from tests.conftest import TOKEN
 
@@ -28,8 +28,8 @@ async def test_one_scheduler_at_a_time_and_takeover_when_the_holder_dies(running
     first_lease: SchedulerLease = running_bot.application.bot_data["scheduler_lease"]
     assert first.reminders.active and first_lease.held  # a lone process takes the lease at start-up
 
-    second = Services(settings=settings, db=database, clock=clock)
-    second_app = build_application(second, token=TOKEN, api_url=telegram.url)
+    second_app = build_application(settings=settings, db=database, clock=clock, token=TOKEN, api_url=telegram.url)
+    second = services_in(second_app)
     async with running(second_app, poll_timeout=1):
         second_lease: SchedulerLease = second_app.bot_data["scheduler_lease"]
         assert not second.reminders.active and not second_lease.held
@@ -54,16 +54,15 @@ async def test_one_scheduler_at_a_time_and_takeover_when_the_holder_dies(running
 
 
 async def test_a_clean_stop_hands_the_lease_over_at_once(running_bot, database, telegram, clock, settings):
-    second = Services(settings=settings, db=database, clock=clock)
-    second_app = build_application(second, token=TOKEN, api_url=telegram.url)
+    second_app = build_application(settings=settings, db=database, clock=clock, token=TOKEN, api_url=telegram.url)
     async with running(second_app, poll_timeout=1):
         await telegram.release_long_polls()
     # The second process stopped cleanly without ever holding the lease; the first still does.
     first_lease: SchedulerLease = running_bot.application.bot_data["scheduler_lease"]
     assert await first_lease.step()
     await first_lease.stop()
-    third = Services(settings=settings, db=database, clock=clock)
-    third_app = build_application(third, token=TOKEN, api_url=telegram.url)
+    third_app = build_application(settings=settings, db=database, clock=clock, token=TOKEN, api_url=telegram.url)
+    third = services_in(third_app)
     async with running(third_app, poll_timeout=1):
         assert third.reminders.active  # no waiting for the released lease to expire
         await telegram.release_long_polls()

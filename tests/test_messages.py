@@ -13,7 +13,7 @@ from jinja2 import UndefinedError
 from jinja2.runtime import Macro
 
 from messages import environment, label, render, template_names
-from storage.broadcasts.status import TextTooLong
+from storage.broadcasts.status import BroadcastError, BroadcastProblemKind, TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.events.yaml_files import FileProblem
 from storage.iapt.answers import (
@@ -30,10 +30,13 @@ from storage.lists.subscriber_csv import CsvProblem
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
+    COMPOSE_FAILURES,
     ENGLAND,
     ETHNIC_ROWS,
+    EVENT_PROBLEMS,
     HOSTILE,
     LINEAGE,
+    LIST_PROBLEMS,
     MAILING_LIST,
     NEXT_DAY,
     POPULATION,
@@ -105,7 +108,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_broadcast_no_template.txt": [{"name": "nosuch.html"}],
     "cli_broadcast_queued.txt": [{"broadcast": Sample(id=7, send_at=send_at), "mailing_list": MAILING_LIST,
                                   "count": 3, "tz": TZ} for send_at in (None, NEXT_DAY)],
-    "cli_broadcast_refused.txt": [{"problem": f"{HOSTILE} is not allowed"}],
+    "cli_broadcast_refused.txt": [{"problem": BroadcastError(kind)} for kind in BroadcastProblemKind],
     "cli_broadcast_status.txt": [{"items": [], "tz": TZ, "rate": 25, "detail": False}] + [
         {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}
         for detail in (False, True)],
@@ -116,11 +119,14 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_db_upgraded.txt": [{}],
     "cli_events_imported.txt": [{"path": "events.csv", "summary": Sample(created=n, updated=1, dates_added=n)}
                                 for n in (0, 1, 2)],
-    "cli_events_rejected.txt": [{"path": "events.csv", "problems": [FileProblem("row 2", f"{HOSTILE}?")]}],
+    "cli_events_rejected.txt": [{"path": "events.yaml", "problems": [
+        FileProblem(problem, event=event, key=key, date=date) for problem in EVENT_PROBLEMS
+        for event, key, date in ((None, None, None), (None, HOSTILE, None), (2, None, None), (2, HOSTILE, 3))]}],
+    "event_compose_failure.txt": [{"failure": failure} for failure in COMPOSE_FAILURES],
     "cli_import_rejected.txt": [{"path": "ids.csv", "problems": [CsvProblem(3, "not a chat id")]}],
     "cli_imported.txt": [{"rows": 10, "joined": 8, "slug": "rights"}],
     "cli_list_created.txt": [{"mailing_list": MAILING_LIST}],
-    "cli_list_invalid.txt": [{"problem": "the short name is taken"}],
+    "cli_list_invalid.txt": LIST_PROBLEMS,
     "cli_no_such_list.txt": [{"slug": "rights"}],
     "cli_no_token.txt": [{}],
     "cli_run_failed.txt": [{"problem": "invalid_token"}, {"problem": "unreachable"}],
@@ -171,9 +177,14 @@ MACRO_ARGUMENTS = {
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
 }
-MACRO_TEMPLATES = ("buttons.txt", "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt")
+MACRO_TEMPLATES = ("_event_problem.txt", "_list_problem.txt", "buttons.txt", "stats_buttons.txt", "stats_chart.txt",
+                   "stats_macros.txt")
 # The chart is only ever drawn for a trend.
-MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)}}
+MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)},
+                      "_event_problem.txt": {"field": "venue_name", "d": EVENT_PROBLEMS[0].details,
+                                             "p": EVENT_PROBLEMS[0], "f": COMPOSE_FAILURES[1],
+                                             "place": FileProblem(EVENT_PROBLEMS[0], event=1, key=HOSTILE, date=2)},
+                      "_list_problem.txt": {"p": LIST_PROBLEMS[0]["problem"]}}
 INLINE_ANSWERS = (area_answer(), EthnicityAnswer(AREA, YEAR, ETHNIC_ROWS, 1, (), (), True),
                   TrendAnswer(AREA, TREND, (), (), True), HeadlineAnswer(area_answer(ENGLAND)),
                   YearMissingAnswer(AREA, "2030-31", ("2018-19",), (), (), (), "area"), NotFoundAnswer(HOSTILE, ()),
@@ -204,6 +215,15 @@ def test_every_macro_renders(name):
         text = str(macro(**{argument: samples[argument] for argument in macro.arguments}))
         assert text.strip(), macro.name
         assert "&amp;" not in text, macro.name
+
+
+def test_every_refusal_has_words_of_its_own():
+    for template, problems in (("_event_problem.txt", EVENT_PROBLEMS),
+                               ("_list_problem.txt", [sample["problem"] for sample in LIST_PROBLEMS])):
+        words = environment().get_template(template).module
+        for problem in problems:
+            text = str(words.problem(problem))
+            assert text.strip() and text != problem.kind.value, f"no words for {problem.kind}"
 
 
 def test_inline_titles_and_descriptions_render():

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select
 
 from bot.app import build_application, running
-from bot.services import Services
+from bot.services import services_in
 from storage.broadcasts.tables import BroadcastStatus, Delivery
 from tests.builders import make_list
 from tests.conftest import TOKEN, RunningBot
@@ -20,8 +20,8 @@ RECIPIENTS = list(range(30_001, 30_151))
 
 @asynccontextmanager
 async def another_process(database, telegram, clock, settings):
-    services = Services(settings=settings, db=database, clock=clock)
-    application = build_application(services, token=TOKEN, api_url=telegram.url)
+    application = build_application(settings=settings, db=database, clock=clock, token=TOKEN, api_url=telegram.url)
+    services = services_in(application)
     async with running(application, receive_updates=False):
         yield services, application
 

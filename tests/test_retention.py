@@ -19,6 +19,7 @@ from storage.broadcasts.listings import broadcast_summary, recent_broadcasts
 from storage.broadcasts.notices import report_of
 from storage.broadcasts.status import create_broadcast
 from storage.broadcasts.tables import BroadcastStatus, Delivery, DeliveryStatus, DeliveryTally
+from storage.events.tables import Rsvp
 from storage.lists import organisers
 from storage.lists.models import Chat, Organiser, Subscription
 from tests.builders import (
@@ -226,6 +227,28 @@ async def test_an_answered_event_keeps_the_chat_until_the_period_after_it_ends(r
     clock.set(starts_at + dt.timedelta(hours=4) + 30 * DAY + dt.timedelta(minutes=1))
     await sweep(running_bot)
     assert await chat_row(running_bot.db, 101) is None
+
+
+async def test_answers_to_a_date_long_over_are_erased_for_chats_still_on_a_list(running_bot, protests, clock,
+                                                                                  settings):
+    supporter = running_bot.person(101)
+    starts_at = clock.now() + 2 * DAY
+    ends_at = starts_at + dt.timedelta(hours=4)
+    await one_date_event(running_bot.db, slug="protests", starts_at=starts_at, now=clock.now(), tz=settings.tz)
+    await supporter.say("/subscribe protests")
+    await supporter.send("/events")
+    await supporter.press("Going")
+    await supporter.press("Share my name")
+    clock.set(ends_at + 29 * DAY)
+    await sweep(running_bot)
+    assert "Events you answered" in await supporter.say("/mydata")
+    clock.set(ends_at + 30 * DAY + dt.timedelta(minutes=1))
+    await sweep(running_bot)
+    data = await supporter.say("/mydata")
+    assert "Events you answered" not in data and "name shared" not in data
+    assert await slugs_of(running_bot.db, 101) == ["protests"]  # still on its list, as it chose
+    async with running_bot.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Rsvp)) == 0
 
 
 async def test_a_chat_blocked_during_a_broadcast_has_left(running_bot, protests, clock):

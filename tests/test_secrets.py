@@ -19,7 +19,6 @@ from telegram.error import InvalidToken, NetworkError
 from bot.app import build_application, running
 from bot.local_api.server import LocalBotApi
 from bot.running import derived_webhook_secret, webhook_for
-from bot.services import Services
 from bot.settings import Settings
 from tests.conftest import TOKEN
 
@@ -89,7 +88,7 @@ async def test_a_logger_of_its_own_with_its_own_handler_is_cleaned_too(running_b
 
 
 async def test_network_errors_at_start_up_are_logged_without_the_token(database, clock, settings, all_logs):
-    application = build_application(Services(settings, database, clock), token=TOKEN,
+    application = build_application(settings, database, clock, token=TOKEN,
                                     api_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(NetworkError) as refused:
         async with running(application):
@@ -105,7 +104,7 @@ async def test_a_refused_token_is_logged_without_the_token(database, clock, sett
     server = LocalBotApi(token=TOKEN)
     await server.start()
     try:
-        application = build_application(Services(settings, database, clock), token=wrong_token, api_url=server.url)
+        application = build_application(settings, database, clock, token=wrong_token, api_url=server.url)
         with pytest.raises(InvalidToken) as refused:
             async with running(application):
                 pass

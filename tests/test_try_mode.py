@@ -60,6 +60,7 @@ async def test_a_newcomer_sees_the_sample_event_goes_and_is_reminded_within_five
         assert "[map pin] Sample venue: Richmond House, 79 Whitehall, London SW1A 2NS (51.5025, -0.1262)" in card
         assert "Sample event: vigil for NHS Talking Therapies" in card
         assert "Sample data of the try-out mode: this event is not real." in card
+        assert "Sample data: step-free pavement" in card
         assert "Going" in await terminal.press("Going")
         calendar = await terminal.press("calendar")
         assert "[file " in calendar and ".ics]" in calendar

@@ -8,7 +8,6 @@ import socket
 import aiohttp
 
 from bot.app import Webhook, build_application, running
-from bot.services import Services
 from bot.telegram_io.observing import ProcessedUpdates
 from tests.builders import make_list, slugs_of
 from tests.conftest import TOKEN
@@ -26,7 +25,7 @@ async def test_webhook_accepts_updates_with_the_secret_and_refuses_others(databa
     await make_list(database, "protests", "Protests")
     port = free_port()
     hook = Webhook(url=f"http://127.0.0.1:{port}/telegram/hook", secret="s3cret-token", port=port)
-    application = build_application(Services(settings, database, clock), token=TOKEN, api_url=telegram.url)
+    application = build_application(settings, database, clock, token=TOKEN, api_url=telegram.url)
     processed = ProcessedUpdates(application)
     update = {
         "update_id": 77,

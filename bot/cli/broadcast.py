@@ -96,7 +96,7 @@ def broadcast_send(
     except TelegramHtmlError as problem:
         raise fail("cli_broadcast_bad_html.txt", problem=problem) from None
     except BroadcastError as problem:
-        raise fail("cli_broadcast_refused.txt", problem=str(problem)) from None
+        raise fail("cli_broadcast_refused.txt", problem=problem) from None
     if queued is None:
         raise fail("cli_no_such_list.txt", slug=list_slug)
     broadcast, mailing_list, count = queued

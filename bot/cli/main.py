@@ -130,7 +130,7 @@ def lists_create(
     try:
         mailing_list = asyncio.run(with_database(load_settings(), create))
     except InvalidListError as problem:
-        raise fail("cli_list_invalid.txt", problem=str(problem)) from None
+        raise fail("cli_list_invalid.txt", problem=problem) from None
     typer.echo(render("cli_list_created.txt", mailing_list=mailing_list))
 
 

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from bot.app import build_application, running
 from bot.cli.try_samples import SampleEvent, seed_demo_lists, seed_sample_event
 from bot.local_api.server import LocalBotApi
-from bot.services import Services
+from bot.services import Services, services_in
 from bot.settings import Settings
 from bot.telegram_io.observing import ProcessedUpdates
 from messages import render
@@ -183,9 +183,9 @@ async def try_out(settings: Settings, *, out: TextIO, clock: Clock | None = None
         server = LocalBotApi(token=TRY_TOKEN)
         api_url = await server.start()
         settings = settings.model_copy(update={"organiser_ids": settings.organiser_ids | {ORGANISER_ID}})
-        services = Services(settings=settings, clock=clock,
-                            db=Database.from_url(settings.database_url, schema=settings.database_schema))
-        application = build_application(services, token=TRY_TOKEN, api_url=api_url)
+        db = Database.from_url(settings.database_url, schema=settings.database_schema)
+        application = build_application(settings, db, clock, token=TRY_TOKEN, api_url=api_url)
+        services = services_in(application)
         processed = ProcessedUpdates(application)
         try:
             async with running(application, poll_timeout=5):

@@ -5,7 +5,8 @@ queue, a `wake` or `share_rate` callable) and never on the Application or `bot.s
   rule), `breaker` (a message Telegram refuses pauses its broadcast), `recorder` (outcomes
   committed in batches), `notices` (what organisers are told), `composing` (what recipients get)
   and `sharing` (start and stop as one process among several);
-- `reminders`: JobQueue jobs derived from the reminders table;
+- `reminders`: JobQueue jobs derived from the reminders table, and from the deadlines of places
+  offered from waiting lists (`offers`: what such an offer sends, with its button);
 - `leadership`: the leases that say which processes live and which one runs reminders and retention;
 - `retention`: when the retention sweep runs;
 - `statistics`: the /stats desk, its limits, and loading the bundled figures.

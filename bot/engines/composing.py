@@ -4,6 +4,8 @@ organiser writes one, so the length is checked against exactly what will go out.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.telegram_io.sending import Outgoing
 from messages import render
 from storage.broadcasts.status import check_length
@@ -27,9 +29,12 @@ def compose_message(*, text: str, media_kind: str | None, media_file_id: str | N
 def compose_broadcast(broadcast: Broadcast, mailing_list: MailingList, *, support_pointer: bool = False) -> Outgoing:
     if broadcast.kind == BroadcastKind.REPORT.value:
         return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
-    return compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
-                           media_file_id=broadcast.media_file_id, mailing_list=mailing_list,
-                           support_pointer=support_pointer)
+    message = compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
+                              media_file_id=broadcast.media_file_id, mailing_list=mailing_list,
+                              support_pointer=support_pointer)
+    if broadcast.reply_markup:
+        message = dataclasses.replace(message, reply_markup=broadcast.reply_markup)
+    return message
 
 
 def check_message_length(*, text: str, media_kind: str | None, mailing_list: MailingList,

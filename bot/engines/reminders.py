@@ -13,6 +13,10 @@ benchmarks) they sit far away and the test advances the clock and calls `fire_du
 With several bot processes on one database only the holder of the scheduler lease
 (bot.engines.leadership) keeps jobs; the others' schedulers stay inactive. An event edited through
 another process is picked up by the holder's sweep.
+
+Places offered from a waiting list (`storage.events.offers`) are driven the same way: a job
+`offer:<id>` at each OPEN offer's deadline, and the sweep, expire it, and the place is offered to
+the next; an offer leaves OPEN only once, whichever process gets there first.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from messages import render
 from storage.broadcasts.notices import record_notice
 from storage.clock import Clock
 from storage.db import Database
-from storage.events import reminders, tables
+from storage.events import offers, reminders, tables
 from storage.events.notices import DateChange
 from storage.events.reminders import DueReminder, FailedReminder, FiringReport
 from storage.lists import organisers
@@ -39,6 +43,7 @@ from storage.lists import organisers
 logger = logging.getLogger(__name__)
 
 JOB_PREFIX = "reminder:"
+OFFER_JOB_PREFIX = "offer:"
 SWEEP_JOB = "reminders-sweep"
 # Short enough that an edit made through another process is planned within seconds.
 SWEEP_SECONDS = 15.0
@@ -89,7 +94,8 @@ def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
 
 class ReminderScheduler:
     def __init__(self, *, db: Database, clock: Clock, tz: ZoneInfo, configured_organisers: frozenset[int],
-                 job_queue: JobQueue | None, wake_broadcaster: Callable[[], None]) -> None:
+                 job_queue: JobQueue | None, wake_broadcaster: Callable[[], None],
+                 offering: offers.Offering | None = None) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz
@@ -98,6 +104,8 @@ class ReminderScheduler:
         self.job_queue = job_queue
         # Reminders and notices are recorded as broadcasts; this tells the engine to look now.
         self.wake_broadcaster = wake_broadcaster
+        # How freed places are offered on when an offer expires (None: offers are not expired here).
+        self.offering = offering
         self._firing = asyncio.Lock()
         self.last_rebuild: RebuildReport | None = None
         # Whether this process holds the scheduler lease and so keeps the jobs.
@@ -117,8 +125,9 @@ class ReminderScheduler:
         started = time.perf_counter()
         caught_up = await self.fire_due()
         for job in self._jobs.scheduler.get_jobs():
-            if job.id.startswith(JOB_PREFIX):
+            if job.id.startswith((JOB_PREFIX, OFFER_JOB_PREFIX)):
                 job.remove()
+        await self.follow_offers()
         scheduled, after_id = 0, 0
         while True:
             async with self.db.transaction() as session:
@@ -149,7 +158,7 @@ class ReminderScheduler:
         """Another process is the scheduler now: drop every job here."""
         self.active = False
         for job in self._jobs.scheduler.get_jobs():
-            if job.id.startswith(JOB_PREFIX) or job.id == SWEEP_JOB:
+            if job.id.startswith((JOB_PREFIX, OFFER_JOB_PREFIX)) or job.id == SWEEP_JOB:
                 job.remove()
 
     async def replan(self, *, event_id: int) -> None:
@@ -173,6 +182,28 @@ class ReminderScheduler:
         # No misfire grace limit: a job that runs late (a busy loop, a suspended laptop) still runs.
         self._jobs.run_once(self._job, when=run_at, data=reminder_id, name=name,
                             job_kwargs={"id": name, "replace_existing": True, "misfire_grace_time": None})
+
+    async def follow_offers(self) -> None:
+        """A job at the deadline of every OPEN place offer (after offers were made or settled).
+        Offers made in a process without the lease are expired by this process's sweep."""
+        if not self.active or self.offering is None:
+            return
+        async with self.db.transaction() as session:
+            deadlines = await offers.open_offer_deadlines(session)
+        open_ids = {f"{OFFER_JOB_PREFIX}{offer_id}" for offer_id, _expires in deadlines}
+        for job in self._jobs.scheduler.get_jobs():
+            if job.id.startswith(OFFER_JOB_PREFIX) and job.id not in open_ids:
+                job.remove()
+        for offer_id, expires_at in deadlines:
+            wait = max(0.0, (expires_at - self.clock.now()).total_seconds())
+            name = f"{OFFER_JOB_PREFIX}{offer_id}"
+            self._jobs.run_once(self._job, when=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=wait), data=offer_id,
+                                name=name, job_kwargs={"id": name, "replace_existing": True,
+                                                       "misfire_grace_time": None})
+
+    def offer_job_ids(self) -> set[int]:
+        return {int(job.id.removeprefix(OFFER_JOB_PREFIX)) for job in self._jobs.scheduler.get_jobs()
+                if job.id.startswith(OFFER_JOB_PREFIX)}
 
     def jobs_of(self, reminder_id: int) -> list:
         """The JobQueue jobs of one reminder (at most one): what a job carries is only the id."""
@@ -211,11 +242,38 @@ class ReminderScheduler:
                     self.wake_broadcaster()
                 if len(due_ids) < FIRING_BATCH:
                     break
+            expired = await self._expire_due_offers()
+        if expired:
+            self.wake_broadcaster()
+            await self.follow_offers()
         if total.missed:
             await self._report_missed(total.missed)
         if total.failed:
             await self._report_failed(total.failed)
         return total
+
+    async def _expire_due_offers(self) -> int:
+        """Settles every place offer past its deadline, each in a transaction of its own, and
+        offers each place on; returns how many chats were offered one. Never raises (start-up)."""
+        if self.offering is None:
+            return 0
+        told = 0
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            due = await offers.due_offer_ids(session, now=now, limit=FIRING_BATCH)
+        for offer_id in due:
+            try:
+                async with self.db.transaction() as session:
+                    told += len(await offers.expire_offer(session, offer_id=offer_id, now=now,
+                                                          offering=self.offering))
+            except Exception:  # one date that cannot be offered on must not hold up the rest
+                logger.exception("place offer %s could not be settled; the sweep tries again", offer_id)
+        try:
+            async with self.db.transaction() as session:
+                told += len(await offers.offer_places_nobody_was_offered(session, now=now, offering=self.offering))
+        except Exception:
+            logger.exception("free places could not be offered; the sweep tries again")
+        return told
 
     async def _fire_one(self, reminder_id: int, *, now: dt.datetime,
                         compose: Callable[[DueReminder], str]) -> FiringReport:
@@ -225,8 +283,9 @@ class ReminderScheduler:
                                                        reminder_id=reminder_id)
         except Exception as problem:  # anything the row makes composing or handing on raise
             async with self.db.transaction() as session:
-                failed = await reminders.mark_reminder_failed(session, reminder_id=reminder_id, problem=problem,
-                                                           now=now)
+                failed = await reminders.mark_reminder_failed(
+                    session, reminder_id=reminder_id, problem=problem, now=now,
+                    describe=lambda failure: render("event_compose_failure.txt", failure=failure))
             logger.warning("reminder %s failed and will not be sent: %s", reminder_id,
                            failed.reason if failed else type(problem).__name__, exc_info=problem)
             return FiringReport(failed=[failed] if failed else [])

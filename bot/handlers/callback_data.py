@@ -65,7 +65,8 @@ class Family:
             shape, readers[name] = _shape(hints[name])
             regex += re.escape(layout[at:match.start()]) + f"(?P<{name}>{shape})"
             at = match.end()
-        cls.layout, cls.pattern, cls._readers = layout, regex + re.escape(layout[at:]) + "$", readers
+        # \Z, not $: a "$" also matches before a final newline, which a client may send.
+        cls.layout, cls.pattern, cls._readers = layout, regex + re.escape(layout[at:]) + r"\Z", readers
 
     def data(self) -> str:
         values = {name: _text_of(getattr(self, name)) for name in self._readers}
@@ -149,6 +150,13 @@ class RsvpAnswer(Family, layout="rsvp:{answer}:{event_date_id}"):
     """'Going' or 'Can't go' under an event card."""
 
     answer: Literal["going", "no"]
+    event_date_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TakePlace(Family, layout="offer:take:{event_date_id}"):
+    """'Take the place' under the notice of a place offered from the waiting list (and on the card)."""
+
     event_date_id: int
 
 

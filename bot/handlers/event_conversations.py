@@ -1,6 +1,6 @@
 """The organisers' conversations about events (python-telegram-bot's ConversationHandler):
 /newevent, which builds an event step by step and publishes it, and /editevent, which changes one
-field of a published event.
+field of a published event (its steps are in `bot.handlers.event_editing`).
 
 The draft (`storage.events.drafts.EventDraft`) lives in the organiser's user_data until it is
 published; what each step reads and checks is the domain's (`storage.events`).
@@ -8,7 +8,6 @@ published; what each step reads and checks is the domain's (`storage.events`).
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Awaitable, Callable
 
@@ -23,26 +22,25 @@ from telegram.ext import (
     filters,
 )
 
-from bot.engines.reminders import compose_moved, compose_promoted
+from bot.handlers import event_editing
 from bot.handlers.callback_data import EditDate, EditField, NewEventConfirm, NewEventDatesDone, NewEventList
-from bot.handlers.events import coming_dates_buttons, visible_dates_only
+from bot.handlers.event_editing import EDIT_FIELD, EDIT_KEY, EDIT_PICK, EDIT_VALUE
+from bot.handlers.events import visible_dates_only
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from storage.dates import DateProblem, parse_end, parse_moment, parse_reminder_rules
-from storage.events import catalogue, drafts, editing, problems, reminders, tables
+from storage.events import catalogue, drafts, editing, reminders, tables
 from storage.events.draft_summary import summarise_draft
 from storage.events.drafts import DateDraft, EventDraft
-from storage.events.editing import EDITABLE, skipped
-from storage.events.problems import InvalidEventError
+from storage.events.editing import skipped
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.lists.mailing_lists import get_list_by_id, public_lists
 
 (NEW_LIST, NEW_TITLE, NEW_START, NEW_END, NEW_MORE_DATES, NEW_VENUE, NEW_ADDRESS, NEW_MEETING_POINT, NEW_STATION,
- NEW_MAP, NEW_DETAILS, NEW_CONTACT, NEW_CAPACITY, NEW_CONFIRM) = range(14)
-EDIT_PICK, EDIT_FIELD, EDIT_VALUE = range(100, 103)
-logger = logging.getLogger(__name__)
+ NEW_MAP, NEW_DETAILS, NEW_ACCESSIBILITY, NEW_REFRESHMENTS, NEW_COST, NEW_CONTACT, NEW_CAPACITY,
+ NEW_CONFIRM) = range(17)
 DRAFT_KEY = "new_event"
 START_KEY = "new_event_start"  # the start of the date being entered, until its end is given
-EDIT_KEY = "edit_event"
 # What an organiser's half-finished conversations keep in user_data; dropped when they are refused.
 DRAFT_KEYS = (DRAFT_KEY, START_KEY, EDIT_KEY)
 CONVERSATION_SECONDS = 3600
@@ -98,7 +96,7 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
     try:
         drafts.check_field_length(attribute, value)
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return True
     return False
 
@@ -106,7 +104,8 @@ async def _refused_as_too_long(update: Update, attribute: str, value: str) -> bo
 async def title_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     title = _text(update)
     if not title:
-        await reply(update, "event_invalid.html", problem=f"a title has 1 to {tables.MAX_TITLE_LENGTH} characters")
+        await reply(update, "event_invalid.html",
+                    problem=InvalidEventError(EventProblemKind.NO_TITLE, limit=tables.MAX_TITLE_LENGTH))
         return NEW_TITLE
     if await _refused_as_too_long(update, "title", title):
         return NEW_TITLE
@@ -185,7 +184,7 @@ async def address_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
     try:
         address, postcode = drafts.split_postcode(_text(update))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_ADDRESS
     if await _refused_as_too_long(update, "address", address):
         return NEW_ADDRESS
@@ -215,7 +214,10 @@ def _optional_text_step(attribute: str, state: int, next_step: str, next_state: 
 
 meeting_point_given = _optional_text_step("meeting_point", NEW_MEETING_POINT, "nearest_station", NEW_STATION)
 station_given = _optional_text_step("nearest_station", NEW_STATION, "map", NEW_MAP)
-details_given = _optional_text_step("details", NEW_DETAILS, "contact", NEW_CONTACT)
+details_given = _optional_text_step("details", NEW_DETAILS, "accessibility", NEW_ACCESSIBILITY)
+accessibility_given = _optional_text_step("accessibility", NEW_ACCESSIBILITY, "refreshments", NEW_REFRESHMENTS)
+refreshments_given = _optional_text_step("refreshments", NEW_REFRESHMENTS, "cost", NEW_COST)
+cost_given = _optional_text_step("cost", NEW_COST, "contact", NEW_CONTACT)
 contact_given = _optional_text_step("contact", NEW_CONTACT, "capacity", NEW_CAPACITY)
 
 
@@ -226,7 +228,7 @@ async def map_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         draft.latitude, draft.longitude = editing.map_pin(
             _text(update), location=None if location is None else (location.latitude, location.longitude))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_MAP
     await _ask(update, "details")
     return NEW_DETAILS
@@ -237,7 +239,7 @@ async def capacity_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     try:
         draft.capacity = drafts.parse_capacity(_text(update))
     except InvalidEventError as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
+        await reply(update, "event_invalid.html", problem=problem)
         return NEW_CAPACITY
     services = services_of(context)
     async with services.db.transaction() as session:
@@ -264,7 +266,7 @@ async def confirm_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                                               tz=services.settings.tz)
             counts = await reminders.reminder_counts(session, event_id=event.id)
     except InvalidEventError as problem:
-        await edit_or_reply(update, "event_invalid.html", problem=str(problem))
+        await edit_or_reply(update, "event_invalid.html", problem=problem)
         return ConversationHandler.END
     await services_of(context).reminders.replan(event_id=event.id)
     await edit_or_reply(update, "event_published.html", event=event, skipped=counts.get("skipped", 0))
@@ -275,83 +277,6 @@ async def conversation_cancelled(update: Update, context: ContextTypes.DEFAULT_T
     context.user_data.pop(DRAFT_KEY, None)
     context.user_data.pop(EDIT_KEY, None)
     await reply(update, "event_discarded.html")
-    return ConversationHandler.END
-
-
-# ------------------------------------------------------------------ /editevent
-
-
-async def edit_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    buttons = await coming_dates_buttons(update, context, EditDate)
-    await reply(update, "event_pick.html", action="edit", dates=buttons, buttons=buttons)
-    return EDIT_PICK if buttons else ConversationHandler.END
-
-
-async def edit_date_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    query = update.callback_query
-    await query.answer()
-    services = services_of(context)
-    date_id = EditDate.parse(query.data).event_date_id
-    async with services.db.transaction() as session:
-        found = await catalogue.get_event_date(session, event_date_id=date_id)
-    if found is None:
-        await reply(update, "event_rsvp_closed.html")
-        return ConversationHandler.END
-    context.user_data[EDIT_KEY] = {"date_id": date_id}
-    buttons = [[(label("event_field", field=name), EditField.build(name)) for name in EDITABLE[i:i + 3]]
-               for i in range(0, len(EDITABLE), 3)]
-    await edit_or_reply(update, "event_edit_fields.html", event=found[0], date=found[1], tz=services.settings.tz,
-                        buttons=buttons)
-    return EDIT_FIELD
-
-
-async def edit_field_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    query = update.callback_query
-    await query.answer()
-    field = EditField.parse(query.data).field
-    state = context.user_data.get(EDIT_KEY)
-    if state is None or field not in EDITABLE:
-        return ConversationHandler.END
-    state["field"] = field
-    async with services_of(context).db.transaction() as session:
-        current = await editing.current_value(session, event_date_id=state["date_id"], field=field)
-    await reply(update, "event_edit_ask.html", field=field, current=current)
-    return EDIT_VALUE
-
-
-async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    state = context.user_data.get(EDIT_KEY) or {}
-    services = services_of(context)
-    tz = services.settings.tz
-    location = update.effective_message.location
-    try:
-        async with services.db.transaction() as session:
-            edited = await editing.edit_field(
-                session, event_date_id=state["date_id"], field=state.get("field"), text=_text(update),
-                location=None if location is None else (location.latitude, location.longitude),
-                now=services.clock.now(), tz=tz, compose_moved=compose_moved(tz),
-                compose_promoted=compose_promoted(tz))
-    except DateProblem as problem:
-        await reply(update, "event_date_problem.html", problem=problem, tz=tz)
-        return EDIT_VALUE
-    except problems.NoticeNotComposable as problem:
-        # Nothing was changed; what must change first is another field, not the value just sent.
-        logger.warning("the time of event date %s was not changed: its notice cannot be composed",
-                       state.get("date_id"))
-        context.user_data.pop(EDIT_KEY, None)
-        await reply(update, "event_notice_impossible.html", problem=str(problem))
-        return ConversationHandler.END
-    except (InvalidEventError, ValueError) as problem:
-        await reply(update, "event_invalid.html", problem=str(problem))
-        return EDIT_VALUE
-    context.user_data.pop(EDIT_KEY, None)
-    if edited.told:
-        services.broadcaster.wake()
-    await services_of(context).reminders.replan(event_id=edited.event_id)
-    if edited.promoted:
-        services.broadcaster.wake()
-    await reply(update, "event_edited.html", told=edited.told, promoted=len(edited.promoted),
-                starts_at=edited.starts_at, tz=tz)
     return ConversationHandler.END
 
 
@@ -382,6 +307,9 @@ def conversations() -> list[BaseHandler]:
                 NEW_STATION: [MessageHandler(text, station_given)],
                 NEW_MAP: [MessageHandler(text | filters.LOCATION, map_given)],
                 NEW_DETAILS: [MessageHandler(text, details_given)],
+                NEW_ACCESSIBILITY: [MessageHandler(text, accessibility_given)],
+                NEW_REFRESHMENTS: [MessageHandler(text, refreshments_given)],
+                NEW_COST: [MessageHandler(text, cost_given)],
                 NEW_CONTACT: [MessageHandler(text, contact_given)],
                 NEW_CAPACITY: [MessageHandler(text, capacity_given)],
                 NEW_CONFIRM: [CallbackQueryHandler(confirm_answered, pattern=NewEventConfirm.pattern)],
@@ -392,12 +320,12 @@ def conversations() -> list[BaseHandler]:
             name="newevent",
         )
         edit = ConversationHandler(
-            entry_points=[CommandHandler("editevent", edit_event, filters=filters.ChatType.PRIVATE)],
+            entry_points=[CommandHandler("editevent", event_editing.edit_event, filters=filters.ChatType.PRIVATE)],
             states={
-                EDIT_PICK: [CallbackQueryHandler(visible_dates_only(EditDate, edit_date_picked),
+                EDIT_PICK: [CallbackQueryHandler(visible_dates_only(EditDate, event_editing.edit_date_picked),
                                                  pattern=EditDate.pattern)],
-                EDIT_FIELD: [CallbackQueryHandler(edit_field_picked, pattern=EditField.pattern)],
-                EDIT_VALUE: [MessageHandler(text | filters.LOCATION, edit_value_given)],
+                EDIT_FIELD: [CallbackQueryHandler(event_editing.edit_field_picked, pattern=EditField.pattern)],
+                EDIT_VALUE: [MessageHandler(text | filters.LOCATION, event_editing.edit_value_given)],
             },
             fallbacks=cancel,
             allow_reentry=True,

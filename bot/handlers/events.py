@@ -24,13 +24,14 @@ from bot.handlers.callback_data import (
     Family,
     RsvpAnswer,
     ShareName,
+    TakePlace,
 )
 from bot.handlers.common import Handler, asker_is_organiser, chat_kind, is_private
 from bot.handlers.fallbacks import stale_button
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
-from storage.events import cards, catalogue, notices, problems, rsvps
+from storage.events import cards, catalogue, notices, offers, problems, rsvps
 from storage.events.attendance import attendance_file
 from storage.events.calendar import event_date_ics, ics_filename
 from storage.events.cards import DateCard
@@ -77,6 +78,8 @@ def card_buttons(card: DateCard, *, private: bool, organiser: bool) -> Keyboard:
     organiser = organiser and private
     date_id = card.date.id
     rows: Keyboard = []
+    if private and card.my_offer is not None:
+        rows.append([(label("event_take_place"), TakePlace.build(date_id))])
     if private:
         rows.append([(label("event_going"), RsvpAnswer.build("going", date_id)),
                      (label("event_cant_go"), RsvpAnswer.build("no", date_id))])
@@ -125,18 +128,39 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         result = await rsvps.answer_rsvp(session, event_date_id=pressed.event_date_id,
                                           telegram_id=update.effective_chat.id, kind=chat_kind(update),
                                           going=pressed.answer == "going", now=services.clock.now(),
-                                          compose_promoted=compose_promoted(services.settings.tz))
+                                          compose_promoted=compose_promoted(services.settings.tz),
+                                          offering=services.offering)
     if result.promoted:
         services.broadcaster.wake()
+    await services.reminders.follow_offers()
     if result.outcome is RsvpOutcome.CLOSED:
         await reply(update, "event_rsvp_closed.html")
         return
+    await _redraw_card(update, context, pressed.event_date_id)
+
+
+async def _redraw_card(update: Update, context: ContextTypes.DEFAULT_TYPE, event_date_id: int) -> None:
+    services = services_of(context)
     async with services.db.transaction() as session:
-        card = await cards.card_for(session, event_date_id=pressed.event_date_id,
-                                     telegram_id=update.effective_chat.id)
+        card = await cards.card_for(session, event_date_id=event_date_id, telegram_id=update.effective_chat.id)
     organiser = await organiser_view(update, context)
     await edit_or_reply(update, "event_card.html", card=card, tz=services.settings.tz, organiser=organiser,
                         buttons=card_buttons(card, private=True, organiser=organiser))
+
+
+async def take_place_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """'Take the place' under an offer (or a card): the place is theirs if it is still open to them."""
+    query = update.callback_query
+    await query.answer()
+    if not is_private(update):
+        await reply(update, "event_rsvp_private.html")
+        return
+    services = services_of(context)
+    async with services.db.transaction() as session:
+        outcome = await offers.take_offer(session, event_date_id=TakePlace.parse(query.data).event_date_id,
+                                          telegram_id=update.effective_chat.id, now=services.clock.now())
+    await services.reminders.follow_offers()
+    await reply(update, "event_take_result.html", outcome=outcome.value)
 
 
 async def calendar_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -248,7 +272,7 @@ async def cancel_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
                                                     now=services.clock.now(), compose=compose_cancelled(tz))
     except problems.NoticeNotComposable as problem:
         logger.warning("event date %s was not cancelled: its notice cannot be composed", pressed.event_date_id)
-        await edit_or_reply(update, "event_notice_impossible.html", problem=str(problem))
+        await edit_or_reply(update, "event_notice_impossible.html", problem=problem)
         return
     if change is not None and change.told:
         services.broadcaster.wake()

@@ -26,7 +26,7 @@ async def new_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         async with services_of(context).db.transaction() as session:
             mailing_list = await create_list(session, slug=slug, title=title)
     except InvalidListError as problem:
-        await reply(update, "newlist_invalid.html", problem=str(problem))
+        await reply(update, "newlist_invalid.html", problem=problem)
         return
     await reply(update, "newlist_done.html", mailing_list=mailing_list, bot_username=context.bot.username)
 

@@ -11,7 +11,7 @@ from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
 from bot.telegram_io.command_menus import hide_organiser_menu, show_organiser_menu
 from bot.telegram_io.replies import edit_or_reply, reply
-from storage import retention
+from storage import mydata, retention
 from storage.lists.subscriptions import (
     ListNotFound,
     join_list_named,
@@ -43,8 +43,10 @@ async def join_from_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await reply(update, "help.html", organiser=await asker_is_organiser(update, context),
-                private=is_private(update))
+    # A group sees what its members may do there; an organiser's commands are listed in private.
+    private = is_private(update)
+    await reply(update, "help.html", organiser=private and await asker_is_organiser(update, context),
+                private=private)
 
 
 async def support(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -123,7 +125,7 @@ async def stop(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context)
     async with services.db.transaction() as session:
-        data = await retention.chat_data(session, telegram_id=update.effective_chat.id)
+        data = await mydata.chat_data(session, telegram_id=update.effective_chat.id)
     await reply(update, "mydata.html", data=data, tz=services.settings.tz,
                 retention_days=services.settings.retention_days)
 

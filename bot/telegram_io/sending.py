@@ -125,6 +125,8 @@ class Outgoing:
     text: str
     photo: str | None = None
     document: str | None = None
+    # An inline keyboard as Bot API JSON (the 'Take the place' button of an offered place).
+    reply_markup: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +152,8 @@ def api_call(chat_id: int, message: Outgoing, *, paid: bool = False) -> tuple[st
     params: dict[str, object] = {"chat_id": chat_id, "parse_mode": "HTML"}
     if paid:
         params["allow_paid_broadcast"] = True
+    if message.reply_markup:
+        params["reply_markup"] = message.reply_markup
     if message.photo:
         return "sendPhoto", {**params, "photo": message.photo, "caption": message.text}
     if message.document:

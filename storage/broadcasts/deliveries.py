@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus, DeliveryTally, get_broadcast
-from storage.lists.chats import CHAT_DATA_SECTIONS, mark_chat_unreachable, move_chat
+from storage.lists.chats import mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
 # Core tables, for the statements run for every batch, where the ORM's bookkeeping would cost more than the SQL.
@@ -200,15 +200,11 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
                                         outcome.telegram_id, now=now)
 
 
-# ------------------------------------------------------------------ the chat's own data
-
-
-async def _deliveries_of_chat(session: AsyncSession, chat: Chat) -> list[str]:
-    received = await session.scalar(
-        select(func.count()).select_from(Delivery)
-        .where(Delivery.chat_id == chat.id, Delivery.status == DeliveryStatus.SENT.value)
-    )
-    return [f"{received} alerts received"] if received else []
-
-
-CHAT_DATA_SECTIONS["Alerts"] = _deliveries_of_chat
+async def messages_received(session: AsyncSession, *, chat_id: int) -> dict[str, int]:
+    """For /mydata: how many broadcast messages of each kind (alerts; reports to an organiser)
+    this chat was sent and that are still on record, each delivery row counted once."""
+    query = (select(Broadcast.kind, func.count()).select_from(Delivery)
+             .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
+             .where(Delivery.chat_id == chat_id, Delivery.status == DeliveryStatus.SENT.value)
+             .group_by(Broadcast.kind))
+    return {kind: count for kind, count in (await session.execute(query)).all()}

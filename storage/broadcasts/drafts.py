@@ -14,7 +14,13 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.listings import BroadcastSummary, ListChoice, broadcast_summary, list_to_broadcast_to
-from storage.broadcasts.status import BroadcastError, change_broadcast, create_broadcast, send_broadcast_now
+from storage.broadcasts.status import (
+    BroadcastError,
+    BroadcastProblemKind,
+    change_broadcast,
+    create_broadcast,
+    send_broadcast_now,
+)
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, MediaKind
 from storage.lists.models import MailingList
 
@@ -70,7 +76,7 @@ async def answer_draft(session: AsyncSession, *, broadcast_id: int, answer: Draf
     Raises BroadcastError if it is no longer a draft (answered already, from another message)."""
     draft = await broadcast_summary(session, broadcast_id=broadcast_id)
     if draft is None or draft.status is not BroadcastStatus.DRAFT:
-        raise BroadcastError("not a draft")
+        raise BroadcastError(BroadcastProblemKind.NOT_A_DRAFT)
     if answer is DraftAnswer.SEND:
         await send_broadcast_now(session, broadcast_id=broadcast_id, now=now)
     elif answer is DraftAnswer.DROP:

@@ -10,6 +10,7 @@ conditional UPDATE, so of several processes making the same change exactly one s
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -48,19 +49,35 @@ _TRANSITIONS: dict[str, tuple[frozenset[BroadcastStatus], BroadcastStatus]] = {
 }
 
 
+class BroadcastProblemKind(enum.StrEnum):
+    NOT_A_DRAFT = "not_a_draft"  # answered already, from another message
+    ONE_ATTACHMENT = "one_attachment"
+    NO_LONGER_WAITING = "no_longer_waiting"
+    TIME_PASSED = "time_passed"
+    TOO_LONG = "too_long"
+
+
 class BroadcastError(ValueError):
-    """A broadcast that cannot be made or changed as asked; the message says why."""
+    """A broadcast that cannot be made or changed as asked; `kind` says why and the templates
+    word it (messages/cli_broadcast_refused.txt, broadcast_no_longer_waiting.html)."""
+
+    def __init__(self, kind: BroadcastProblemKind) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
 
 
 class TextTooLong(BroadcastError):
+    """Over Telegram's limit: `length` and `limit` in UTF-16 units, as Telegram counts."""
+
     def __init__(self, length: int, limit: int) -> None:
-        super().__init__(f"{length} characters, more than the {limit} Telegram allows")
+        super().__init__(BroadcastProblemKind.TOO_LONG)
         self.length = length
         self.limit = limit
 
 
 class TimeInPast(BroadcastError):
-    pass
+    def __init__(self) -> None:
+        super().__init__(BroadcastProblemKind.TIME_PASSED)
 
 
 # ------------------------------------------------------------------ text
@@ -140,7 +157,7 @@ async def create_broadcast(
     engine (`Broadcaster.wake()`) after committing.
     """
     if photo_file_id and document_file_id:
-        raise BroadcastError("a broadcast carries one photo or one document, not both")
+        raise BroadcastError(BroadcastProblemKind.ONE_ATTACHMENT)
     media_kind = MediaKind.PHOTO if photo_file_id else MediaKind.DOCUMENT if document_file_id else None
     if check_text:
         check_length(text, media_kind=media_kind)
@@ -188,9 +205,9 @@ async def send_broadcast_now(session: AsyncSession, *, broadcast_id: int, now: d
     """A draft (or a scheduled broadcast) starts sending now."""
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
     if broadcast is None or broadcast.state not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
-        raise BroadcastError("that broadcast is no longer waiting to be sent")
+        raise BroadcastError(BroadcastProblemKind.NO_LONGER_WAITING)
     if not await _begin_sending(session, broadcast, now=now):
-        raise BroadcastError("that broadcast is no longer waiting to be sent")
+        raise BroadcastError(BroadcastProblemKind.NO_LONGER_WAITING)
     await session.flush()
     return broadcast
 
@@ -198,10 +215,10 @@ async def send_broadcast_now(session: AsyncSession, *, broadcast_id: int, now: d
 async def schedule_broadcast(session: AsyncSession, *, broadcast_id: int, send_at: dt.datetime,
                              now: dt.datetime) -> Broadcast:
     if send_at <= now:
-        raise TimeInPast("that time has passed")
+        raise TimeInPast()
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
     if broadcast is None or broadcast.state not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
-        raise BroadcastError("that broadcast is no longer waiting to be sent")
+        raise BroadcastError(BroadcastProblemKind.NO_LONGER_WAITING)
     broadcast.status = BroadcastStatus.SCHEDULED.value
     broadcast.send_at = send_at
     await session.flush()

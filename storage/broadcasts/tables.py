@@ -83,6 +83,9 @@ class Broadcast(SQLModel, table=True):
                       sa_column=Column(String(16), nullable=False, server_default=BroadcastKind.ALERT.value))
     # Why the engine paused this broadcast or marked it failed (cleared on resume).
     problem: str | None = Field(default=None, sa_column=Column(String(MAX_PROBLEM_LENGTH), nullable=True))
+    # The inline keyboard under the message (Bot API JSON), for a notice one can act on (a place
+    # offered from a waiting list); None for everything else.
+    reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # True when the recipients were chosen by the caller rather than "everyone on the list".
     custom_recipients: bool = Field(default=False, nullable=False)
     recipients: int = Field(default=0, nullable=False)

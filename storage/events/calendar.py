@@ -47,6 +47,12 @@ def _description(event: Event) -> str:
         lines.append(f"Nearest station: {event.nearest_station}")
     if event.details:
         lines.append(event.details)
+    if event.accessibility:
+        lines.append(f"Access: {event.accessibility}")
+    if event.refreshments:
+        lines.append(f"Food and drink: {event.refreshments}")
+    if event.cost:
+        lines.append(f"Cost: {event.cost}")
     if event.contact:
         lines.append(f"Contact: {event.contact}")
     return "\n".join(lines)

@@ -10,8 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.events.catalogue import dates_of
+from storage.events.offers import held_places, open_offer
 from storage.events.rsvps import waiting_position
-from storage.events.tables import DateStatus, Event, EventDate, Reminder, Rsvp, RsvpStatus
+from storage.events.tables import DateStatus, Event, EventDate, PlaceOffer, Reminder, Rsvp, RsvpStatus
 from storage.lists import chats
 from storage.lists.models import Chat, MailingList, Subscription
 
@@ -29,12 +30,16 @@ class DateCard:
     my_status: str | None
     my_waiting_position: int | None
     reminders: dict[str, int]
+    # Places held for someone on the waiting list who was offered one: not free for anyone else.
+    held: int = 0
+    # The place offered to this chat, while the offer is open.
+    my_offer: PlaceOffer | None = None
 
     @property
     def places_left(self) -> int | None:
         if self.event.capacity is None:
             return None
-        return max(0, self.event.capacity - self.date.booked_elsewhere - self.going)
+        return max(0, self.event.capacity - self.date.booked_elsewhere - self.going - self.held)
 
     @property
     def fully_booked(self) -> bool:
@@ -101,6 +106,7 @@ async def _cards(session: AsyncSession, rows, chat: Chat | None) -> list[DateCar
         .group_by(Reminder.event_date_id, Reminder.status)
     )).all():
         reminders[date_id][status] = count
+    held = await held_places(session, event_date_ids=date_ids)
     mine: dict[int, Rsvp] = {}
     if chat is not None:
         answers = await session.scalars(select(Rsvp).where(Rsvp.chat_id == chat.id, Rsvp.event_date_id.in_(date_ids)))
@@ -108,15 +114,17 @@ async def _cards(session: AsyncSession, rows, chat: Chat | None) -> list[DateCar
     cards = []
     for event, event_date, list_title in rows:
         answer = mine.get(event_date.id)
-        position = None
+        position = offer = None
         if answer is not None and answer.status == RsvpStatus.WAITING.value:
             position = await waiting_position(session, answer=answer)
+            offer = await open_offer(session, event_date_id=event_date.id, chat_id=answer.chat_id)
         tally = counts[event_date.id]
         cards.append(DateCard(
             event=event, date=event_date, list_title=list_title,
             going=tally.get(RsvpStatus.GOING.value, 0), waiting=tally.get(RsvpStatus.WAITING.value, 0),
             not_going=tally.get(RsvpStatus.NOT_GOING.value, 0), my_status=answer.status if answer else None,
-            my_waiting_position=position, reminders=reminders[event_date.id],
+            my_waiting_position=position, reminders=reminders[event_date.id], held=held.get(event_date.id, 0),
+            my_offer=offer,
         ))
     return cards
 
@@ -164,7 +172,9 @@ async def attendance(session: AsyncSession, *, event_id: int) -> list[Attendance
                                            Rsvp.status == RsvpStatus.GOING.value).order_by(Rsvp.shared_name)
         ))
         going = tally.get(RsvpStatus.GOING.value, 0)
-        places = None if event.capacity is None else max(0, event.capacity - event_date.booked_elsewhere - going)
+        held = (await held_places(session, event_date_ids=[event_date.id])).get(event_date.id, 0)
+        places = (None if event.capacity is None
+                  else max(0, event.capacity - event_date.booked_elsewhere - going - held))
         rows.append(Attendance(event_date.starts_at, event_date.status, going, tally.get(RsvpStatus.WAITING.value, 0),
                                tally.get(RsvpStatus.NOT_GOING.value, 0), event_date.booked_elsewhere, places, names))
     return rows

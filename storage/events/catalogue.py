@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dates import ReminderRule
 from storage.events.drafts import DateDraft, EventDraft, check_draft
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.reminders import plan_reminders
 from storage.events.tables import Event, EventDate, ReminderRuleRow
 
@@ -24,7 +24,7 @@ async def create_event(session: AsyncSession, *, draft: EventDraft, now: dt.date
     if draft.key is None:
         key = await _unique_key(session, _key_stem(draft.title, dates[0].starts_at, tz))
     elif await get_event_by_key(session, key=draft.key) is not None:
-        raise InvalidEventError(f"an event with the key {draft.key!r} exists already")
+        raise InvalidEventError(EventProblemKind.KEY_EXISTS, key=draft.key)
     else:
         key = draft.key
     event = Event(key=key, **event_fields(draft))
@@ -46,6 +46,8 @@ def event_fields(draft: EventDraft) -> dict[str, object]:
         "address": draft.address.strip(), "postcode": draft.postcode, "meeting_point": draft.meeting_point.strip(),
         "nearest_station": draft.nearest_station.strip(), "latitude": draft.latitude, "longitude": draft.longitude,
         "details": draft.details.strip(), "contact": draft.contact.strip(), "capacity": draft.capacity,
+        "accessibility": draft.accessibility.strip(), "refreshments": draft.refreshments.strip(),
+        "cost": draft.cost.strip(),
     }
 
 
@@ -53,11 +55,11 @@ async def update_event(session: AsyncSession, *, event_id: int, changes: dict[st
     """Changes the event's own fields (not its dates or rules), checked as a whole."""
     event = await session.get(Event, event_id)
     if event is None:
-        raise InvalidEventError("no such event")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_EVENT)
     allowed = set(event_fields(_blank_draft()))
     unknown = set(changes) - allowed
     if unknown:
-        raise InvalidEventError(f"cannot change {', '.join(sorted(unknown))}")
+        raise InvalidEventError(EventProblemKind.CANNOT_CHANGE, fields=sorted(unknown))
     draft = await draft_of(session, event=event)
     for name, value in changes.items():
         setattr(draft, name, value)
@@ -80,6 +82,7 @@ async def draft_of(session: AsyncSession, *, event: Event) -> EventDraft:
         list_id=event.list_id, title=event.title, venue_name=event.venue_name, address=event.address,
         postcode=event.postcode, meeting_point=event.meeting_point, nearest_station=event.nearest_station,
         latitude=event.latitude, longitude=event.longitude, details=event.details, contact=event.contact,
+        accessibility=event.accessibility, refreshments=event.refreshments, cost=event.cost,
         capacity=event.capacity, key=event.key, rules=rules,
         dates=[DateDraft(item.starts_at, item.ends_at, item.booked_elsewhere) for item in dates],
     )
@@ -88,7 +91,7 @@ async def draft_of(session: AsyncSession, *, event: Event) -> EventDraft:
 async def add_event_date(session: AsyncSession, *, event_id: int, date: DateDraft, now: dt.datetime,
                          tz: ZoneInfo) -> EventDate:
     if date.ends_at <= date.starts_at:
-        raise InvalidEventError("an event ends after it starts")
+        raise InvalidEventError(EventProblemKind.ENDS_BEFORE_START)
     event_date = EventDate(event_id=event_id, starts_at=date.starts_at, ends_at=date.ends_at,
                            booked_elsewhere=date.booked_elsewhere)
     session.add(event_date)

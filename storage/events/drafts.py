@@ -8,14 +8,17 @@ import datetime as dt
 import re
 
 from storage.dates import ReminderRule
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import (
+    MAX_ACCESSIBILITY_LENGTH,
     MAX_ADDRESS_LENGTH,
     MAX_CONTACT_LENGTH,
+    MAX_COST_LENGTH,
     MAX_DETAILS_LENGTH,
     MAX_KEY_LENGTH,
     MAX_MEETING_POINT_LENGTH,
     MAX_POSTCODE_LENGTH,
+    MAX_REFRESHMENTS_LENGTH,
     MAX_STATION_LENGTH,
     MAX_TITLE_LENGTH,
     MAX_VENUE_LENGTH,
@@ -24,19 +27,21 @@ from storage.events.tables import (
 
 POSTCODE = re.compile(r"\b([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})\b", re.IGNORECASE)
 
-# Each bounded field of an event: (attribute, the name people know it by, the bound).
-TEXT_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("key", "key", MAX_KEY_LENGTH),
-    ("title", "title", MAX_TITLE_LENGTH),
-    ("venue_name", "venue", MAX_VENUE_LENGTH),
-    ("address", "address", MAX_ADDRESS_LENGTH),
-    ("postcode", "postcode", MAX_POSTCODE_LENGTH),
-    ("meeting_point", "meeting point", MAX_MEETING_POINT_LENGTH),
-    ("nearest_station", "nearest station", MAX_STATION_LENGTH),
-    ("details", "details", MAX_DETAILS_LENGTH),
-    ("contact", "contact", MAX_CONTACT_LENGTH),
-)
-FIELD_LIMITS = {attribute: limit for attribute, _name, limit in TEXT_FIELDS}
+# Each bounded field of an event and its bound (messages/_event_problem.txt names each as people know it).
+FIELD_LIMITS: dict[str, int] = {
+    "key": MAX_KEY_LENGTH,
+    "title": MAX_TITLE_LENGTH,
+    "venue_name": MAX_VENUE_LENGTH,
+    "address": MAX_ADDRESS_LENGTH,
+    "postcode": MAX_POSTCODE_LENGTH,
+    "meeting_point": MAX_MEETING_POINT_LENGTH,
+    "nearest_station": MAX_STATION_LENGTH,
+    "details": MAX_DETAILS_LENGTH,
+    "contact": MAX_CONTACT_LENGTH,
+    "accessibility": MAX_ACCESSIBILITY_LENGTH,
+    "refreshments": MAX_REFRESHMENTS_LENGTH,
+    "cost": MAX_COST_LENGTH,
+}
 
 
 @dataclasses.dataclass
@@ -64,6 +69,9 @@ class EventDraft:
     longitude: float | None = None
     details: str = ""
     contact: str = ""
+    accessibility: str = ""
+    refreshments: str = ""
+    cost: str = ""
     capacity: int | None = None
     key: str | None = None
 
@@ -73,7 +81,7 @@ def split_postcode(text: str) -> tuple[str, str]:
     is the last one in the text. Raises InvalidEventError when there is none."""
     matches = list(POSTCODE.finditer(text))
     if not matches:
-        raise InvalidEventError("the address needs a postcode, such as W11 2AY")
+        raise InvalidEventError(EventProblemKind.NO_POSTCODE)
     last = matches[-1]
     postcode = f"{last[1]} {last[2]}".upper()
     address = (text[:last.start()] + text[last.end():]).strip().rstrip(",").strip()
@@ -83,7 +91,7 @@ def split_postcode(text: str) -> tuple[str, str]:
 def normalise_postcode(text: str) -> str:
     match = POSTCODE.fullmatch(text.strip())
     if match is None:
-        raise InvalidEventError(f"{text.strip()[:20]!r} is not a UK postcode")
+        raise InvalidEventError(EventProblemKind.NOT_A_POSTCODE, text=text.strip()[:20])
     return f"{match[1]} {match[2]}".upper()
 
 
@@ -95,10 +103,10 @@ def parse_map_pin(text: str) -> tuple[float, float]:
     """'51.4939, -0.183' -> (51.4939, -0.183); raises InvalidEventError otherwise."""
     match = _MAP_PIN.match(text)
     if match is None:
-        raise InvalidEventError("a map pin is written as latitude, longitude, such as 51.4939, -0.183")
+        raise InvalidEventError(EventProblemKind.MAP_PIN_FORM)
     latitude, longitude = float(match[1]), float(match[2])
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise InvalidEventError("the map pin is off the map")
+        raise InvalidEventError(EventProblemKind.MAP_PIN_OFF_THE_MAP)
     return latitude, longitude
 
 
@@ -112,7 +120,7 @@ def parse_capacity(text: str) -> int | None:
         return None
     # isdecimal, not isdigit: int() refuses '²', which isdigit accepts.
     if not words.isdecimal() or len(words) > 7 or not 1 <= int(words) <= MAX_CAPACITY:
-        raise InvalidEventError(f"the number of places is a whole number from 1 to {MAX_CAPACITY:,} (or 'no limit')")
+        raise InvalidEventError(EventProblemKind.PLACES_FORM, most=MAX_CAPACITY)
     return int(words)
 
 
@@ -120,7 +128,7 @@ def parse_places_booked(text: str) -> int:
     """Places of a date already taken by bookings made elsewhere (0 or more); raises InvalidEventError otherwise."""
     words = text.strip()
     if not words.isdecimal() or len(words) > 7 or int(words) > MAX_CAPACITY:
-        raise InvalidEventError(f"the number of places is a whole number from 0 to {MAX_CAPACITY:,}")
+        raise InvalidEventError(EventProblemKind.BOOKED_ELSEWHERE_FORM, most=MAX_CAPACITY)
     return int(words)
 
 
@@ -129,34 +137,29 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def field_too_long(name: str, value: str, limit: int) -> str | None:
-    """Why `value` cannot be the event's `name` (as people know the field), or None if it fits."""
-    length = utf16_length(value)
+def field_too_long(attribute: str, value: str) -> InvalidEventError | None:
+    """Why `value` cannot be the event's `attribute`, or None if it fits."""
+    length, limit = utf16_length(value), FIELD_LIMITS[attribute]
     if length <= limit:
         return None
-    verb = "have" if name == "details" else "has"
-    return f"the {name} {verb} {length} characters, more than the {limit} allowed (an emoji counts as two)"
+    return InvalidEventError(EventProblemKind.TOO_LONG, field=attribute, length=length, limit=limit)
 
 
 def check_field_length(attribute: str, value: str) -> None:
     """Raises InvalidEventError, naming the field, if `value` is too long for it: what every way
     in (a /newevent step, /editevent, the YAML import) calls before anything is stored."""
-    for known, name, limit in TEXT_FIELDS:
-        if known == attribute:
-            problem = field_too_long(name, value.strip(), limit)
-            if problem is not None:
-                raise InvalidEventError(problem)
-            return
-    raise KeyError(attribute)
+    problem = field_too_long(attribute, value.strip())
+    if problem is not None:
+        raise problem
 
 
-def overlong_fields(event: Event | EventDraft) -> list[str]:
+def overlong_fields(event: Event | EventDraft) -> list[InvalidEventError]:
     """What is over its bound in a stored row (one written before the bounds, or straight into
-    the database): the reason a reminder or notice of it cannot be composed."""
+    the database): the likely reason a reminder or notice of it cannot be composed."""
     problems = []
-    for attribute, name, limit in TEXT_FIELDS:
+    for attribute in FIELD_LIMITS:
         value = getattr(event, attribute) or ""
-        problem = field_too_long(name, value if isinstance(value, str) else str(value), limit)
+        problem = field_too_long(attribute, value if isinstance(value, str) else str(value))
         if problem is not None:
             problems.append(problem)
     return problems
@@ -164,29 +167,29 @@ def overlong_fields(event: Event | EventDraft) -> list[str]:
 
 def check_draft(draft: EventDraft) -> None:
     if not draft.title.strip():
-        raise InvalidEventError(f"a title has 1 to {MAX_TITLE_LENGTH} characters")
+        raise InvalidEventError(EventProblemKind.NO_TITLE, limit=MAX_TITLE_LENGTH)
     if not draft.venue_name.strip():
-        raise InvalidEventError("an event needs a venue")
+        raise InvalidEventError(EventProblemKind.NO_VENUE)
     if not draft.address.strip():
-        raise InvalidEventError("an event needs an address")
+        raise InvalidEventError(EventProblemKind.NO_ADDRESS)
     draft.postcode = normalise_postcode(draft.postcode)
-    for attribute, _name, _limit in TEXT_FIELDS:
+    for attribute in FIELD_LIMITS:
         value = getattr(draft, attribute)
         if value is not None:
             check_field_length(attribute, value)
     if (draft.latitude is None) != (draft.longitude is None):
-        raise InvalidEventError("a map pin needs both latitude and longitude")
+        raise InvalidEventError(EventProblemKind.MAP_PIN_HALF)
     if draft.latitude is not None and not (-90 <= draft.latitude <= 90 and -180 <= draft.longitude <= 180):
-        raise InvalidEventError("the map pin is off the map")
+        raise InvalidEventError(EventProblemKind.MAP_PIN_OFF_THE_MAP)
     if draft.capacity is not None and draft.capacity < 1:
-        raise InvalidEventError("a capacity is at least 1 (or none, for no limit)")
+        raise InvalidEventError(EventProblemKind.CAPACITY_BELOW_ONE)
     if not draft.dates:
-        raise InvalidEventError("an event needs at least one date")
+        raise InvalidEventError(EventProblemKind.NO_DATES)
     starts = [item.starts_at for item in draft.dates]
     if len(set(starts)) != len(starts):
-        raise InvalidEventError("the same date is given twice")
+        raise InvalidEventError(EventProblemKind.SAME_DATE_TWICE)
     for item in draft.dates:
         if item.ends_at <= item.starts_at:
-            raise InvalidEventError("an event ends after it starts")
+            raise InvalidEventError(EventProblemKind.ENDS_BEFORE_START)
         if item.booked_elsewhere < 0:
-            raise InvalidEventError("places booked elsewhere cannot be negative")
+            raise InvalidEventError(EventProblemKind.BOOKED_ELSEWHERE_NEGATIVE)

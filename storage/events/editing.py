@@ -11,16 +11,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dates import parse_moment, parse_reminder_rules
+from storage.dates import ReminderRuleProblem, parse_moment, parse_reminder_rules
 from storage.events import catalogue, drafts, notices, reminders, rsvps
 from storage.events.notices import DateChange
-from storage.events.problems import InvalidEventError
+from storage.events.offers import Offering
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.rsvps import PromotionComposer
 from storage.events.tables import EventDate
 
 EDITABLE = ("time", "title", "venue_name", "address", "meeting_point", "nearest_station", "map", "details",
-            "contact", "capacity", "booked_elsewhere", "reminders")
-OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "contact")
+            "accessibility", "refreshments", "cost", "contact", "capacity", "booked_elsewhere", "reminders")
+OPTIONAL_TEXT = ("meeting_point", "nearest_station", "details", "accessibility", "refreshments", "cost", "contact")
 SKIP_WORDS = {"skip", "-", "none", "no", "n/a"}
 
 # The notice of a new time, composed by the bot (as the notice to each chat let in from a
@@ -46,7 +47,7 @@ def map_pin(text: str, *, location: tuple[float, float] | None) -> tuple[float |
 class FieldEdited:
     event_id: int
     told: bool  # a notice of the new time is queued for those concerned
-    promoted: list[int]  # chats let in from a waiting list; their notices are queued too
+    promoted: list[int]  # chats let in from a waiting list or offered a place; their notices are queued too
     starts_at: dt.datetime | None = None  # the new start, when the time was changed (echoed in full)
 
 
@@ -65,27 +66,32 @@ async def current_value(session: AsyncSession, *, event_date_id: int, field: str
 
 async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, text: str,
                      location: tuple[float, float] | None, now: dt.datetime, tz: ZoneInfo,
-                     compose_moved: MovedNotice, compose_promoted: PromotionComposer) -> FieldEdited:
+                     compose_moved: MovedNotice, compose_promoted: PromotionComposer,
+                     offering: Offering | None = None) -> FieldEdited:
     """Sets `field` of the event (or of its date, for the time and places booked elsewhere) from
-    `text`. Raises DateProblem, InvalidEventError (NoticeNotComposable among them) or ValueError
-    when it cannot be done; the caller's transaction then rolls back."""
+    `text`. Raises DateProblem or InvalidEventError (NoticeNotComposable among them) when it
+    cannot be done; the caller's transaction then rolls back."""
     event, event_date = await catalogue.get_event_date(session, event_date_id=event_date_id)
     told, promoted, starts_at = False, [], None
     if field == "time":
         told, starts_at = await _move(session, event_date, text, now=now, tz=tz, compose_moved=compose_moved)
     elif field == "reminders":
-        await reminders.replace_reminder_rules(session, event_id=event.id, rules=parse_reminder_rules(text),
-                                            now=now, tz=tz)
+        try:
+            rules = parse_reminder_rules(text)
+        except ReminderRuleProblem as problem:
+            raise InvalidEventError(EventProblemKind.REMINDER_RULE, rule=problem.rule) from None
+        await reminders.replace_reminder_rules(session, event_id=event.id, rules=rules, now=now, tz=tz)
     elif field == "capacity":
         capacity = drafts.parse_capacity(text)
         await catalogue.update_event(session, event_id=event.id, changes={"capacity": capacity})
         for _date, chats in await rsvps.promote_waiting_everywhere(session, event_id=event.id, now=now,
-                                                                    compose_promoted=compose_promoted):
+                                                                    compose_promoted=compose_promoted,
+                                                                    offering=offering):
             promoted.extend(chats)
     elif field == "booked_elsewhere":
         promoted = await rsvps.set_booked_elsewhere(session, event_date_id=event_date.id,
                                                      places=drafts.parse_places_booked(text), now=now,
-                                                     compose_promoted=compose_promoted)
+                                                     compose_promoted=compose_promoted, offering=offering)
     elif field == "map":
         latitude, longitude = map_pin(text, location=location)
         await catalogue.update_event(session, event_id=event.id, changes={"latitude": latitude, "longitude": longitude})
@@ -96,7 +102,7 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
         value = "" if field in OPTIONAL_TEXT and skipped(text) else text
         await catalogue.update_event(session, event_id=event.id, changes={field: value})
     else:
-        raise InvalidEventError(f"cannot change {field}")
+        raise InvalidEventError(EventProblemKind.CANNOT_CHANGE, fields=[field])
     return FieldEdited(event.id, told, list(promoted), starts_at)
 
 

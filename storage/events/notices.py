@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.broadcasts.status import check_length
 from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus
 from storage.events.catalogue import get_event_date
-from storage.events.problems import InvalidEventError, NoticeNotComposable
-from storage.events.reminders import create_event_broadcast, failure_reason, plan_reminders
+from storage.events.offers import follow_date_change
+from storage.events.problems import EventProblemKind, InvalidEventError, NoticeNotComposable
+from storage.events.reminders import compose_failure, create_event_broadcast, plan_reminders
 from storage.events.tables import (
     DateStatus,
     Event,
@@ -65,12 +66,12 @@ async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_a
     stay sent, and everyone who was reminded or is going is told the time changed."""
     found = await get_event_date(session, event_date_id=event_date_id)
     if found is None:
-        raise InvalidEventError("no such date")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_DATE)
     event, event_date = found
     if event_date.status == DateStatus.CANCELLED.value:
-        raise InvalidEventError("that date is cancelled")
+        raise InvalidEventError(EventProblemKind.DATE_CANCELLED)
     if ends_at <= starts_at:
-        raise InvalidEventError("an event ends after it starts")
+        raise InvalidEventError(EventProblemKind.ENDS_BEFORE_START)
     old = event_date.starts_at
     recipients = await concerned_chats(session, event_date_id=event_date_id)
     event_date.starts_at, event_date.ends_at = starts_at, ends_at
@@ -78,6 +79,7 @@ async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_a
     event_date.sequence += 1
     await session.flush()
     await plan_reminders(session, event_id=event.id, now=now, tz=tz)
+    await follow_date_change(session, event_date=event_date, now=now)
     change = DateChange(event, event_date, old, told=True)
     await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-moved:{event_date.id}:{event_date.sequence}",
@@ -105,6 +107,7 @@ async def cancel_event_date(session: AsyncSession, *, event_date_id: int, now: d
         .execution_options(synchronize_session=False)
     )
     await session.flush()
+    await follow_date_change(session, event_date=event_date, now=now)
     change = DateChange(event, event_date, event_date.starts_at, told=True)
     await create_event_broadcast(session, list_id=event.list_id, text=_compose_notice(compose, change),
                                  origin_key=f"event-cancelled:{event_date.id}", recipients=recipients, now=now)
@@ -119,5 +122,5 @@ def _compose_notice(compose: Callable[[DateChange], str], change: DateChange) ->
         text = compose(change)
         check_length(text, media_kind=None)
     except Exception as problem:  # whatever the row makes the composer raise, the answer is the same
-        raise NoticeNotComposable(failure_reason(problem, change.event)) from problem
+        raise NoticeNotComposable(compose_failure(problem, change.event)) from problem
     return text

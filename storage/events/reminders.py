@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.broadcasts.status import TextTooLong, create_broadcast
 from storage.dates import Audience, ReminderRule
 from storage.events.drafts import overlong_fields
+from storage.events.problems import InvalidEventError
 from storage.events.tables import (
     MAX_FAILURE_LENGTH,
     DateStatus,
@@ -193,27 +194,35 @@ async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose
     return report
 
 
-def failure_reason(problem: Exception, event: Event) -> str:
-    """Why a reminder or notice of `event` could not be composed: what went wrong, and any field
-    over its bound (the likely cause), short enough to store and to show organisers."""
+@dataclasses.dataclass(frozen=True)
+class ComposeFailure:
+    """Why a reminder or notice of an event could not be composed: over Telegram's limit
+    (`too_long`) or another error (`error`: its type and message, a diagnostic), with every field
+    of the event over its bound, the likely cause. messages/_event_problem.txt words it."""
+
+    too_long: TextTooLong | None
+    error: str | None
+    overlong: list[InvalidEventError]
+
+
+def compose_failure(problem: Exception, event: Event) -> ComposeFailure:
     if isinstance(problem, TextTooLong):
-        words = [f"too long for one Telegram message ({problem})"]
-    else:
-        words = [f"{type(problem).__name__}: {problem}"]
-    words += overlong_fields(event)
-    reason = "; ".join(words)
-    return reason if len(reason) <= MAX_FAILURE_LENGTH else reason[:MAX_FAILURE_LENGTH - 1] + "…"
+        return ComposeFailure(problem, None, overlong_fields(event))
+    return ComposeFailure(None, f"{type(problem).__name__}: {problem}", overlong_fields(event))
 
 
 async def mark_reminder_failed(session: AsyncSession, *, reminder_id: int, problem: Exception,
-                               now: dt.datetime) -> FailedReminder | None:
+                               describe: Callable[[ComposeFailure], str], now: dt.datetime) -> FailedReminder | None:
     """A PENDING reminder that could not be sent for a reason of its own becomes FAILED, with the
-    reason kept; None if it is not PENDING (nothing to report twice)."""
+    reason (as `describe` words it for organisers) kept, cut to fit its column; None if it is not
+    PENDING (nothing to report twice)."""
     row = (await session.execute(_pending_reminders_with_events().where(Reminder.id == reminder_id))).first()
     if row is None:
         return None
     reminder, event_date, event, rule_row = row
-    reason = failure_reason(problem, event)
+    reason = describe(compose_failure(problem, event))
+    if len(reason) > MAX_FAILURE_LENGTH:
+        reason = reason[:MAX_FAILURE_LENGTH - 1] + "…"
     result = await session.execute(
         update(Reminder)
         .where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.PENDING.value)

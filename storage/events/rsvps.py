@@ -1,5 +1,7 @@
 """Answers per date ('Going', 'Can't go') and the waiting list: a full date puts 'Going' on the
-waiting list, and a freed place lets the first in, who is told in the same transaction."""
+waiting list, and a freed place is offered to the first waiting (`storage.events.offers`), who is
+told in the same transaction. Without offering terms (and always for a date with no limit), the
+first waiting are let in at once instead."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import datetime as dt
 import enum
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
+from storage.events import offers
 from storage.events.catalogue import dates_of, get_event_date
-from storage.events.problems import InvalidEventError
+from storage.events.offers import Offering, lock_date
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus, Event, EventDate, Rsvp, RsvpStatus
 from storage.lists import chats
 from storage.lists.models import Chat, ChatKind
@@ -29,29 +33,25 @@ class RsvpOutcome(enum.StrEnum):
 @dataclasses.dataclass(frozen=True)
 class RsvpResult:
     outcome: RsvpOutcome
-    promoted: list[int]  # Telegram chat ids moved from the waiting list to going (and queued a notice)
+    # Telegram chat ids moved from the waiting list to going, or offered a place (a notice queued for each)
+    promoted: list[int]
 
 
 # Renders the notice to those let in from the waiting list: (event, date) -> Telegram HTML.
 PromotionComposer = Callable[[Event, EventDate], str]
 
 
-async def _lock_date(session: AsyncSession, event_date_id: int) -> bool:
-    """Takes the date's row lock (PostgreSQL) or the write lock (SQLite) before anything is
-    counted, so two last-place answers cannot both see a free place."""
-    result = await session.execute(
-        update(EventDate).where(EventDate.id == event_date_id)
-        .values(rsvp_revision=EventDate.rsvp_revision + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+_lock_date = lock_date
 
 
 async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id: int, kind: ChatKind,
-                      going: bool, now: dt.datetime, compose_promoted: PromotionComposer) -> RsvpResult:
-    """'Going' takes a place, or a place on the waiting list when none is left; 'Can't go' frees
-    the place, and the first on the waiting list takes it (and is sent a notice, queued in this
-    transaction: the caller wakes the broadcast engine after committing)."""
+                      going: bool, now: dt.datetime, compose_promoted: PromotionComposer,
+                      offering: Offering | None = None) -> RsvpResult:
+    """'Going' takes a place, or a place on the waiting list when none is free or others wait
+    already ('Going' from someone offered a place takes it); 'Can't go' frees the place (or the
+    place offered), and it is offered to the next waiting (`offering`) or the first waiting take
+    it; their notice is queued in this transaction: the caller wakes the broadcast engine after
+    committing."""
     if not await _lock_date(session, event_date_id):
         return RsvpResult(RsvpOutcome.CLOSED, [])
     found = await get_event_date(session, event_date_id=event_date_id)
@@ -63,10 +63,14 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
     answer = await session.get(Rsvp, (event_date_id, chat.id))
     previous = answer.status if answer is not None else None
     if going:
+        if previous == RsvpStatus.WAITING.value and offering is not None:
+            taken = await offers.take_offer(session, event_date_id=event_date_id, telegram_id=telegram_id, now=now)
+            return RsvpResult(RsvpOutcome.GOING if taken is offers.TakeOutcome.TAKEN else RsvpOutcome.WAITING, [])
         if previous in (RsvpStatus.GOING.value, RsvpStatus.WAITING.value):
             return RsvpResult(RsvpOutcome(previous), [])
         places = await _places_left(session, event, event_date)
-        status = RsvpStatus.GOING if places is None or places > 0 else RsvpStatus.WAITING
+        free = places is None or (places > 0 and not await offers.anyone_waiting(session, event_date_id))
+        status = RsvpStatus.GOING if free else RsvpStatus.WAITING
     else:
         status = RsvpStatus.NOT_GOING
         if previous == status.value:
@@ -80,19 +84,26 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
     await session.flush()
     promoted = []
     if not going:
-        promoted = await promote_waiting(session, event=event, event_date=event_date, now=now,
-                                         compose=compose_promoted)
+        await offers.withdraw_offers_of(session, event_date_id=event_date_id, chat_id=chat.id, now=now)
+    if not going or (status is RsvpStatus.WAITING and offering is not None):
+        # A place freed is offered on; one joining the list in the last hours hears of any free place.
+        promoted = await fill_free_places(session, event=event, event_date=event_date, now=now,
+                                          compose_promoted=compose_promoted, offering=offering)
     return RsvpResult(RsvpOutcome(status.value), promoted)
 
 
-async def _places_left(session: AsyncSession, event: Event, event_date: EventDate) -> int | None:
-    if event.capacity is None:
-        return None
-    going = await session.scalar(
-        select(func.count()).select_from(Rsvp)
-        .where(Rsvp.event_date_id == event_date.id, Rsvp.status == RsvpStatus.GOING.value)
-    )
-    return event.capacity - event_date.booked_elsewhere - (going or 0)
+# Places left counting those held for someone offered one.
+_places_left = offers.places_free
+
+
+async def fill_free_places(session: AsyncSession, *, event: Event, event_date: EventDate, now: dt.datetime,
+                           compose_promoted: PromotionComposer, offering: Offering | None) -> list[int]:
+    """Free places go to the waiting list: offered in turn with `offering` when the date has a
+    limit, let in at once otherwise. The caller holds the date's lock."""
+    if offering is not None and event.capacity is not None:
+        return await offers.offer_free_places(session, event=event, event_date=event_date, now=now,
+                                              offering=offering)
+    return await promote_waiting(session, event=event, event_date=event_date, now=now, compose=compose_promoted)
 
 
 async def promote_waiting(session: AsyncSession, *, event: Event, event_date: EventDate, now: dt.datetime,
@@ -129,23 +140,25 @@ async def promote_waiting(session: AsyncSession, *, event: Event, event_date: Ev
 
 
 async def set_booked_elsewhere(session: AsyncSession, *, event_date_id: int, places: int, now: dt.datetime,
-                               compose_promoted: PromotionComposer) -> list[int]:
+                               compose_promoted: PromotionComposer, offering: Offering | None = None) -> list[int]:
     """Places of a date taken outside the bot; fewer of them may let the waiting list in
     (returns the chat ids promoted, whose notice is queued in this transaction)."""
     if places < 0:
-        raise InvalidEventError("places booked elsewhere cannot be negative")
+        raise InvalidEventError(EventProblemKind.BOOKED_ELSEWHERE_NEGATIVE)
     await _lock_date(session, event_date_id)
     found = await get_event_date(session, event_date_id=event_date_id)
     if found is None:
-        raise InvalidEventError("no such date")
+        raise InvalidEventError(EventProblemKind.NO_SUCH_DATE)
     event, event_date = found
     event_date.booked_elsewhere = places
     await session.flush()
-    return await promote_waiting(session, event=event, event_date=event_date, now=now, compose=compose_promoted)
+    return await fill_free_places(session, event=event, event_date=event_date, now=now,
+                                  compose_promoted=compose_promoted, offering=offering)
 
 
 async def promote_waiting_everywhere(session: AsyncSession, *, event_id: int, now: dt.datetime,
-                                     compose_promoted: PromotionComposer) -> list[tuple[EventDate, list[int]]]:
+                                     compose_promoted: PromotionComposer,
+                                     offering: Offering | None = None) -> list[tuple[EventDate, list[int]]]:
     """After the capacity changed: each coming date lets in as many waiting people as it now can
     (their notices queued in this transaction)."""
     event = await session.get(Event, event_id)
@@ -154,7 +167,8 @@ async def promote_waiting_everywhere(session: AsyncSession, *, event_id: int, no
         if event_date.starts_at <= now or event_date.status == DateStatus.CANCELLED.value:
             continue
         await _lock_date(session, event_date.id)
-        chats = await promote_waiting(session, event=event, event_date=event_date, now=now, compose=compose_promoted)
+        chats = await fill_free_places(session, event=event, event_date=event_date, now=now,
+                                       compose_promoted=compose_promoted, offering=offering)
         if chats:
             promoted.append((event_date, chats))
     return promoted
@@ -184,21 +198,11 @@ async def waiting_position(session: AsyncSession, *, answer: Rsvp) -> int:
     return (ahead or 0) + 1
 
 
-async def describe_rsvps(session: AsyncSession, chat: Chat) -> list[str]:
-    """For /mydata: every answer the chat gave, and a shared name if it gave one."""
+async def answers_of_chat(session: AsyncSession, *, chat_id: int) -> list[tuple[str, dt.datetime, str, str | None]]:
+    """For /mydata: (event title, date's start, RSVP status, name shared or None) of every answer
+    the chat gave, earliest date first."""
     query = (select(Event.title, EventDate.starts_at, Rsvp.status, Rsvp.shared_name)
              .join(EventDate, EventDate.id == Rsvp.event_date_id)
              .join(Event, Event.id == EventDate.event_id)
-             .where(Rsvp.chat_id == chat.id).order_by(EventDate.starts_at))
-    words = {RsvpStatus.GOING.value: "going", RsvpStatus.WAITING.value: "on the waiting list",
-             RsvpStatus.NOT_GOING.value: "can't go"}
-    lines = []
-    for title, starts_at, status, name in (await session.execute(query)).all():
-        line = f"{title}, {starts_at:%d %B %Y %H:%M} UTC: {words.get(status, status)}"
-        if name:
-            line += f" (name shared with organisers: {name})"
-        lines.append(line)
-    return lines
-
-
-chats.CHAT_DATA_SECTIONS["Events you answered"] = describe_rsvps
+             .where(Rsvp.chat_id == chat_id).order_by(EventDate.starts_at))
+    return [tuple(row) for row in (await session.execute(query)).all()]

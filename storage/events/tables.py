@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.dates import Audience, ReminderRule
@@ -28,8 +28,13 @@ MAX_ADDRESS_LENGTH = 300
 MAX_POSTCODE_LENGTH = 10
 MAX_MEETING_POINT_LENGTH = 200
 MAX_STATION_LENGTH = 100
-MAX_DETAILS_LENGTH = 2000
+# Lowered from 2000 when accessibility, refreshments and cost joined the card (issue 13): the
+# card with every field at its longest must still be one message.
+MAX_DETAILS_LENGTH = 1600
 MAX_CONTACT_LENGTH = 200
+MAX_ACCESSIBILITY_LENGTH = 200
+MAX_REFRESHMENTS_LENGTH = 150
+MAX_COST_LENGTH = 100
 # The longest reason kept for a FAILED reminder (`Reminder.failure`).
 MAX_FAILURE_LENGTH = 300
 
@@ -44,6 +49,13 @@ class RsvpStatus(enum.StrEnum):
     GOING = "going"
     WAITING = "waiting"  # said 'Going' when it was fully booked
     NOT_GOING = "not_going"
+
+
+class OfferStatus(enum.StrEnum):
+    OPEN = "open"  # the place is held for the chat (or, open to all, for whoever presses first)
+    TAKEN = "taken"
+    EXPIRED = "expired"  # its deadline passed unclaimed
+    WITHDRAWN = "withdrawn"  # the chat said it can't go, or (open to all) someone else took the place
 
 
 class ReminderStatus(enum.StrEnum):
@@ -75,6 +87,13 @@ class Event(SQLModel, table=True):
     details: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     contact: str = Field(default="", sa_column=Column(String(MAX_CONTACT_LENGTH), nullable=False,
                                                       server_default=""))
+    # What people need to know before coming: step-free access, toilets, hearing loop, BSL;
+    # food and drink on site and whether to bring your own; what it costs.
+    accessibility: str = Field(default="", sa_column=Column(String(MAX_ACCESSIBILITY_LENGTH), nullable=False,
+                                                            server_default=""))
+    refreshments: str = Field(default="", sa_column=Column(String(MAX_REFRESHMENTS_LENGTH), nullable=False,
+                                                           server_default=""))
+    cost: str = Field(default="", sa_column=Column(String(MAX_COST_LENGTH), nullable=False, server_default=""))
     capacity: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
@@ -158,6 +177,25 @@ class Rsvp(SQLModel, table=True):
     answered_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # Only when the person pressed 'Share my name'; otherwise organisers see counts alone.
     shared_name: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+class PlaceOffer(SQLModel, table=True):
+    """A freed place offered to one chat on the waiting list until `expires_at`; or, within the
+    last hours before the start, to everyone waiting at once (`open_to_all`: the first to take
+    it gets it). Only OPEN offers held for one chat keep the place from others."""
+
+    __tablename__ = "place_offers"
+    __table_args__ = (Index("ix_place_offers_status_expires_at", "status", "expires_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_date_id: int = Field(sa_column=Column(ForeignKey("event_dates.id", ondelete="CASCADE"), nullable=False,
+                                                index=True))
+    chat_id: int = Field(sa_column=Column(ForeignKey("chats.id", ondelete="CASCADE"), nullable=False, index=True))
+    status: str = Field(default=OfferStatus.OPEN.value, sa_column=Column(String(16), nullable=False))
+    open_to_all: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    offered_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    settled_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 def reminder_origin_key(reminder_id: int | None) -> str:

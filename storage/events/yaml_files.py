@@ -19,29 +19,45 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dates import DateProblem, ReminderRule, parse_end, parse_moment, parse_reminder_rules
+from storage.dates import DateProblem, ReminderRule, ReminderRuleProblem, parse_end, parse_moment, parse_reminder_rules
 from storage.events import catalogue, drafts, reminders
 from storage.events.drafts import DateDraft, EventDraft
-from storage.events.problems import InvalidEventError
+from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus
 from storage.lists.mailing_lists import get_list_by_id, get_list_by_slug
 
+# What people need to know before coming, each an optional text field of the same name.
+NEED_TO_KNOW = ("accessibility", "refreshments", "cost")
 FIELDS = ("key", "list", "title", "venue", "address", "postcode", "meeting_point", "nearest_station", "map",
-          "details", "contact", "capacity", "reminders", "dates")
+          "details", *NEED_TO_KNOW, "contact", "capacity", "reminders", "dates")
 DATE_FIELDS = ("start", "end", "booked_elsewhere", "cancelled")
 LOCAL_FORMAT = "%Y-%m-%d %H:%M"
 
 
 @dataclasses.dataclass(frozen=True)
 class FileProblem:
-    where: str
-    message: str
+    """One problem of an events file and where it is: the event's number in the file and its key
+    (neither for the file as a whole), and the date's number within the event if it is one date's.
+    messages/_event_problem.txt words both."""
+
+    problem: InvalidEventError
+    event: int | None = None
+    key: str | None = None
+    date: int | None = None
 
 
 class EventsFileError(ValueError):
     def __init__(self, problems: list[FileProblem]) -> None:
-        super().__init__("; ".join(f"{p.where}: {p.message}" for p in problems))
+        super().__init__(f"{len(problems)} problem(s): " + ", ".join(p.problem.kind.value for p in problems))
         self.problems = problems
+
+
+def _at(where: FileProblem, kind: EventProblemKind, **details: Any) -> FileProblem:
+    return dataclasses.replace(where, problem=InvalidEventError(kind, **details))
+
+
+def _file_problem(kind: EventProblemKind, **details: Any) -> EventsFileError:
+    return EventsFileError([FileProblem(InvalidEventError(kind, **details))])
 
 
 @dataclasses.dataclass
@@ -80,31 +96,31 @@ def read_events_file(text: str, *, tz: ZoneInfo, now: dt.datetime, default_rules
     try:
         document = yaml.load(text, Loader=_EventsFileLoader)  # a SafeLoader, see above
     except yaml.YAMLError as error:
-        raise EventsFileError([FileProblem("file", f"not valid YAML ({error})")]) from None
+        raise _file_problem(EventProblemKind.NOT_YAML, detail=str(error)) from None
     except RecursionError:
         # PyYAML composes nested lists by recursion: '[[[[...' thousands deep exhausts the stack.
-        raise EventsFileError([FileProblem("file", "nested too deeply to be an events file")]) from None
+        raise _file_problem(EventProblemKind.TOO_DEEP) from None
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise EventsFileError([FileProblem("file", "expected a list of events under 'events:'")])
+        raise _file_problem(EventProblemKind.NO_EVENTS_LIST)
     problems: list[FileProblem] = []
     found: list[EventInFile] = []
     keys: set[str] = set()
     for index, entry in enumerate(document["events"], start=1):
-        where = f"event {index}"
         if not isinstance(entry, dict):
-            problems.append(FileProblem(where, "expected the event's fields"))
+            problems.append(FileProblem(InvalidEventError(EventProblemKind.NOT_AN_EVENT), event=index))
             continue
-        if entry.get("key"):
-            where = f"event {index} ({str(entry['key'])[:60]})"
+        # Where this event's problems are: each one found replaces the placeholder problem.
+        where = FileProblem(InvalidEventError(EventProblemKind.NOT_AN_EVENT), event=index,
+                            key=str(entry["key"])[:60] if entry.get("key") else None)
         try:
             item = _read_event(entry, where, tz=tz, now=now, default_rules=default_rules, problems=problems)
         except InvalidEventError as error:
-            problems.append(FileProblem(where, str(error)))
+            problems.append(dataclasses.replace(where, problem=error))
             continue
         if item is None:
             continue
         if item.draft.key in keys:
-            problems.append(FileProblem(where, f"the key {item.draft.key!r} is used twice"))
+            problems.append(_at(where, EventProblemKind.KEY_TWICE, key=item.draft.key))
         keys.add(item.draft.key)
         found.append(item)
     if problems:
@@ -116,31 +132,31 @@ def _text(entry: dict[str, Any], name: str, *, required: bool = False) -> str:
     value = entry.get(name)
     if value is None:
         if required:
-            raise InvalidEventError(f"'{name}' is missing")
+            raise InvalidEventError(EventProblemKind.FIELD_MISSING, field=name)
         return ""
     if not isinstance(value, str | int | float):
-        raise InvalidEventError(f"'{name}' should be text")
+        raise InvalidEventError(EventProblemKind.FIELD_NOT_TEXT, field=name)
     return str(value).strip()
 
 
-def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.datetime,
+def _read_event(entry: dict[str, Any], where: FileProblem, *, tz: ZoneInfo, now: dt.datetime,
                 default_rules: list[ReminderRule], problems: list[FileProblem]) -> EventInFile | None:
     unknown = set(entry) - set(FIELDS)
     if unknown:
-        raise InvalidEventError(f"unknown fields: {', '.join(sorted(map(str, unknown)))}")
+        raise InvalidEventError(EventProblemKind.UNKNOWN_FIELDS, fields=sorted(map(str, unknown)))
     key = _text(entry, "key", required=True)
     latitude = longitude = None
     if entry.get("map") is not None:
         pin = entry["map"]
         if not (isinstance(pin, dict) and set(pin) == {"latitude", "longitude"}):
-            raise InvalidEventError("'map' needs latitude and longitude")
+            raise InvalidEventError(EventProblemKind.MAP_NEEDS_BOTH)
         try:
             latitude, longitude = float(pin["latitude"]), float(pin["longitude"])
         except (TypeError, ValueError, OverflowError):  # float() of a 400-digit integer overflows
-            raise InvalidEventError("'map' needs numbers for latitude and longitude") from None
+            raise InvalidEventError(EventProblemKind.MAP_NEEDS_NUMBERS) from None
     capacity = entry.get("capacity")
     if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
-        raise InvalidEventError("'capacity' is a whole number (or leave it out for no limit)")
+        raise InvalidEventError(EventProblemKind.CAPACITY_NOT_WHOLE)
     rules = default_rules
     rules_given = "reminders" in entry
     if rules_given:
@@ -149,8 +165,8 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
             given = [given]
         try:
             rules = parse_reminder_rules("\n".join(str(rule) for rule in given))
-        except ValueError as error:
-            raise InvalidEventError(str(error)) from None
+        except ReminderRuleProblem as error:
+            raise InvalidEventError(EventProblemKind.REMINDER_RULE, rule=error.rule) from None
     dates, cancelled = _read_dates(entry.get("dates"), where, tz=tz, now=now, problems=problems)
     if dates is None:
         return None
@@ -159,46 +175,45 @@ def _read_event(entry: dict[str, Any], where: str, *, tz: ZoneInfo, now: dt.date
         address=_text(entry, "address", required=True), postcode=_text(entry, "postcode", required=True),
         meeting_point=_text(entry, "meeting_point"), nearest_station=_text(entry, "nearest_station"),
         latitude=latitude, longitude=longitude, details=_text(entry, "details"), contact=_text(entry, "contact"),
-        capacity=capacity, key=key, rules=rules, dates=dates,
+        capacity=capacity, key=key, rules=rules, dates=dates, **{name: _text(entry, name) for name in NEED_TO_KNOW},
     )
     drafts.check_draft(draft)
     return EventInFile(_text(entry, "list", required=True), draft, rules_given, cancelled)
 
 
-def _read_dates(value: Any, where: str, *, tz: ZoneInfo, now: dt.datetime,
+def _read_dates(value: Any, where: FileProblem, *, tz: ZoneInfo, now: dt.datetime,
                 problems: list[FileProblem]) -> tuple[list[DateDraft] | None, set[dt.datetime]]:
     if not isinstance(value, list) or not value:
-        problems.append(FileProblem(where, "'dates' needs at least one date, each with a start and an end"))
+        problems.append(_at(where, EventProblemKind.DATES_MISSING))
         return None, set()
     dates: list[DateDraft] = []
     cancelled: set[dt.datetime] = set()
     ok = True
     for number, item in enumerate(value, start=1):
-        place = f"{where}, date {number}"
+        place = dataclasses.replace(where, date=number)
         if not isinstance(item, dict) or "start" not in item or "end" not in item:
-            problems.append(FileProblem(place, "each date needs a start and an end"))
+            problems.append(_at(place, EventProblemKind.DATE_NEEDS_START_AND_END))
             ok = False
             continue
         unknown = set(item) - set(DATE_FIELDS)
         if unknown:
-            problems.append(FileProblem(place, f"unknown fields: {', '.join(sorted(map(str, unknown)))}"))
+            problems.append(_at(place, EventProblemKind.UNKNOWN_FIELDS, fields=sorted(map(str, unknown))))
             ok = False
             continue
         try:
             starts_at = parse_moment(_moment_text(item["start"]), now=now, tz=tz, allow_past=True)
             ends_at = parse_end(_moment_text(item["end"]), start=starts_at, tz=tz)
         except DateProblem as problem:
-            problems.append(FileProblem(place, f"cannot read the time {problem.text!r} without guessing "
-                                               f"({problem.kind.value.replace('_', ' ')})"))
+            problems.append(_at(place, EventProblemKind.TIME_UNREADABLE, text=problem.text, why=problem.kind.value))
             ok = False
             continue
         except InvalidEventError as error:
-            problems.append(FileProblem(place, str(error)))
+            problems.append(dataclasses.replace(place, problem=error))
             ok = False
             continue
         booked = item.get("booked_elsewhere", 0)
         if not isinstance(booked, int) or isinstance(booked, bool) or booked < 0:
-            problems.append(FileProblem(place, "'booked_elsewhere' is a whole number of places"))
+            problems.append(_at(place, EventProblemKind.BOOKED_ELSEWHERE_NOT_WHOLE))
             ok = False
             continue
         dates.append(DateDraft(starts_at, ends_at, booked))
@@ -212,9 +227,9 @@ def _moment_text(value: Any) -> str:
         return value.strftime(LOCAL_FORMAT)
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML reads an unquoted 14:00 as a number of minutes (sexagesimal); it cannot be trusted.
-        raise InvalidEventError("write times with a date ('2018-03-17 14:00') or in quotes ('14:00')")
+        raise InvalidEventError(EventProblemKind.TIME_AS_NUMBER)
     if isinstance(value, dt.date):
-        raise InvalidEventError(f"{value} has a date but no time")
+        raise InvalidEventError(EventProblemKind.DATE_WITHOUT_TIME, value=str(value))
     return str(value)
 
 
@@ -229,7 +244,8 @@ async def import_events(session: AsyncSession, *, items: list[EventInFile], now:
     for item in items:
         mailing_list = await get_list_by_slug(session, slug=item.list_slug)
         if mailing_list is None:
-            missing.append(FileProblem(f"event {item.draft.key}", f"no list called {item.list_slug!r}"))
+            missing.append(FileProblem(InvalidEventError(EventProblemKind.NO_SUCH_LIST, slug=item.list_slug),
+                                       key=item.draft.key))
         else:
             item.draft.list_id = mailing_list.id
     if missing:
@@ -285,6 +301,9 @@ async def export_events(session: AsyncSession, *, tz: ZoneInfo) -> str:
             entry["map"] = {"latitude": event.latitude, "longitude": event.longitude}
         if event.details:
             entry["details"] = event.details
+        for name in NEED_TO_KNOW:
+            if getattr(event, name):
+                entry[name] = getattr(event, name)
         if event.contact:
             entry["contact"] = event.contact
         if event.capacity is not None:

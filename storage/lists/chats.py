@@ -1,37 +1,19 @@
-"""Chats: the people, groups and channels the bot has heard from, whether it can still write
-to them, and everything stored about one chat, for the chat itself (/mydata).
+"""Chats: the people, groups and channels the bot has heard from, and whether it can still write
+to them.
 
-Erasure, and how long anything is kept, are in storage/retention.py.
+What /mydata shows of a chat is gathered in storage/mydata.py; erasure, and how long anything is
+kept, are in storage/retention.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import utcnow
-from storage.lists.models import Chat, ChatKind, MailingList, Subscription
-
-
-@dataclasses.dataclass(frozen=True)
-class ChatData:
-    """Everything stored about one chat, for /mydata."""
-
-    telegram_id: int
-    kind: str
-    active: bool
-    first_seen_at: dt.datetime
-    subscriptions: list[tuple[MailingList, object]]
-    extra: dict[str, list[str]]
-    # On no list and no coming event answered since then (see storage/retention.py); None otherwise.
-    idle_since: dt.datetime | None = None
-
-    def erased_after(self, days: int) -> dt.datetime | None:
-        """When the retention sweep will erase this chat unless it joins a list or answers an event."""
-        return self.idle_since + dt.timedelta(days=days) if self.idle_since is not None else None
+from storage.lists.models import Chat, ChatKind, Subscription
 
 
 async def get_chat(session: AsyncSession, *, telegram_id: int) -> Chat | None:
@@ -91,32 +73,3 @@ async def move_chat(session: AsyncSession, *, old_telegram_id: int, new_telegram
         .where(Chat.telegram_id == old_telegram_id)
         .values(telegram_id=new_telegram_id, kind=ChatKind.SUPERGROUP.value)
     )
-
-
-# ------------------------------------------------------------------ the chat's own data
-
-
-# Later features register here what they keep about a chat, so /mydata shows it (erasure finds
-# their tables by their foreign keys to chats): each entry maps a heading to
-# `async (session, chat) -> list of readable lines`.
-CHAT_DATA_SECTIONS: dict[str, object] = {}
-
-
-async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | None:
-    chat = await get_chat(session, telegram_id=telegram_id)
-    if chat is None:
-        return None
-    query = (
-        select(MailingList, Subscription.subscribed_at)
-        .join(Subscription, Subscription.list_id == MailingList.id)
-        .where(Subscription.chat_id == chat.id)
-        .order_by(MailingList.title)
-    )
-    subscriptions = [(row[0], row[1]) for row in (await session.execute(query)).all()]
-    extra = {}
-    for heading, describe in CHAT_DATA_SECTIONS.items():
-        lines = await describe(session, chat)  # type: ignore[operator]
-        if lines:
-            extra[heading] = lines
-    return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions, extra,
-                    idle_since=chat.left_at if not subscriptions else None)

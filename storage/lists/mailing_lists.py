@@ -6,6 +6,7 @@ political opinions.
 
 from __future__ import annotations
 
+import enum
 import re
 
 from rapidfuzz import fuzz, process, utils
@@ -19,26 +20,37 @@ MAX_TITLE_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 500
 
 
+class ListProblemKind(enum.StrEnum):
+    BAD_SLUG = "bad_slug"
+    BAD_TITLE = "bad_title"  # limit
+    DESCRIPTION_TOO_LONG = "description_too_long"  # limit
+    SLUG_TAKEN = "slug_taken"  # slug
+
+
 class InvalidListError(ValueError):
-    """A slug, title or description that cannot make a list; the message says why."""
+    """A slug, title or description that cannot make a list: `kind` says why, `details` hold what
+    the words need (messages/_list_problem.txt)."""
+
+    def __init__(self, kind: ListProblemKind, **details: object) -> None:
+        super().__init__(f"{kind.value} {details}" if details else kind.value)
+        self.kind = kind
+        self.details = details
 
 
 def check_new_list(*, slug: str, title: str, description: str = "") -> None:
     if not SLUG_PATTERN.match(slug):
-        raise InvalidListError(
-            "a list's short name uses 1 to 40 lower-case letters, digits, '-' or '_', starting with a letter or digit"
-        )
+        raise InvalidListError(ListProblemKind.BAD_SLUG)
     if not title.strip() or len(title) > MAX_TITLE_LENGTH:
-        raise InvalidListError(f"a list's title has 1 to {MAX_TITLE_LENGTH} characters")
+        raise InvalidListError(ListProblemKind.BAD_TITLE, limit=MAX_TITLE_LENGTH)
     if len(description) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidListError(f"a list's description has at most {MAX_DESCRIPTION_LENGTH} characters")
+        raise InvalidListError(ListProblemKind.DESCRIPTION_TOO_LONG, limit=MAX_DESCRIPTION_LENGTH)
 
 
 async def create_list(session: AsyncSession, *, slug: str, title: str, description: str = "",
                       public: bool = True) -> MailingList:
     check_new_list(slug=slug, title=title, description=description)
     if await get_list_by_slug(session, slug=slug) is not None:
-        raise InvalidListError(f"a list called {slug!r} exists already")
+        raise InvalidListError(ListProblemKind.SLUG_TAKEN, slug=slug)
     mailing_list = MailingList(slug=slug, title=title.strip(), description=description.strip(), public=public)
     session.add(mailing_list)
     await session.flush()

@@ -10,8 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.tables import Broadcast
-from storage.lists import chats
-from storage.lists.models import Chat, ChatKind, Organiser, OrganiserMenu
+from storage.lists.models import Organiser, OrganiserMenu
 
 # Telegram user ids have at most 52 significant bits (Bot API, User.id).
 MAX_USER_ID = 2**52
@@ -107,10 +106,6 @@ async def settle_organiser_menus(session: AsyncSession, *, configured: frozenset
     return MenuChanges(show=sorted(organiser_ids), hide=hide)
 
 
-async def _menu_of_chat(session: AsyncSession, chat: Chat) -> list[str]:
-    if chat.kind != ChatKind.PRIVATE.value or await session.get(OrganiserMenu, chat.telegram_id) is None:
-        return []
-    return ["The command menu of this chat shows the commands for organisers (while you are one)"]
-
-
-chats.CHAT_DATA_SECTIONS["Organiser"] = _menu_of_chat
+async def has_organiser_menu(session: AsyncSession, *, user_id: int) -> bool:
+    """Whether the bot gave `user_id`'s private chat the organisers' command menu (for /mydata)."""
+    return await session.get(OrganiserMenu, user_id) is not None

@@ -5,7 +5,7 @@ written before the bounds, or straight into the database) is marked `failed` wit
 here, instead of stopping every other reminder.
 
 The event columns keep the widths 0004_events gave them, on both databases: they are the bounds
-`storage.events.drafts.TEXT_FIELDS` now checks on every way in (SQLite ignores a VARCHAR's length, so
+`storage.events.drafts.FIELD_LIMITS` now checks on every way in (SQLite ignores a VARCHAR's length, so
 there the check in code is the only bound). `details` stays TEXT on both, bounded in code:
 giving it a width on SQLite means rebuilding the events table, and dropping the old table with
 foreign keys on would cascade to every date, answer and reminder; and narrowing a PostgreSQL

@@ -5,7 +5,7 @@ it gave one: an organiser taken off ORGANISER_IDS while the bot was stopped then
 next start-up.
 
 Revision ID: 0015_misc_organiser_menus
-Revises: 0009_durable_notices
+Revises: 0011_place_offers_event_fields
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from storage.db import UTCDateTime
 
 revision = "0015_misc_organiser_menus"
-down_revision = "0009_durable_notices"
+down_revision = "0011_place_offers_event_fields"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.lists.alert_settings import QuietPolicy, parse_setting
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///campaign-bot.db"
 
 
@@ -48,6 +50,15 @@ class Settings(BaseSettings):
     # Days a finished broadcast keeps its per-chat delivery rows (then only counts), and a chat on
     # no list is kept before it is erased (storage/retention.py); /privacy states this number.
     retention_days: int = Field(default=30, ge=1, le=3650)
+    # When alerts and reminders arrive silently, in TIMEZONE, for chats that chose no quiet hours
+    # of their own ("off": none); storage/lists/alert_settings.py reads it.
+    quiet_hours: str = "22:00-07:30"
+    # A scheduled broadcast the bot could only start more than this many minutes late (it was
+    # down) is not sent by itself: it waits as "overdue" for an organiser's Send now or Drop.
+    overdue_after_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # A broadcast to more recipients than this waits for a second organiser's approval; 0: never.
+    # Off unless set: a campaign run by one organiser could otherwise not send to a big list at all.
+    approval_above: int = Field(default=0, ge=0)
     # A line under every alert pointing to /support (where to get urgent help); counted in its length.
     support_pointer_under_alerts: bool = False
 
@@ -81,6 +92,12 @@ class Settings(BaseSettings):
         parse_reminder_rules(value)
         return value
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _readable_quiet_hours(cls, value: str) -> str:
+        parse_setting(value)
+        return value.strip()
+
     @field_validator("telegram_api_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
@@ -111,6 +128,15 @@ class Settings(BaseSettings):
     @property
     def place_offer_hold(self) -> dt.timedelta:
         return dt.timedelta(hours=self.place_offer_hours)
+
+    @property
+    def quiet_policy(self) -> QuietPolicy:
+        """Whose sends are silent when: each chat's own quiet hours, or QUIET_HOURS, in TIMEZONE."""
+        return QuietPolicy(self.tz, parse_setting(self.quiet_hours))
+
+    @property
+    def overdue_after(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.overdue_after_minutes)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -53,6 +53,10 @@ class ChatData:
     reports_received: int
     event_answers: list[EventAnswer]
     places_offered: list[PlaceOffered]
+    # What the chat chose about its alerts (storage/lists/alert_settings.py): quiet hours as
+    # stored (None: the bot's default; "off"), and the end of a pause.
+    quiet_hours: str | None
+    paused_until: dt.datetime | None
     # When the retention period began, if the chat is on no list: the later of leaving and the end
     # of the last date it answered (see storage/retention.py); None while it is on a list.
     idle_since: dt.datetime | None = None
@@ -88,6 +92,7 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
     return ChatData(chat.telegram_id, chat.kind, chat.active, chat.first_seen_at, subscriptions,
                     alerts_received=received.get(BroadcastKind.ALERT.value, 0),
                     reports_received=received.get(BroadcastKind.REPORT.value, 0),
-                    event_answers=answers, places_offered=offered, idle_since=idle_since,
+                    event_answers=answers, places_offered=offered, quiet_hours=chat.quiet_hours,
+                    paused_until=chat.paused_until, idle_since=idle_since,
                     organiser_menu=chat.kind == ChatKind.PRIVATE.value
                     and await has_organiser_menu(session, user_id=chat.telegram_id))

@@ -42,7 +42,7 @@ DEFAULT_BATCH_SIZE = 500
 # A chat being erased takes these deliveries into the counts; a pending or claimed one simply
 # goes, as it does with /forget (the engine reconciles the recipient count when it finishes).
 _SETTLED = [DeliveryStatus.SENT.value, DeliveryStatus.BLOCKED.value, DeliveryStatus.GONE.value,
-            DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value]
+            DeliveryStatus.FAILED.value, DeliveryStatus.SKIPPED.value, DeliveryStatus.PAUSED.value]
 
 # Every way a broadcast ends, FAILED included (the engine fails one it cannot put together): the
 # deliveries of each are reduced to counts alike, notices to organisers (kind REPORT) as well,

@@ -50,11 +50,13 @@ LONG_DATE = Sample(starts_at=AT, ends_at=NEXT_DAY, booked_elsewhere=0)
 RULES = parse_reminder_rules("1 day before at 19:00 to everyone; 90 minutes before to going")
 
 
-def broadcast(status: BroadcastStatus, **counts: int) -> BroadcastSummary:
+def broadcast(status: BroadcastStatus, *, send_at: dt.datetime | None = NEXT_DAY, urgent: bool = False,
+              approved_by: int | None = None, created_by: int | None = 900, **counts: int) -> BroadcastSummary:
     numbers = {"recipients": 5000, "sent": 1200, "blocked": 3, "gone": 2, "failed": 1, "skipped": 4} | counts
     return BroadcastSummary(id=7, status=status, list_slug="rights", list_title=HOSTILE, text="<b>Demo</b>",
-                            media_kind=None, created_by=900, send_at=NEXT_DAY, created_at=AT, started_at=AT,
-                            finished_at=LATER, counts=BroadcastCounts(**numbers), possible_duplicates=2)
+                            media_kind=None, created_by=created_by, send_at=send_at, created_at=AT, started_at=AT,
+                            finished_at=LATER, counts=BroadcastCounts(**numbers), possible_duplicates=2,
+                            urgent=urgent, approved_by=approved_by)
 
 
 def card(**changes) -> Sample:

@@ -147,6 +147,8 @@ ORGANISER_COMMANDS = ["/newlist secret-plans Secret plans", "/organiser add 444"
 ORGANISER_BUTTONS = ["bcast:list:{protests}", "bcast:send:{draft}", "bcast:schedule:{draft}", "bcast:drop:{draft}",
                      "bcast:at:yes:{draft}:4102444800", "bcast:at:other:{draft}:4102444800",
                      "bcast:pause:{paused}", "bcast:resume:{paused}", "bcast:cancel:{scheduled}",
+                     "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}", "review:approve:{draft}",
+                     "review:reject:{draft}", "review:send:{scheduled}", "review:drop:{scheduled}",
                      "attendees:{inner_event}", "cancelevent:pick:{inner_date}", "cancelevent:yes:{public_date}",
                      "cancelevent:no:{public_date}"]
 # The buttons of a conversation's steps: outside the conversation they are unknown buttons (inside
@@ -414,4 +416,4 @@ def test_what_only_a_groups_administrators_may_do_there(running_bot):
             if getattr(getattr(handler, "callback", None), "who", Who.ANYONE) is Who.CHAT_MANAGERS:
                 managed.add(handler.callback.__name__)
     assert managed == {"join_from_link", "subscribe", "unsubscribe", "stop", "my_data", "forget", "forget_answered",
-                       "list_button_pressed"}
+                       "list_button_pressed", "quiet_command", "quiet_pressed", "pause_command", "pause_pressed"}

@@ -14,7 +14,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
 from bot.handlers import callback_data
-from bot.handlers.callback_data import BroadcastScheduleAnswer, EditField, Family, StatsChoice
+from bot.handlers.callback_data import BroadcastScheduleAnswer, EditField, Family, QuietChoice, StatsChoice
 from bot.settings import Settings
 from storage.clock import ManualClock
 from storage.db import Database
@@ -22,6 +22,7 @@ from storage.iapt.report import View
 
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
 SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
+               QuietChoice: ["2200-0730", "0000-2359", "off", "default"],
                BroadcastScheduleAnswer: ["1", "999999999999"]}
 
 
@@ -43,7 +44,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 19
+    assert len(FAMILIES) == 23
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

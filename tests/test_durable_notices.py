@@ -83,7 +83,7 @@ async def test_a_place_offer_committed_just_before_a_kill_is_told_once_after_the
     assert await rsvp_statuses(running_bot.db, date_id) == {201: "not_going", 202: "waiting"}
     assert told(second, PROMOTED) == 0
     [notice] = await notices_of_offer(running_bot.db, date_id)
-    assert "Take the place" in notice.reply_markup
+    assert "Take the place" in notice.buttons
     assert notice.state is BroadcastStatus.SENDING and notice.recipients == 1
 
     restarted = restart_engine(running_bot)

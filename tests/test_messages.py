@@ -108,10 +108,14 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_broadcast_no_template.txt": [{"name": "nosuch.html"}],
     "cli_broadcast_queued.txt": [{"broadcast": Sample(id=7, send_at=send_at), "mailing_list": MAILING_LIST,
                                   "count": 3, "tz": TZ} for send_at in (None, NEXT_DAY)],
+    "broadcast_failure.txt": [{"too_long": TextTooLong(4200, 4096), "error_type": "KeyError"},
+                              {"too_long": None, "error_type": "KeyError"}],
     "cli_broadcast_refused.txt": [{"problem": BroadcastError(kind)} for kind in BroadcastProblemKind],
     "cli_broadcast_status.txt": [{"items": [], "tz": TZ, "rate": 25, "detail": False}] + [
         {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}
-        for detail in (False, True)],
+        for detail in (False, True)] + [
+        {"items": [broadcast(BroadcastStatus.DONE, paused=3, silent=40, approved_by=901)], "tz": TZ, "rate": 25,
+         "detail": True}],
     "cli_broadcast_too_long.txt": [{"problem": TextTooLong(5000, 4096)}],
     "cli_broadcast_unknown.txt": [{"broadcast_id": 7}],
     "cli_broadcast_usage.txt": [{}],
@@ -173,7 +177,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
 }
 # Templates of macros only, each called with sample arguments named as the macro names them.
 MACRO_ARGUMENTS = {
-    "title": HOSTILE, "count": 3, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
+    "title": HOSTILE, "count": 3, "days": 7, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,
 }

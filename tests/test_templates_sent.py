@@ -28,6 +28,7 @@ from storage.iapt.answers import (
     TrendAnswer,
     YearMissingAnswer,
 )
+from storage.lists.alert_settings import QuietHours, QuietHoursProblem
 from storage.retention import Forgotten
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
@@ -41,6 +42,7 @@ from tests.template_samples import (
     EVENT,
     EVENT_PROBLEMS,
     HOSTILE,
+    LATER,
     LINEAGE,
     LIST_PROBLEMS,
     LONG_DATE,
@@ -60,6 +62,8 @@ from tests.template_samples import (
 )
 
 TOKEN = "1:secret"
+QUIET = QuietHours.parse("22:00-07:30")
+MYDATA_EXTRA = {"default_quiet": QUIET, "now": AT}
 
 
 # ------------------------------------------------------------------ the samples: template -> its renderings
@@ -74,14 +78,35 @@ SAMPLES: dict[str, list[dict]] = {
         {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday="Wednesday"), "tz": TZ,
          "timezone": "Europe/London"} for kind in DateProblemKind],
     "broadcast_choose_list.html": [{}],
-    "broadcast_confirm.html": [{"count": 1, "title": HOSTILE}, {"count": 1234, "title": HOSTILE}],
+    "broadcast_confirm.html": [{"count": 1, "title": HOSTILE, "urgent": False, "quiet": QUIET},
+                               {"count": 1234, "title": HOSTILE, "urgent": True, "quiet": QUIET},
+                               {"count": 2, "title": HOSTILE, "urgent": False, "quiet": None}],
     "broadcast_dropped.html": [{}],
+    "broadcast_decided.html": [{"outcome": outcome, "broadcast_id": 7, "tz": TZ,
+                                "broadcast": broadcast(BroadcastStatus.SCHEDULED)}
+                               for outcome in ("approve", "approve_later", "reject", "send", "drop", "own",
+                                               "author_gone", "decided")]
+    + [{"outcome": "decided", "broadcast_id": 7, "broadcast": None, "tz": TZ}],
+    "broadcast_for_approval.html": [{"broadcast": broadcast(BroadcastStatus.FOR_APPROVAL, urgent=urgent,
+                                                            send_at=send_at), "count": 1234, "above": 500, "tz": TZ}
+                                    for urgent, send_at in ((False, None), (True, NEXT_DAY))],
+    "broadcast_no_approver.html": [{"broadcast_id": 7, "count": 1234, "above": 500}],
+    "broadcast_overdue.html": [{"broadcast": broadcast(BroadcastStatus.OVERDUE), "now": LATER, "tz": TZ,
+                                "minutes": 30}],
+    "broadcast_review_outcome.html": [{"broadcast": broadcast(BroadcastStatus.SENDING), "outcome": outcome, "by": 901,
+                                       "tz": TZ} for outcome in ("approve", "approve_later", "reject")],
+    "broadcast_submitted.html": [{"broadcast": broadcast(BroadcastStatus.FOR_APPROVAL, send_at=send_at), "count": 1234,
+                                  "above": 500, "asked": asked, "tz": TZ} for send_at, asked in ((None, 1),
+                                                                                                 (NEXT_DAY, 3))],
     "broadcast_footer.html": [{"mailing_list": MAILING_LIST, "support_pointer": pointer} for pointer in (False, True)],
     "broadcast_no_lists.html": [{}],
     "broadcast_no_longer_waiting.html": [{"broadcast_id": 7}],
     "broadcast_not_text.html": [{}],
     "broadcast_report.html": [{"broadcast": broadcast(BroadcastStatus.DONE), "tz": TZ},
-                              {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ}],
+                              {"broadcast": broadcast(BroadcastStatus.CANCELLED, gone=0, skipped=0), "tz": TZ},
+                              {"broadcast": broadcast(BroadcastStatus.DONE, paused=12, silent=300, approved_by=901),
+                               "tz": TZ},
+                              {"broadcast": broadcast(BroadcastStatus.DONE, urgent=True, created_by=None), "tz": TZ}],
     "broadcast_confirm_time.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
     "broadcast_scheduled.html": [{"broadcast_id": 7, "title": HOSTILE, "send_at": NEXT_DAY, "tz": TZ}],
     "broadcast_started.html": [{"broadcast_id": 7, "title": HOSTILE}],
@@ -89,7 +114,9 @@ SAMPLES: dict[str, list[dict]] = {
     "broadcast_unknown_list.html": [{"name": HOSTILE}],
     "broadcasts.html": [{"items": [], "tz": TZ, "rate": 25}] + [
         {"items": [broadcast(status, recipients=recipients) for status in BroadcastStatus], "tz": TZ, "rate": 25}
-        for recipients in (1300, 5000, 200_000)],
+        for recipients in (1300, 5000, 200_000)] + [
+        {"items": [broadcast(status, send_at=None, approved_by=901) for status in BroadcastStatus], "tz": TZ,
+         "rate": 25}],
     "error.html": [{}],
     "event_ask.html": [{"step": step, "list_title": HOSTILE, "dates_so_far": 2} for step in (
         "list", "title", "start", "end", "more_dates", "venue", "address", "meeting_point", "nearest_station", "map",
@@ -168,8 +195,8 @@ SAMPLES: dict[str, list[dict]] = {
                                                still_configured=configured)}
                        for erased, removed, configured in ((True, False, False), (False, False, False),
                                                            (True, True, False), (False, False, True))],
-    "help.html": [{"private": private, "organiser": organiser} for private in (True, False)
-                  for organiser in (True, False)],
+    "help.html": [{"private": private, "organiser": organiser, "approval_above": above} for private in (True, False)
+                  for organiser in (True, False) for above in (0, 500)],
     "joined.html": [{"outcome": "joined", "mailing_list": MAILING_LIST},
                     {"outcome": "already", "mailing_list": MAILING_LIST}],
     "left.html": [{"outcome": "left", "mailing_list": MAILING_LIST},
@@ -178,20 +205,34 @@ SAMPLES: dict[str, list[dict]] = {
                                              Sample(subscribed=False, mailing_list=Sample(
                                                  title="Vigils", slug="vigils", description=None))]}],
     "mydata.html": [
-        {"data": None, "tz": TZ, "retention_days": 30},
+        {"data": None, "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
         {"data": Sample(telegram_id=101, kind="private", active=True, first_seen_at=AT,
                         subscriptions=[(MAILING_LIST, AT)], alerts_received=3, reports_received=1,
                         event_answers=[Sample(title=HOSTILE, starts_at=AT, status=status, shared_name=HOSTILE)
                                        for status in ("going", "waiting", "not_going")],
                         places_offered=[Sample(title=HOSTILE, starts_at=AT, status=status, expires_at=AT)
                                         for status in ("open", "taken", "expired", "withdrawn")],
-                        organiser_menu=True, erased_after=lambda days: None),
-         "tz": TZ, "retention_days": 30},
+                        erased_after=lambda days: None, quiet_hours=None, paused_until=NEXT_DAY,
+                        organiser_menu=True),
+         "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
         {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[],
                         alerts_received=0, reports_received=0, event_answers=[], places_offered=[],
-                        organiser_menu=False, erased_after=lambda days: AT + dt.timedelta(days=days)),
-         "tz": TZ, "retention_days": 30},
+                        erased_after=lambda days: AT + dt.timedelta(days=days), quiet_hours="off",
+                        paused_until=AT, organiser_menu=False),
+         "tz": TZ, "retention_days": 30, "default_quiet": None, "now": LATER},
+        {"data": Sample(telegram_id=-5, kind="group", active=False, first_seen_at=AT, subscriptions=[],
+                        alerts_received=0, reports_received=0, event_answers=[], places_offered=[],
+                        erased_after=lambda days: None, quiet_hours="21:00-07:00", paused_until=None,
+                        organiser_menu=False),
+         "tz": TZ, "retention_days": 30, **MYDATA_EXTRA},
     ],
+    "quiet.html": [{"own": own, "hours": hours, "default": default, "timezone": "Europe/London", "changed": changed}
+                   for own, hours, default, changed in ((False, QUIET, QUIET, False), (True, None, QUIET, True),
+                                                        (True, QUIET, None, True))],
+    "quiet_bad.html": [{"text": HOSTILE, "problem": QuietHoursProblem(kind)} for kind in ("form", "range", "empty")],
+    "pause.html": [{"until": until, "tz": TZ, "changed": changed} for until, changed in (
+        (NEXT_DAY, True), (NEXT_DAY, False), (None, True), (None, False))],
+    "pause_bad.html": [{"text": HOSTILE, "most": 365}],
     "mylists.html": [{"lists": []}, {"lists": [MAILING_LIST]}],
     "need_list_name.html": [{"command": "subscribe"}],
     "newlist_done.html": [{"mailing_list": MAILING_LIST, "bot_username": "campaign_bot"}],

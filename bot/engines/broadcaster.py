@@ -25,6 +25,7 @@ told (the report, a pause, a failure) is a notice this engine sends like any bro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -33,7 +34,7 @@ from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
 from bot.engines.claims import ClaimWindow, Progress
-from bot.engines.notices import OrganiserNotices, Reporter
+from bot.engines.notices import OrganiserNotices, OverdueReviewer, Reporter
 from bot.engines.recorder import DELIVERY_STATUS_OF, OutcomeRecorder
 from bot.telegram_io.sending import Outgoing, Sender, SendOutcome, SendResult, TelegramSender
 from storage.broadcasts.claims import claim_deliveries, requeue_interrupted_deliveries
@@ -51,6 +52,7 @@ from storage.broadcasts.tables import Broadcast, BroadcastStatus, get_broadcast
 from storage.clock import Clock
 from storage.db import Database
 from storage.leases import live_workers
+from storage.lists.alert_settings import QuietPolicy
 from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
@@ -83,15 +85,23 @@ class Broadcaster:
         poll_interval: float = 5.0,
         claimer: str | None = None,
         configured_organisers: frozenset[int] = frozenset(),
+        quiet: QuietPolicy | None = None,
+        overdue_after: dt.timedelta | None = None,
+        review_overdue: OverdueReviewer | None = None,
     ) -> None:
         self.db = db
+        # Whose quiet hours a send falls in (sent silently then); None: every send rings.
+        self.quiet = quiet
         # Whose claims these are: the process's name (its worker lease says it is alive).
         self.claimer = claimer or f"engine:{uuid.uuid4().hex[:12]}"
         self.sender = sender
         self.clock = clock
         self.compose = compose
         # What organisers are told about broadcasts (the report, the engine's pauses and failures).
-        self.notices = OrganiserNotices(clock=clock, report=report, configured_organisers=configured_organisers)
+        self.notices = OrganiserNotices(clock=clock, report=report, configured_organisers=configured_organisers,
+                                        review_overdue=review_overdue)
+        # A scheduled broadcast started later than this (the bot was down) waits for an organiser.
+        self.overdue_after = overdue_after
         self.rate = rate
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
@@ -236,8 +246,10 @@ class Broadcaster:
     async def _look_at_database(self):
         now = self.clock.now()
         async with self.db.transaction() as session:
-            started = await start_due_broadcasts(session, now=now)
-        for broadcast_id in started:
+            due = await start_due_broadcasts(session, now=now, overdue_after=self.overdue_after)
+            for broadcast_id in due.overdue:
+                await self.notices.ask_about_overdue(session, broadcast_id)
+        for broadcast_id in due.started:
             logger.info("scheduled broadcast %s is due and begins sending", broadcast_id)
         async with self.db.transaction() as session:
             sending = await sending_broadcast_ids(session)
@@ -285,13 +297,15 @@ class Broadcaster:
         except Exception as problem:  # whatever it is, retrying will not change it
             await self.notices.fail(self.db, broadcast_id, problem)
             return
+        # The same message without its notification, for chats in their quiet hours (unless urgent).
+        quiet_message = None if broadcast.urgent or self.quiet is None else dataclasses.replace(message, silent=True)
         breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
         try:
-            await self._deliver_with(breaker, message)
+            await self._deliver_with(breaker, message, quiet_message)
         finally:
             self._breakers.pop(broadcast_id, None)
 
-    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing) -> None:
+    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing, quiet_message: Outgoing | None) -> None:
         broadcast_id = breaker.broadcast_id
         after_id = 0
         while not self._stopping:
@@ -300,7 +314,7 @@ class Broadcaster:
                 after_id = 0
             async with self.db.transaction() as session:
                 page = await pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
-                                                           limit=self.page_size)
+                                                limit=self.page_size, now=self.clock.now())
             if not page:
                 await self._drain(broadcast_id, breaker)
                 async with self.db.transaction() as session:
@@ -324,17 +338,19 @@ class Broadcaster:
             after_id = page[-1].id
             for start in range(0, len(page), self.claim_size):
                 chunk = page[start:start + self.claim_size]
-                if not await self._claim_and_send(breaker, chunk, message):
+                if not await self._claim_and_send(breaker, chunk, message, quiet_message):
                     await self._drain(broadcast_id, breaker)
                     return
                 if self._stopping:
                     break
         await self._drain(broadcast_id, breaker)
 
-    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing) -> bool:
-        """Claims `chunk` and starts its sends; False if the broadcast is no longer sending."""
+    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing,
+                              quiet_message: Outgoing | None) -> bool:
+        """Claims `chunk` and starts its sends (silent ones for chats in their quiet hours); False
+        if the broadcast is no longer sending."""
         broadcast_id = breaker.broadcast_id
-        wanted = sum(1 for d in chunk if d.reachable)
+        wanted = sum(1 for d in chunk if d.reachable and not d.paused)
         await self.claims.reserve(wanted)
         try:
             async with self.db.transaction() as session:
@@ -348,8 +364,10 @@ class Broadcaster:
             return False
         self.claims.claimed(broadcast_id, len(claimed))
         breaker.in_flight += len(claimed)
+        local_time = self.quiet.local_time(self.clock.now()) if quiet_message is not None else None
         for delivery in claimed:
-            task = asyncio.create_task(self._send_one(breaker, delivery, message))
+            silent = local_time is not None and self.quiet.silent(delivery.quiet_hours, local_time)
+            task = asyncio.create_task(self._send_one(breaker, delivery, quiet_message if silent else message))
             self._send_tasks.add(task)
             task.add_done_callback(self._send_tasks.discard)
         return True
@@ -365,7 +383,7 @@ class Broadcaster:
         finally:
             breaker.in_flight -= 1
         outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, DELIVERY_STATUS_OF[result.outcome],
-                                  result.new_chat_id)
+                                  result.new_chat_id, silent=message.silent)
         to_record, trip = breaker.take(outcome, result)
         if to_record:
             self.recorder.add(to_record)

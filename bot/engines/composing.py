@@ -5,6 +5,7 @@ organiser writes one, so the length is checked against exactly what will go out.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from bot.telegram_io.sending import Outgoing
 from messages import render
@@ -14,11 +15,13 @@ from storage.lists.models import MailingList
 
 
 def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,
-                    mailing_list: MailingList, support_pointer: bool = False) -> Outgoing:
-    """What every recipient gets: the organiser's text and the list's footer (with
-    `support_pointer`, SUPPORT_POINTER_UNDER_ALERTS, a line pointing to /support under it)."""
-    footer = render("broadcast_footer.html", mailing_list=mailing_list, support_pointer=support_pointer)
-    body = f"{text}\n\n{footer}"
+                    mailing_list: MailingList | None, support_pointer: bool = False) -> Outgoing:
+    """What every recipient gets: the organiser's text and the list's footer (none without a
+    list: a notice to an organiser; with `support_pointer`, SUPPORT_POINTER_UNDER_ALERTS, a line
+    pointing to /support under it)."""
+    footer = None if mailing_list is None else render("broadcast_footer.html", mailing_list=mailing_list,
+                                                      support_pointer=support_pointer)
+    body = text if footer is None else f"{text}\n\n{footer}"
     if media_kind == MediaKind.PHOTO.value:
         return Outgoing(body, photo=media_file_id)
     if media_kind == MediaKind.DOCUMENT.value:
@@ -28,12 +31,16 @@ def compose_message(*, text: str, media_kind: str | None, media_file_id: str | N
 
 def compose_broadcast(broadcast: Broadcast, mailing_list: MailingList, *, support_pointer: bool = False) -> Outgoing:
     if broadcast.kind == BroadcastKind.REPORT.value:
-        return Outgoing(broadcast.text)  # to an organiser, about a broadcast: no list footer
+        # To an organiser, about a broadcast: no list footer; it may be the preview of an alert
+        # (its photo or document, captioned) with the buttons that decide it.
+        mailing_list = None
     message = compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
                               media_file_id=broadcast.media_file_id, mailing_list=mailing_list,
                               support_pointer=support_pointer)
-    if broadcast.reply_markup:
-        message = dataclasses.replace(message, reply_markup=broadcast.reply_markup)
+    if broadcast.buttons:
+        # A notice one acts on: a report's Send now / Drop, or the 'Take the place' of an offer.
+        rows = tuple(tuple((text, data) for text, data in row) for row in json.loads(broadcast.buttons))
+        message = dataclasses.replace(message, buttons=rows)
     return message
 
 

@@ -10,24 +10,32 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messages import render
 from storage.broadcasts.listings import BroadcastSummary, broadcast_summary
 from storage.broadcasts.notices import record_notice, record_report
+from storage.broadcasts.reviews import Review, record_review
 from storage.broadcasts.status import TextTooLong, fail_broadcast, pause_for_problem
-from storage.broadcasts.tables import BroadcastKind, get_broadcast
+from storage.broadcasts.tables import Broadcast, BroadcastKind, get_broadcast
 from storage.clock import Clock
 from storage.db import Database
 from storage.lists import organisers
+from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
 
 # Renders what the organiser is told about a broadcast (done, paused by the engine, or failed).
 Reporter = Callable[[BroadcastSummary], str]
+# Renders what organisers are asked about an overdue broadcast: what it is, and its preview with
+# Send now and Drop (the buttons' data is the handlers' business, so this is handed in).
+OverdueReviewer = Callable[[BroadcastSummary, Broadcast, MailingList], Review]
 
 
 class OrganiserNotices:
-    def __init__(self, *, clock: Clock, report: Reporter | None, configured_organisers: frozenset[int]) -> None:
+    def __init__(self, *, clock: Clock, report: Reporter | None, configured_organisers: frozenset[int],
+                 review_overdue: OverdueReviewer | None = None) -> None:
         self.clock = clock
         self.report = report
+        self.review_overdue = review_overdue
         # The organisers of the settings (those in the database are read when needed): who is told
         # when a broadcast nobody created (a reminder, one queued from the terminal) goes wrong.
         self.configured_organisers = configured_organisers
@@ -70,6 +78,26 @@ class OrganiserNotices:
             await record_notice(session, list_id=broadcast.list_id, telegram_id=telegram_id, text=text,
                                            now=self.clock.now())
 
+    async def ask_about_overdue(self, session: AsyncSession, broadcast_id: int) -> None:
+        """Queues, in the transaction that made the broadcast OVERDUE, its review to every
+        organiser: they decide whether it still makes sense to send."""
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+        broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
+        mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast is not None else None
+        if summary is None or mailing_list is None or self.review_overdue is None:
+            return
+        try:
+            review = self.review_overdue(summary, broadcast, mailing_list)
+        except Exception:
+            logger.exception("could not put together the review of overdue broadcast %s; /broadcasts shows it",
+                             broadcast_id)
+            return
+        recipients = await organisers.all_organiser_ids(session, configured=self.configured_organisers)
+        logger.warning("scheduled broadcast %s is overdue; %d organisers are asked whether to send it",
+                       broadcast_id, len(recipients))
+        await record_review(session, broadcast=broadcast, review=review, telegram_ids=sorted(recipients),
+                            now=self.clock.now())
+
     async def pause(self, db: Database, broadcast_id: int, *, reason: str) -> bool:
         """The engine pauses the broadcast (its message is refused), telling organisers in the same
         transaction. False if that could not be committed: the engine tries again at the next refusal,
@@ -85,10 +113,8 @@ class OrganiserNotices:
 
     async def fail(self, db: Database, broadcast_id: int, problem: Exception) -> None:
         """The broadcast cannot be put together: FAILED with the reason, its creator told once."""
-        if isinstance(problem, TextTooLong):
-            reason = f"the message with its footer is {problem}"
-        else:
-            reason = f"the message could not be put together ({type(problem).__name__})"
+        reason = render("broadcast_failure.txt", too_long=problem if isinstance(problem, TextTooLong) else None,
+                        error_type=type(problem).__name__)
         logger.error("broadcast %s cannot be sent: %s", broadcast_id, reason, exc_info=problem)
         async with db.transaction() as session:
             if await fail_broadcast(session, broadcast_id=broadcast_id, reason=reason,

@@ -18,17 +18,16 @@ from storage.events.tables import Event, EventDate
 TakePlaceData = Callable[[int], str]
 
 
-def take_place_keyboard(event_date_id: int, take_place_data: TakePlaceData) -> str:
-    """The notice's one button, as the Bot API's reply_markup JSON."""
-    button = {"text": label("event_take_place"), "callback_data": take_place_data(event_date_id)}
-    return json.dumps({"inline_keyboard": [[button]]}, ensure_ascii=False)
+def take_place_button(event_date_id: int, take_place_data: TakePlaceData) -> str:
+    """The notice's one button, as `Broadcast.buttons` keeps them."""
+    return json.dumps([[[label("event_take_place"), take_place_data(event_date_id)]]], ensure_ascii=False)
 
 
 def compose_offer(tz: ZoneInfo, take_place_data: TakePlaceData) -> OfferComposer:
     def compose(event: Event, event_date: EventDate, expires_at: dt.datetime, open_to_all: bool) -> OfferNotice:
         text = render("event_place_offered.html", event=event, date=event_date, expires_at=expires_at,
                       open_to_all=open_to_all, tz=tz)
-        return OfferNotice(text, take_place_keyboard(event_date.id, take_place_data))
+        return OfferNotice(text, take_place_button(event_date.id, take_place_data))
 
     return compose
 

@@ -1,5 +1,6 @@
-"""The update handlers, one module per feature (lists and membership, organisers, broadcasts,
-events, /stats, supporters, fallbacks) and the few modules they share (`common.py`, keyboards).
+"""The update handlers, one module per feature (lists and membership, organisers, broadcasts and
+their reviews (approval, overdue), events, /stats, supporters, a chat's quiet hours and pause,
+fallbacks) and the few modules they share (`common.py`, keyboards).
 A handler is thin: it parses the update, calls one domain function and renders one template
 through `bot.telegram_io.replies`. Handlers import `storage/`, `messages/` and `bot/telegram_io`;
 they reach an engine only through `Services` (`bot.services`), never by importing `bot/engines`.

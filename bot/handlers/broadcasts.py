@@ -18,12 +18,19 @@ from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.engines.composing import check_message_length, compose_message
-from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList, BroadcastScheduleAnswer
+from bot.handlers import broadcast_reviews
+from bot.handlers.callback_data import (
+    BroadcastControl,
+    BroadcastDraftAnswer,
+    BroadcastList,
+    BroadcastScheduleAnswer,
+    BroadcastUrgency,
+)
 from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
-from storage.broadcasts import drafts
+from storage.broadcasts import drafts, reviews
 from storage.broadcasts.drafts import DraftAnswer, DraftContent
 from storage.broadcasts.listings import (
     BroadcastSummary,
@@ -46,10 +53,23 @@ def _list_buttons(choices: list[ListChoice]) -> Keyboard:
     return [[(label("broadcast_list", title=c.title, count=c.subscribers), BroadcastList.build(c.id))] for c in choices]
 
 
-def _draft_buttons(broadcast_id: int) -> Keyboard:
+def _draft_buttons(broadcast_id: int, *, urgent: bool) -> Keyboard:
+    ring = (label("broadcast_ordinary"), BroadcastUrgency.build("ordinary", broadcast_id)) if urgent else (
+        label("broadcast_urgent"), BroadcastUrgency.build("urgent", broadcast_id))
     return [[(label("broadcast_send_now"), BroadcastDraftAnswer.build(DraftAnswer.SEND, broadcast_id)),
              (label("broadcast_schedule"), BroadcastDraftAnswer.build(DraftAnswer.SCHEDULE, broadcast_id)),
-             (label("broadcast_drop"), BroadcastDraftAnswer.build(DraftAnswer.DROP, broadcast_id))]]
+             (label("broadcast_drop"), BroadcastDraftAnswer.build(DraftAnswer.DROP, broadcast_id))],
+            [ring]]
+
+
+async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, made: drafts.NewDraft, *,
+                   edit: bool) -> None:
+    """The question under the preview: how many it reaches, and whether it rings in quiet hours."""
+    settings = services_of(context).settings
+    answer = edit_or_reply if edit else reply
+    await answer(update, "broadcast_confirm.html", count=made.choice.subscribers, title=made.choice.title,
+                 urgent=made.broadcast.urgent, quiet=settings.quiet_policy.default,
+                 buttons=_draft_buttons(made.broadcast.id, urgent=made.broadcast.urgent))
 
 
 def _control_buttons(items: list[BroadcastSummary]) -> Keyboard:
@@ -177,8 +197,7 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     preview = compose_message(text=content.text, media_kind=content.media_kind, media_file_id=content.file_id,
                               mailing_list=made.mailing_list, support_pointer=support_pointer)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
-    await reply(update, "broadcast_confirm.html", count=made.choice.subscribers, title=made.choice.title,
-                buttons=_draft_buttons(made.broadcast.id))
+    await _confirm(update, context, made, edit=False)
 
 
 async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int) -> None:
@@ -219,6 +238,14 @@ async def schedule_time_answered(update: Update, context: ContextTypes.DEFAULT_T
         await edit_or_reply(update, "broadcast_ask_time.html", broadcast_id=broadcast_id, timezone=settings.timezone)
         return
     send_at = dt.datetime.fromtimestamp(int(pressed.send_at), dt.UTC)
+    async with services.db.transaction() as session:
+        needing = await reviews.recipients_needing_approval(session, broadcast_id=broadcast_id,
+                                                            above=settings.approval_above)
+    if needing is not None:
+        context.user_data.pop(STEP, None)
+        await broadcast_reviews.submit_for_approval(update, context, broadcast_id=broadcast_id, send_at=send_at,
+                                                    count=needing)
+        return
     try:
         async with services.db.transaction() as session:
             await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at, now=services.clock.now())
@@ -246,6 +273,14 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     pressed = BroadcastDraftAnswer.parse(query.data)
     broadcast_id = pressed.broadcast_id
     services = services_of(context)
+    if pressed.answer is DraftAnswer.SEND:
+        async with services.db.transaction() as session:
+            needing = await reviews.recipients_needing_approval(session, broadcast_id=broadcast_id,
+                                                                above=services.settings.approval_above)
+        if needing is not None:
+            await broadcast_reviews.submit_for_approval(update, context, broadcast_id=broadcast_id, send_at=None,
+                                                        count=needing)
+            return
     try:
         async with services.db.transaction() as session:
             draft = await drafts.answer_draft(session, broadcast_id=broadcast_id, answer=pressed.answer,
@@ -262,6 +297,22 @@ async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         context.user_data[STEP] = ("time", broadcast_id)
         await edit_or_reply(update, "broadcast_ask_time.html", broadcast_id=broadcast_id,
                             timezone=services.settings.timezone)
+
+
+async def urgency_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"Rings even in quiet hours" (or back) under the preview: the question says which it is now."""
+    query = update.callback_query
+    await query.answer()
+    pressed = BroadcastUrgency.parse(query.data)
+    services = services_of(context)
+    try:
+        async with services.db.transaction() as session:
+            made = await drafts.set_urgency(session, broadcast_id=pressed.broadcast_id,
+                                            urgent=pressed.ring == "urgent")
+    except BroadcastError:
+        await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=pressed.broadcast_id)
+        return
+    await _confirm(update, context, made, edit=True)
 
 
 async def _show_broadcasts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

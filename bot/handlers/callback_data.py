@@ -106,6 +106,20 @@ class ForgetAnswer(Family, layout="forget:{answer}"):
     answer: Literal["yes", "no"]
 
 
+@dataclasses.dataclass(frozen=True)
+class QuietChoice(Family, layout="quiet:{choice}"):
+    """A common choice under /quiet: a span as digits ("2200-0730"), "off", or the bot's "default"."""
+
+    choice: Annotated[str, r"(?:[01]\d|2[0-3])[0-5]\d-(?:[01]\d|2[0-3])[0-5]\d|off|default"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseChoice(Family, layout="pause:{days}"):
+    """1, 7 or 30 days under /pause, or ending the pause."""
+
+    days: Literal["1", "7", "30", "off"]
+
+
 # ------------------------------------------------------------------ broadcasts
 
 
@@ -125,6 +139,14 @@ class BroadcastDraftAnswer(Family, layout="bcast:{answer}:{broadcast_id}"):
 
 
 @dataclasses.dataclass(frozen=True)
+class BroadcastUrgency(Family, layout="bcast:ring:{ring}:{broadcast_id}"):
+    """Under a preview: "Rings even in quiet hours" (urgent), or back to silent in them (ordinary)."""
+
+    ring: Literal["urgent", "ordinary"]
+    broadcast_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class BroadcastScheduleAnswer(Family, layout="bcast:at:{answer}:{broadcast_id}:{send_at}"):
     """Under the time an organiser typed, echoed in full: schedule the broadcast then, or give
     another time. `send_at` is the moment in Unix seconds, so the press needs nothing remembered."""
@@ -139,6 +161,15 @@ class BroadcastControl(Family, layout="bcast:{action}:{broadcast_id}"):
     """Pause, Resume or Cancel under /broadcasts."""
 
     action: Literal["pause", "resume", "cancel"]
+    broadcast_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BroadcastReviewAnswer(Family, layout="review:{answer}:{broadcast_id}"):
+    """Under the preview an organiser is asked about: Approve or Reject (a broadcast for approval),
+    Send now or Drop (an overdue one)."""
+
+    answer: Literal["approve", "reject", "send", "drop"]
     broadcast_id: int
 
 

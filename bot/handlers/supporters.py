@@ -46,7 +46,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     # A group sees what its members may do there; an organiser's commands are listed in private.
     private = is_private(update)
     await reply(update, "help.html", organiser=private and await asker_is_organiser(update, context),
-                private=private)
+                private=private, approval_above=services_of(context).settings.approval_above)
 
 
 async def support(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -127,7 +127,8 @@ async def my_data(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     async with services.db.transaction() as session:
         data = await mydata.chat_data(session, telegram_id=update.effective_chat.id)
     await reply(update, "mydata.html", data=data, tz=services.settings.tz,
-                retention_days=services.settings.retention_days)
+                retention_days=services.settings.retention_days,
+                default_quiet=services.settings.quiet_policy.default, now=services.clock.now())
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

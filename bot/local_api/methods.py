@@ -150,6 +150,8 @@ class ApiMethods:
         if self.keep_history:
             # The wire format is kept beside the message so tests can read what was asked for.
             message["_parse_mode"] = params.get("parse_mode")
+            # Whether it would ring: quiet hours send with the notification off.
+            message["_disable_notification"] = bool(params.get("disable_notification", False))
             if isinstance(upload, dict):
                 message["_upload"] = upload
             chat.history.append(message)

@@ -120,13 +120,15 @@ def outcome_of_bad_request(description: str) -> SendOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class Outgoing:
-    """A message as recipients see it: Telegram HTML text, or a photo or document with that caption."""
+    """A message as recipients see it: Telegram HTML text, or a photo or document with that caption;
+    `silent` sends it without a notification sound (quiet hours), `buttons` are inline buttons
+    (rows of (label, callback_data)) under a notice to an organiser."""
 
     text: str
     photo: str | None = None
     document: str | None = None
-    # An inline keyboard as Bot API JSON (the 'Take the place' button of an offered place).
-    reply_markup: str | None = None
+    silent: bool = False
+    buttons: tuple[tuple[tuple[str, str], ...], ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,8 +154,11 @@ def api_call(chat_id: int, message: Outgoing, *, paid: bool = False) -> tuple[st
     params: dict[str, object] = {"chat_id": chat_id, "parse_mode": "HTML"}
     if paid:
         params["allow_paid_broadcast"] = True
-    if message.reply_markup:
-        params["reply_markup"] = message.reply_markup
+    if message.silent:
+        params["disable_notification"] = True
+    if message.buttons:
+        params["reply_markup"] = {"inline_keyboard": [[{"text": text, "callback_data": data} for text, data in row]
+                                                      for row in message.buttons]}
     if message.photo:
         return "sendPhoto", {**params, "photo": message.photo, "caption": message.text}
     if message.document:

@@ -1,6 +1,7 @@
-"""Broadcasts as a status machine in the database (draft, scheduled, sending, paused, cancelled,
-done, failed), with one delivery row per recipient: creating and checking a broadcast, claiming
-and recording deliveries, the notices the bot owes someone, and the counts kept afterwards. It
+"""Broadcasts as a status machine in the database (draft, for approval, scheduled, overdue,
+sending, paused, cancelled, done, failed), with one delivery row per recipient: creating and
+checking a broadcast, claiming and recording deliveries, the notices the bot owes someone, the
+reviews that wait for an organiser's decision (`reviews.py`), and the counts kept afterwards. It
 imports `storage.lists`, `storage.db` and `storage.telegram_html`, never `telegram` or `bot/`;
 the engine that sends the deliveries is in `bot/engines`.
 """

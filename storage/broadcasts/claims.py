@@ -51,7 +51,8 @@ async def claimed_elsewhere(session: AsyncSession, *, broadcast_id: int) -> bool
 
 async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveries: list[PendingDelivery],
                            claimer: str) -> list[PendingDelivery] | None:
-    """Marks the reachable deliveries SENDING and the others SKIPPED, if the broadcast is still sending.
+    """Marks the reachable deliveries SENDING, those of chats that paused alerts PAUSED and the
+    others SKIPPED, if the broadcast is still sending.
 
     Returns the deliveries this call claimed (the caller now sends exactly those), or None when
     the broadcast was paused, cancelled or deleted meanwhile (then nothing is changed).
@@ -61,15 +62,16 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
     status = await session.scalar(select(_broadcasts.c.status).where(_broadcasts.c.id == broadcast_id))
     if status != BroadcastStatus.SENDING.value:
         return None
-    skipped = [d.id for d in deliveries if not d.reachable]
-    if skipped:
-        result = await session.execute(
-            update(_deliveries).where(_deliveries.c.id.in_(skipped),
-                                      _deliveries.c.status == DeliveryStatus.PENDING.value)
-            .values(status=DeliveryStatus.SKIPPED.value)
-        )
-        await add_to_counters(session, broadcast_id, {DeliveryStatus.SKIPPED: result.rowcount or 0})
-    wanted = [d.id for d in deliveries if d.reachable]
+    for settled, ids in ((DeliveryStatus.SKIPPED, [d.id for d in deliveries if not d.reachable]),
+                         (DeliveryStatus.PAUSED, [d.id for d in deliveries if d.reachable and d.paused])):
+        if ids:
+            result = await session.execute(
+                update(_deliveries).where(_deliveries.c.id.in_(ids),
+                                          _deliveries.c.status == DeliveryStatus.PENDING.value)
+                .values(status=settled.value)
+            )
+            await add_to_counters(session, broadcast_id, {settled: result.rowcount or 0})
+    wanted = [d.id for d in deliveries if d.reachable and not d.paused]
     if not wanted:
         return []
     # Only rows still PENDING are taken, so two processes never claim the same delivery. On

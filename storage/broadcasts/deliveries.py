@@ -17,7 +17,8 @@ from sqlalchemy import and_, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus, DeliveryTally, get_broadcast
+from storage.broadcasts.tables import Broadcast, BroadcastKind, Delivery, DeliveryStatus, DeliveryTally, get_broadcast
+from storage.db import utcnow
 from storage.lists.chats import mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
@@ -32,6 +33,7 @@ _COUNTER_OF = {
     DeliveryStatus.GONE: "gone_count",
     DeliveryStatus.FAILED: "failed_count",
     DeliveryStatus.SKIPPED: "skipped_count",
+    DeliveryStatus.PAUSED: "paused_count",
 }
 
 
@@ -43,10 +45,12 @@ class BroadcastCounts:
     gone: int
     failed: int
     skipped: int
+    paused: int = 0  # held for chats that had paused alerts (/pause)
+    silent: int = 0  # of those sent, how many without a notification (quiet hours)
 
     @property
     def finished(self) -> int:
-        return self.sent + self.blocked + self.gone + self.failed + self.skipped
+        return self.sent + self.blocked + self.gone + self.failed + self.skipped + self.paused
 
     @property
     def pending(self) -> int:
@@ -55,7 +59,7 @@ class BroadcastCounts:
     @classmethod
     def of(cls, broadcast: Broadcast) -> BroadcastCounts:
         return cls(broadcast.recipients, broadcast.sent_count, broadcast.blocked_count, broadcast.gone_count,
-                   broadcast.failed_count, broadcast.skipped_count)
+                   broadcast.failed_count, broadcast.skipped_count, broadcast.paused_count, broadcast.silent_count)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +70,10 @@ class PendingDelivery:
     chat_id: int
     telegram_id: int
     reachable: bool
+    # The chat's quiet hours as stored (None: the default), read by the engine at the send.
+    quiet_hours: str | None = None
+    # The chat has paused alerts and this broadcast is an ordinary alert: held, not sent.
+    paused: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,7 @@ class DeliveryOutcome:
     status: DeliveryStatus
     # Set when the chat turned out to have moved (a group became a supergroup).
     new_telegram_id: int | None = None
+    silent: bool = False  # sent without a notification (quiet hours)
 
 
 # ------------------------------------------------------------------ queueing
@@ -144,24 +153,34 @@ async def add_to_counters(session: AsyncSession, broadcast_id: int, added: dict[
 # ------------------------------------------------------------------ the engine's queue
 
 
+def holds_for_pause(broadcast: Broadcast) -> bool:
+    """An ordinary alert (to everyone on its list) is held for chats that paused alerts; what
+    was sent to chosen recipients (reminders to those going, notices of a moved or cancelled
+    date, an organiser's report) is not."""
+    return broadcast.kind == BroadcastKind.ALERT.value and not broadcast.custom_recipients
+
+
 async def pending_deliveries(session: AsyncSession, *, broadcast_id: int, after_id: int,
-                             limit: int) -> list[PendingDelivery]:
-    """The next `limit` pending deliveries after `after_id`, in id order (a keyset page)."""
+                             limit: int, now: dt.datetime | None = None) -> list[PendingDelivery]:
+    """The next `limit` pending deliveries after `after_id`, in id order (a keyset page), with
+    each chat's quiet hours and whether its pause holds this broadcast at `now`."""
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
     if broadcast is None:
         return []
     still_subscribed = exists().where(Subscription.chat_id == Delivery.chat_id,
                                       Subscription.list_id == broadcast.list_id)
     reachable = Chat.active if broadcast.custom_recipients else and_(Chat.active, still_subscribed)
+    paused = (Chat.paused_until > (now or utcnow())) if holds_for_pause(broadcast) else literal(False)
     query = (
-        select(Delivery.id, Delivery.chat_id, Chat.telegram_id, reachable)
+        select(Delivery.id, Delivery.chat_id, Chat.telegram_id, reachable, Chat.quiet_hours, paused)
         .join(Chat, Chat.id == Delivery.chat_id)
         .where(Delivery.broadcast_id == broadcast_id, Delivery.id > after_id,
                Delivery.status == DeliveryStatus.PENDING.value)
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return [PendingDelivery(row[0], row[1], row[2], bool(row[3])) for row in (await session.execute(query)).all()]
+    return [PendingDelivery(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+            for row in (await session.execute(query)).all()]
 
 
 async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutcome], learn: bool = True,
@@ -172,12 +191,15 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
 
     An outcome of PENDING puts its delivery back in the queue unsent (the engine's circuit
     breaker stopped it: it is neither a duplicate nor a failure)."""
-    groups: dict[int, dict[DeliveryStatus, list[int]]] = {}
+    groups: dict[int, dict[tuple[DeliveryStatus, bool], list[int]]] = {}
     for outcome in outcomes:
-        groups.setdefault(outcome.broadcast_id, {}).setdefault(outcome.status, []).append(outcome.delivery_id)
+        silent = outcome.silent and outcome.status is DeliveryStatus.SENT
+        groups.setdefault(outcome.broadcast_id, {}).setdefault((outcome.status, silent), []).append(
+            outcome.delivery_id)
     for broadcast_id, by_status in groups.items():
-        added = {}
-        for status, delivery_ids in by_status.items():
+        added: dict[DeliveryStatus, int] = {}
+        silently = 0
+        for (status, silent), delivery_ids in by_status.items():
             # Only claimed rows change: a row erased meanwhile (/forget) is simply gone.
             values: dict[str, object] = {"status": status.value}
             if status is DeliveryStatus.PENDING:
@@ -187,8 +209,12 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
                                           _deliveries.c.status == DeliveryStatus.SENDING.value)
                 .values(values)
             )
-            added[status] = result.rowcount or 0
+            added[status] = added.get(status, 0) + (result.rowcount or 0)
+            silently += (result.rowcount or 0) if silent else 0
         await add_to_counters(session, broadcast_id, added)
+        if silently:
+            await session.execute(update(_broadcasts).where(_broadcasts.c.id == broadcast_id)
+                                  .values(silent_count=_broadcasts.c.silent_count + silently))
     if not learn:
         return
     for outcome in outcomes:

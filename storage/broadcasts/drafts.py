@@ -21,7 +21,7 @@ from storage.broadcasts.status import (
     create_broadcast,
     send_broadcast_now,
 )
-from storage.broadcasts.tables import Broadcast, BroadcastStatus, MediaKind
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, MediaKind, get_broadcast
 from storage.lists.models import MailingList
 
 
@@ -82,3 +82,16 @@ async def answer_draft(session: AsyncSession, *, broadcast_id: int, answer: Draf
     elif answer is DraftAnswer.DROP:
         await change_broadcast(session, broadcast_id=broadcast_id, action="cancel", now=now)
     return draft
+
+
+async def set_urgency(session: AsyncSession, *, broadcast_id: int, urgent: bool) -> NewDraft:
+    """Marks a draft urgent (it rings even in the recipients' quiet hours) or ordinary (silent
+    then). Raises BroadcastError if it is no longer a draft."""
+    draft = await get_broadcast(session, broadcast_id=broadcast_id)
+    mailing_list = await session.get(MailingList, draft.list_id) if draft is not None else None
+    choice = await list_to_broadcast_to(session, list_id=draft.list_id) if draft is not None else None
+    if draft is None or draft.state is not BroadcastStatus.DRAFT or mailing_list is None or choice is None:
+        raise BroadcastError(BroadcastProblemKind.NOT_A_DRAFT)
+    draft.urgent = urgent
+    await session.flush()
+    return NewDraft(draft, mailing_list, choice)

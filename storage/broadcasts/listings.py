@@ -33,6 +33,9 @@ class BroadcastSummary:
     possible_duplicates: int
     problem: str | None = None
     kind: str = BroadcastKind.ALERT.value
+    urgent: bool = False  # rings even in quiet hours
+    approved_by: int | None = None  # the second organiser, for a broadcast that needed approval
+    list_id: int | None = None
 
 
 def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummary:
@@ -42,6 +45,7 @@ def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummar
         send_at=broadcast.send_at, created_at=broadcast.created_at, started_at=broadcast.started_at,
         finished_at=broadcast.finished_at, counts=BroadcastCounts.of(broadcast),
         possible_duplicates=broadcast.possible_duplicates, problem=broadcast.problem, kind=broadcast.kind,
+        urgent=broadcast.urgent, approved_by=broadcast.approved_by, list_id=broadcast.list_id,
     )
 
 
@@ -54,8 +58,10 @@ async def broadcast_summary(session: AsyncSession, *, broadcast_id: int) -> Broa
 
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[BroadcastSummary]:
-    """Everything scheduled, sending or paused, then the most recent others; newest first."""
-    active = (BroadcastStatus.SCHEDULED.value, BroadcastStatus.SENDING.value, BroadcastStatus.PAUSED.value)
+    """Everything waiting (for approval, scheduled, overdue), sending or paused, then the most
+    recent others; newest first."""
+    active = (BroadcastStatus.SCHEDULED.value, BroadcastStatus.SENDING.value, BroadcastStatus.PAUSED.value,
+              BroadcastStatus.OVERDUE.value, BroadcastStatus.FOR_APPROVAL.value)
     query = (
         select(Broadcast, MailingList)
         .join(MailingList, MailingList.id == Broadcast.list_id)

@@ -13,7 +13,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
-from storage.broadcasts.tables import Broadcast, BroadcastKind, BroadcastStatus, get_broadcast, get_broadcast_by_origin
+from storage.broadcasts.tables import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastStatus,
+    MediaKind,
+    get_broadcast,
+    get_broadcast_by_origin,
+)
 from storage.lists.chats import get_chat
 from storage.lists.models import Chat, ChatKind
 
@@ -40,10 +47,12 @@ def report_origin_key(broadcast_id: int) -> str:
 
 
 async def record_notice(session: AsyncSession, *, list_id: int, telegram_id: int, text: str, now: dt.datetime,
-                        origin_key: str | None = None) -> Broadcast | None:
+                        origin_key: str | None = None, media_kind: str | None = None,
+                        media_file_id: str | None = None, buttons: str | None = None) -> Broadcast | None:
     """Queues `text` (Telegram HTML, sent as it is, without a footer) to the private chat
     `telegram_id`, about something of the list `list_id`, in the caller's transaction; the engine
-    sends it like any broadcast.
+    sends it like any broadcast. With `media_kind`, `text` is the caption of that photo or
+    document; `buttons` (JSON rows of [label, callback_data]) go under it.
 
     The chat's row is made if there is none (organisers need not be subscribers); a chat that
     blocked the bot stays unreachable and gets nothing. Returns None if `origin_key` was used before.
@@ -59,7 +68,12 @@ async def record_notice(session: AsyncSession, *, list_id: int, telegram_id: int
                                     kind=BroadcastKind.REPORT,
                                     # Never refused here: that would undo the status change it reports.
                                     # The engine checks it when composing, as it does every broadcast.
-                                    check_text=False)
+                                    check_text=False,
+                                    photo_file_id=media_file_id if media_kind == MediaKind.PHOTO.value else None,
+                                    document_file_id=media_file_id if media_kind == MediaKind.DOCUMENT.value else None)
+    if notice is not None and buttons is not None:
+        notice.buttons = buttons
+        await session.flush()
     return notice
 
 

@@ -9,6 +9,7 @@ conditional UPDATE, so of several processes making the same change exactly one s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 
@@ -38,15 +39,25 @@ _broadcasts = Broadcast.__table__
 _deliveries = Delivery.__table__
 
 
-# Which status change each action may make, from which statuses.
+# Which status change each action may make, from which statuses. Besides these, a broadcast
+# begins SENDING from DRAFT, SCHEDULED or OVERDUE (`send_broadcast_now`, the engine), and an
+# approved one leaves FOR_APPROVAL for SENDING or SCHEDULED (`reviews.approve_broadcast`).
 _TRANSITIONS: dict[str, tuple[frozenset[BroadcastStatus], BroadcastStatus]] = {
     "pause": (frozenset({BroadcastStatus.SENDING}), BroadcastStatus.PAUSED),
     "resume": (frozenset({BroadcastStatus.PAUSED}), BroadcastStatus.SENDING),
     "cancel": (
-        frozenset({BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING, BroadcastStatus.PAUSED}),
+        frozenset({BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING, BroadcastStatus.PAUSED,
+                   BroadcastStatus.OVERDUE, BroadcastStatus.FOR_APPROVAL}),
         BroadcastStatus.CANCELLED,
     ),
+    # Too many recipients for one organiser alone: a second one must approve it.
+    "submit": (frozenset({BroadcastStatus.DRAFT}), BroadcastStatus.FOR_APPROVAL),
+    "reject": (frozenset({BroadcastStatus.FOR_APPROVAL}), BroadcastStatus.CANCELLED),
+    # Its time passed while the bot was down, by more than the grace: an organiser decides.
+    "overdue": (frozenset({BroadcastStatus.SCHEDULED}), BroadcastStatus.OVERDUE),
 }
+# Where a broadcast may begin sending from.
+_STARTABLE = (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED, BroadcastStatus.OVERDUE)
 
 
 class BroadcastProblemKind(enum.StrEnum):
@@ -55,6 +66,7 @@ class BroadcastProblemKind(enum.StrEnum):
     NO_LONGER_WAITING = "no_longer_waiting"
     TIME_PASSED = "time_passed"
     TOO_LONG = "too_long"
+    OWN_BROADCAST = "own_broadcast"  # an organiser cannot approve their own
 
 
 class BroadcastError(ValueError):
@@ -98,7 +110,7 @@ def check_length(html_text: str, *, media_kind: MediaKind | str | None) -> None:
 # ------------------------------------------------------------------ creating
 
 
-async def _begin_sending(session: AsyncSession, broadcast: Broadcast, *, now: dt.datetime) -> bool:
+async def begin_sending(session: AsyncSession, broadcast: Broadcast, *, now: dt.datetime) -> bool:
     """Moves the broadcast to SENDING and fixes its recipients; False if another process did first.
 
     The status changes by a conditional UPDATE, so of several processes seeing the same
@@ -135,6 +147,7 @@ async def create_broadcast(
     now: dt.datetime | None = None,
     kind: BroadcastKind = BroadcastKind.ALERT,
     check_text: bool = True,
+    urgent: bool = False,
 ) -> Broadcast | None:
     """Creates a broadcast of `text` (Telegram HTML) to the list `list_id`.
 
@@ -148,6 +161,7 @@ async def create_broadcast(
       chats that became unreachable are skipped (leaving the list does not skip them).
     - `kind`: REPORT for a notice to an organiser (sent without the list's footer).
     - `check_text=False`: not refused here for its length (the engine checks it when sending).
+    - `urgent`: rings even in the recipients' quiet hours.
     - `origin_key`: at most one broadcast per key, ever. If one exists already this returns
       **None** (and raises nothing; the caller's transaction stays usable).
 
@@ -179,6 +193,7 @@ async def create_broadcast(
         origin_key=origin_key,
         custom_recipients=recipient_chat_rows is not None,
         kind=kind.value,
+        urgent=urgent,
     )
     try:
         # A savepoint, so losing a race on origin_key does not spoil the caller's transaction.
@@ -193,7 +208,7 @@ async def create_broadcast(
         broadcast.recipients = await create_deliveries(session, broadcast_id=broadcast.id,
                                                        chat_rows=recipient_chat_rows)
     if broadcast.state is BroadcastStatus.SENDING:
-        await _begin_sending(session, broadcast, now=now)
+        await begin_sending(session, broadcast, now=now)
     await session.flush()
     return broadcast
 
@@ -202,11 +217,11 @@ async def create_broadcast(
 
 
 async def send_broadcast_now(session: AsyncSession, *, broadcast_id: int, now: dt.datetime) -> Broadcast:
-    """A draft (or a scheduled broadcast) starts sending now."""
+    """A draft (or a scheduled or overdue broadcast) starts sending now."""
     broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
-    if broadcast is None or broadcast.state not in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
+    if broadcast is None or broadcast.state not in _STARTABLE:
         raise BroadcastError(BroadcastProblemKind.NO_LONGER_WAITING)
-    if not await _begin_sending(session, broadcast, now=now):
+    if not await begin_sending(session, broadcast, now=now):
         raise BroadcastError(BroadcastProblemKind.NO_LONGER_WAITING)
     await session.flush()
     return broadcast
@@ -227,7 +242,8 @@ async def schedule_broadcast(session: AsyncSession, *, broadcast_id: int, send_a
 
 async def change_broadcast(session: AsyncSession, *, broadcast_id: int, action: str,
                            now: dt.datetime | None = None) -> bool:
-    """Applies "pause", "resume" or "cancel"; False if the broadcast's status does not allow it."""
+    """Applies an action of `_TRANSITIONS` ("pause", "resume", "cancel", "submit", "reject",
+    "overdue"); False if the broadcast's status does not allow it."""
     allowed_from, new_status = _TRANSITIONS[action]
     values: dict[str, object] = {"status": new_status.value}
     if new_status is BroadcastStatus.SENDING:
@@ -242,15 +258,30 @@ async def change_broadcast(session: AsyncSession, *, broadcast_id: int, action: 
     return result.rowcount == 1
 
 
-async def start_due_broadcasts(session: AsyncSession, *, now: dt.datetime) -> list[int]:
-    """Scheduled broadcasts whose time has come begin sending; returns their ids."""
+@dataclasses.dataclass(frozen=True)
+class DueBroadcasts:
+    started: list[int]  # began sending
+    overdue: list[int]  # their time passed too long ago: now waiting for an organiser
+
+
+async def start_due_broadcasts(session: AsyncSession, *, now: dt.datetime,
+                               overdue_after: dt.timedelta | None = None) -> DueBroadcasts:
+    """Scheduled broadcasts whose time has come begin sending; those whose time passed more than
+    `overdue_after` ago (the bot was not running) become OVERDUE instead, since an alert about
+    this morning can be wrong by the afternoon."""
     due = list(await session.scalars(
         select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED.value, Broadcast.send_at <= now)
         .order_by(Broadcast.send_at, Broadcast.id)
     ))
-    started = [broadcast.id for broadcast in due if await _begin_sending(session, broadcast, now=now)]
+    started, overdue = [], []
+    for broadcast in due:
+        if overdue_after is not None and broadcast.send_at < now - overdue_after:
+            if await change_broadcast(session, broadcast_id=broadcast.id, action="overdue"):
+                overdue.append(broadcast.id)
+        elif await begin_sending(session, broadcast, now=now):
+            started.append(broadcast.id)
     await session.flush()
-    return started
+    return DueBroadcasts(started, overdue)
 
 
 # ------------------------------------------------------------------ the engine's changes

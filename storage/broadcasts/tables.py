@@ -2,9 +2,10 @@
 delivery row per recipient, with the statuses both move through.
 
 A broadcast moves through DRAFT -> SCHEDULED -> SENDING -> DONE, and may be PAUSED (and resumed)
-while sending, CANCELLED before it is done, or FAILED when the engine cannot put it together
-(`status.py` makes these changes). Each delivery goes PENDING -> SENDING (claimed: the request
-may be on its way) -> SENT, BLOCKED, GONE, FAILED, or SKIPPED (`deliveries.py`, `claims.py`).
+while sending, CANCELLED before it is done, or FAILED when the engine cannot put it together; a
+big one waits FOR_APPROVAL after its draft, and a scheduled one the bot could not start in time
+becomes OVERDUE (`status.py` makes these changes). Each delivery goes PENDING -> SENDING (claimed: the request
+may be on its way) -> SENT, BLOCKED, GONE, FAILED, SKIPPED or PAUSED (`deliveries.py`, `claims.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class BroadcastStatus(enum.StrEnum):
     CANCELLED = "cancelled"
     DONE = "done"
     FAILED = "failed"  # the engine could not put the message together; `problem` says why
+    # Its time passed while the bot was down for longer than the grace: waits for Send now or Drop.
+    OVERDUE = "overdue"
+    # To more recipients than APPROVAL_ABOVE: waits for a second organiser's Approve or Reject.
+    FOR_APPROVAL = "for_approval"
 
     @property
     def finished(self) -> bool:
@@ -52,6 +57,7 @@ class DeliveryStatus(enum.StrEnum):
     GONE = "gone"  # 400 chat not found
     FAILED = "failed"  # retries used up, or Telegram refused what we sent
     SKIPPED = "skipped"  # left the list or became unreachable before their turn
+    PAUSED = "paused"  # the chat had paused alerts (/pause) at its turn: held, never sent
 
 
 class MediaKind(enum.StrEnum):
@@ -83,9 +89,6 @@ class Broadcast(SQLModel, table=True):
                       sa_column=Column(String(16), nullable=False, server_default=BroadcastKind.ALERT.value))
     # Why the engine paused this broadcast or marked it failed (cleared on resume).
     problem: str | None = Field(default=None, sa_column=Column(String(MAX_PROBLEM_LENGTH), nullable=True))
-    # The inline keyboard under the message (Bot API JSON), for a notice one can act on (a place
-    # offered from a waiting list); None for everything else.
-    reply_markup: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # True when the recipients were chosen by the caller rather than "everyone on the list".
     custom_recipients: bool = Field(default=False, nullable=False)
     recipients: int = Field(default=0, nullable=False)
@@ -94,6 +97,15 @@ class Broadcast(SQLModel, table=True):
     gone_count: int = Field(default=0, nullable=False)
     failed_count: int = Field(default=0, nullable=False)
     skipped_count: int = Field(default=0, nullable=False)
+    paused_count: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    # Of those sent, how many went silently (the chat's quiet hours).
+    silent_count: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    # Rings even in the recipients' quiet hours (the organiser chose it at the confirm step).
+    urgent: bool = Field(default=False, nullable=False)
+    # The organiser (Telegram user id) who approved it, when it needed a second pair of eyes.
+    approved_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # A notice's inline buttons, as JSON rows of [label, callback_data] (None: no buttons).
+    buttons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Deliveries found claimed-but-unrecorded after a restart and sent again: an upper bound
     # on the number of people who may have received this broadcast twice.
     possible_duplicates: int = Field(default=0, nullable=False)

@@ -34,10 +34,11 @@ LAST_CALL = dt.timedelta(hours=2)
 
 @dataclasses.dataclass(frozen=True)
 class OfferNotice:
-    """What the bot sends with an offer: Telegram HTML, and the inline keyboard as Bot API JSON."""
+    """What the bot sends with an offer: Telegram HTML, and its button as `Broadcast.buttons`
+    keeps them (JSON rows of [label, callback_data])."""
 
     text: str
-    reply_markup: str
+    buttons: str
 
 
 # (event, date, deadline, open to all) -> the notice; composed by the bot (messages/, buttons).
@@ -174,7 +175,7 @@ async def _queue_notice(session: AsyncSession, event: Event, notice: OfferNotice
                                        origin_key=origin_key, recipient_chat_rows=select(Chat.id).where(
                                            Chat.id.in_(chat_ids)), now=now, check_text=False)
     if broadcast is not None:
-        broadcast.reply_markup = notice.reply_markup
+        broadcast.buttons = notice.buttons
         await session.flush()
 
 

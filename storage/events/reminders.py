@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import TextTooLong, create_broadcast
@@ -34,6 +34,7 @@ from storage.events.tables import (
     RsvpStatus,
     reminder_origin_key,
 )
+from storage.lists.models import Chat, Subscription
 
 
 async def plan_reminders(session: AsyncSession, *, event_id: int, now: dt.datetime, tz: ZoneInfo) -> None:
@@ -180,9 +181,10 @@ async def fire_due_reminders(session: AsyncSession, *, now: dt.datetime, compose
         if not await _settle(session, reminder.id, outcome, now):
             continue  # another run settled it first
         if outcome is ReminderStatus.SENT:
-            recipients = None
             if due.rule.audience is Audience.GOING:
                 recipients = going_chats(event_date.id)
+            else:
+                recipients = everyone_not_paused_or_going(event.list_id, event_date.id, now)
             await create_event_broadcast(session, list_id=event.list_id, text=compose(due),
                                          origin_key=reminder_origin_key(reminder.id), recipients=recipients,
                                          now=now)
@@ -267,6 +269,19 @@ async def reminder_statuses(session: AsyncSession, *, event_date_id: int) -> lis
              .join(Reminder, Reminder.rule_id == ReminderRuleRow.id)
              .where(Reminder.event_date_id == event_date_id).order_by(Reminder.due_at))
     return [(row[0].as_rule().describe(), row[1], row[2]) for row in (await session.execute(query)).all()]
+
+
+def everyone_not_paused_or_going(list_id: int, event_date_id: int, now: dt.datetime) -> Select:
+    """chats.id of a "to everyone" reminder: everyone on the list, except chats taking a break
+    from alerts (/pause) that are not going to this date (a reminder of what one said one is
+    going to always arrives)."""
+    going = going_chats(event_date_id).where(Rsvp.chat_id == Subscription.chat_id)
+    not_paused = or_(Chat.paused_until.is_(None), Chat.paused_until <= now)
+    return (
+        select(Subscription.chat_id)
+        .join(Chat, Chat.id == Subscription.chat_id)
+        .where(Subscription.list_id == list_id, or_(not_paused, exists(going)))
+    )
 
 
 def going_chats(event_date_id: int) -> Select:

@@ -39,6 +39,10 @@ class Chat(SQLModel, table=True):
     # None while it is on a list. The retention sweep (storage/retention.py) erases a chat some
     # time after this moment, so it is set and cleared wherever subscriptions end and begin.
     left_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True, index=True))
+    # What the chat chose about its alerts (storage/lists/alert_settings.py): its quiet hours
+    # ("22:00-07:30" or "off"; None: the QUIET_HOURS setting), and until when alerts are held.
+    quiet_hours: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    paused_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class MailingList(SQLModel, table=True):

@@ -7,11 +7,11 @@ checked in code, as before.
 
 `place_offers`: a place freed on a full date is offered to the first on the waiting list until a
 deadline, then to the next; within the last two hours, to everyone waiting at once. Each offer
-is a row, so its expiry survives a restart. `broadcasts.reply_markup` carries the "Take the
-place" button of the notice that tells them.
+is a row, so its expiry survives a restart. The notice that tells them carries its "Take the
+place" button in `broadcasts.buttons` (added by 0010).
 
 Revision ID: 0011_place_offers_event_fields
-Revises: 0009_durable_notices
+Revises: 0010_quiet_pause_approval
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from alembic import op
 from storage.db import UTCDateTime
 
 revision = "0011_place_offers_event_fields"
-down_revision = "0009_durable_notices"
+down_revision = "0010_quiet_pause_approval"
 branch_labels = None
 depends_on = None
 
@@ -30,8 +30,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("accessibility", sa.String(200), nullable=False, server_default=""))
         batch.add_column(sa.Column("refreshments", sa.String(150), nullable=False, server_default=""))
         batch.add_column(sa.Column("cost", sa.String(100), nullable=False, server_default=""))
-    with op.batch_alter_table("broadcasts") as batch:
-        batch.add_column(sa.Column("reply_markup", sa.Text(), nullable=True))
     op.create_table(
         "place_offers",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -50,8 +48,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("place_offers")
-    with op.batch_alter_table("broadcasts") as batch:
-        batch.drop_column("reply_markup")
     with op.batch_alter_table("events") as batch:
         batch.drop_column("cost")
         batch.drop_column("refreshments")

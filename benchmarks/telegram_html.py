@@ -34,7 +34,8 @@ def median_microseconds(work) -> float:
 
 
 def main() -> None:
-    footer = render("broadcast_footer.html", mailing_list={"title": "Protests & demos", "slug": "protests"})
+    footer = render("broadcast_footer.html", mailing_list={"title": "Protests & demos", "slug": "protests"},
+                    support_pointer=False)
     alert = f"{render('alert_example.html')}\n\n{footer}"
     prose = ("<b>Demo tomorrow.</b> Meet at the Harrington Gardens entrance &amp; bring a banner. " * 60)[:4096]
     dense = ('<b>Demo</b> <i>at</i> <a href="https://example.org/?a=1&amp;b=2">the gate</a> &amp; ' * 60)[:4096]

@@ -7,18 +7,13 @@ and the catch-alls for unknown commands and unexpected messages last.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from telegram import (
-    Bot,
-    BotCommand,
-    BotCommandScopeAllPrivateChats,
-    LinkPreviewOptions,
-    Update,
-)
+from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -59,6 +54,7 @@ from bot.handlers.callback_data import (
     BroadcastDraftAnswer,
     BroadcastList,
     BroadcastReviewAnswer,
+    BroadcastScheduleAnswer,
     BroadcastUrgency,
     CalendarFile,
     CancelAnswer,
@@ -78,6 +74,7 @@ from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
 from bot.services import Services, new_process_name
 from bot.settings import Settings
+from bot.telegram_io.command_menus import set_supporter_menu, update_organiser_menus
 from bot.telegram_io.flood_guard import FloodGuard
 from bot.telegram_io.sending import RepliesInTheSendingWindow, TelegramSender
 from bot.telegram_io.transport import AiohttpRequest
@@ -88,6 +85,7 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.iapt.bundle import BUNDLE_PATH
 from storage.iapt.links import PREFIX as STATS_LINK_PREFIX
+from storage.lists.organisers import settle_organiser_menus
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +136,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("mylists", supporters.my_lists),
     Command("stop", supporters.stop, CHAT_MANAGERS),
     Command("privacy", supporters.privacy),
+    Command("support", supporters.support),
     Command("mydata", supporters.my_data, CHAT_MANAGERS),
     Command("forget", supporters.forget, CHAT_MANAGERS),
     Command("quiet", alert_settings.quiet_command, CHAT_MANAGERS),
@@ -164,6 +163,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(PauseChoice, alert_settings.pause_pressed, CHAT_MANAGERS),
     Button(BroadcastList, broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastDraftAnswer, broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastScheduleAnswer, broadcasts.schedule_time_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastUrgency, broadcasts.urgency_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastReviewAnswer, broadcast_reviews.review_answered, ORGANISERS),
@@ -215,22 +215,19 @@ def register_handlers(application: Application) -> None:
     application.bot_data["command_names"] = list(dict.fromkeys(command.name for command in COMMANDS))
 
 
-def command_menu() -> list[BotCommand]:
-    """The menu Telegram shows supporters, from `messages/command_menu.txt` (`name - description`)."""
-    menu = []
-    for line in render("command_menu.txt").splitlines():
-        name, _, description = line.partition(" - ")
-        menu.append(BotCommand(name.strip(), description.strip()))
-    return menu
-
-
 async def on_startup(application: Application) -> None:
-    """Schema up to date and command menu set, then the engines, in this order: the broadcast
-    engine first (the others record broadcasts for it to send), the /stats figures, and last the
-    lease that decides whether this process runs the reminders and the retention sweep."""
+    """Schema up to date and command menus set (the supporters', and each organiser's own), then
+    the engines, in this order: the broadcast engine first (the others record broadcasts for it
+    to send), the /stats figures, and last the lease that decides whether this process runs the
+    reminders and the retention sweep."""
     services: Services = application.bot_data["services"]
     await services.db.upgrade()
-    await application.bot.set_my_commands(command_menu(), scope=BotCommandScopeAllPrivateChats())
+    await set_supporter_menu(application.bot)
+    if not application.bot_data.get("worker"):
+        # The processes that take updates set each organiser's menu; workers leave it to them.
+        async with services.db.transaction() as session:
+            menus = await settle_organiser_menus(session, configured=services.settings.organiser_ids)
+        await update_organiser_menus(application.bot, show=menus.show, hide=menus.hide)
     await start_broadcasting(services.broadcaster)
     if not application.bot_data.get("worker"):
         # A worker answers no one, so it neither needs the figures nor should race to load them.
@@ -277,6 +274,7 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
         # Looked up at each call: the one engine the services hold now (a test may restart it).
         services.broadcaster.wake()
 
+    compose = functools.partial(compose_broadcast, support_pointer=settings.support_pointer_under_alerts)
     offering = place_offering(tz=settings.tz, hold=settings.place_offer_hold, take_place_data=TakePlace.build)
     reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz, configured_organisers=settings.organiser_ids,
                                   job_queue=application.job_queue, wake_broadcaster=wake_broadcaster,
@@ -285,12 +283,13 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
                                  job_queue=application.job_queue)
     services = Services(
         settings=settings, db=db, clock=clock, process_name=process_name,
-        broadcaster=Broadcaster(db=db, sender=sender, clock=clock, compose=compose_broadcast, report=report,
+        broadcaster=Broadcaster(db=db, sender=sender, clock=clock, compose=compose, report=report,
                                 rate=rate, concurrency=concurrency, claimer=process_name,
                                 configured_organisers=settings.organiser_ids, quiet=settings.quiet_policy,
                                 overdue_after=settings.overdue_after,
                                 review_overdue=broadcast_reviews.overdue_reviewer(
-                                    tz=settings.tz, overdue_after=settings.overdue_after, now=clock.now)),
+                                    tz=settings.tz, overdue_after=settings.overdue_after, now=clock.now,
+                                    support_pointer=settings.support_pointer_under_alerts)),
         reminders=reminders, retention=retention,
         stats=StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
                            load_bundle=settings.stats_load_bundle, holder=process_name,

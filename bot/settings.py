@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # A broadcast to more recipients than this waits for a second organiser's approval; 0: never.
     # Off unless set: a campaign run by one organiser could otherwise not send to a big list at all.
     approval_above: int = Field(default=0, ge=0)
+    # A line under every alert pointing to /support (where to get urgent help); counted in its length.
+    support_pointer_under_alerts: bool = False
 
     @field_validator("organiser_ids", mode="before")
     @classmethod

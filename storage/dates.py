@@ -1,10 +1,33 @@
-"""Dates and times as British organisers type them, and reminder rules; pure, no Telegram, no database.
+"""Dates and times as British organisers type them; pure, no Telegram, no database.
 
-`parse_moment` reads '21/03/2018 8.15am', '21 March 2018 08:15', 'wed 21 march 8:15' and the like
-in the campaign's time zone and returns an aware UTC datetime. Anything it would have to guess
-(a time that could be morning or evening, a weekday that contradicts the date, an American
-month-first date, a clock-change hour, a date already past) raises `DateProblem` with the
-readings it could have meant, so the bot can ask instead of guessing.
+`parse_moment` reads what organisers type, in the campaign's time zone (summer time included),
+and returns an aware UTC datetime:
+
+- full dates: '21/03/2018 8.15am', '21 March 2018 08:15', 'wed 21 march 8:15', '2018-03-21 08:15';
+- a day and month without a year: the next such day ('21 march 8.15am' in April is next March);
+- a weekday: the next such day ('friday 7pm'; today too while that time is still to come), and
+  'next wednesday' the first one after today, never today;
+- 'today', 'tomorrow', 'in 3 days'; 'tonight' and 'this evening' make a time without am or pm
+  the evening one ('tonight 7.30' is 19:30), 'this morning' the morning one;
+- 'noon', 'midday'; and 'in 2 hours', 'in 90 minutes', 'in half an hour' (real elapsed time from
+  now, to the minute, across a clock change too).
+
+Anything it would have to guess raises `DateProblem` with the readings it could have meant, so
+the bot asks instead: a time that could be morning or evening ('7.30' with no hint), a time with
+no day ('8.15'), a short date that reads either way ('03/04': 3 April or 4 March), a weekday that
+contradicts the date, an American month-first date, 'midnight' or '12am', a date already past,
+and a local time that the clocks skip (spring) or pass twice (autumn), with both moments it
+could mean. `DateProblemKind` names each case; messages/_date_problem.html words them.
+
+Why a parser of our own rather than a date library: the libraries that read free text
+(dateparser, parsedatetime, dateutil's parser with fuzzy matching) are built to return their
+best guess, and do so for exactly the inputs that must be questioned here: '03/04' becomes one of
+the two dates, '8.15' becomes today, '7.30' the morning, and a skipped or doubled clock-change
+hour silently one of its readings. Wrapping them to refuse those would need every check below
+anyway, on top of their own rules and locales. What is kept is small: a handful of regular
+expressions for the British forms, the calendar and time-zone arithmetic of the standard library
+(`zoneinfo`), and property-based tests (tests/test_fuzz_parsers.py) that every input either
+yields a moment to come or a DateProblem.
 """
 
 from __future__ import annotations
@@ -14,6 +37,8 @@ import datetime as dt
 import enum
 import re
 from zoneinfo import ZoneInfo
+
+from storage.local_time import DateProblem, DateProblemKind, both_halves, to_noon, to_utc
 
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
@@ -27,7 +52,7 @@ WEEKDAYS = {
     "sun": 6, "sunday": 6,
 }
 # Words people put around a date that carry no meaning of their own.
-FILLER = {"at", "on", "the", "of", "from", "starting", "starts", "start"}
+FILLER = {"at", "on", "the", "of", "from", "starting", "starts", "start", "this"}
 # Without am or pm, an hour from 1 to 7 written without a leading zero is as likely evening as
 # morning ('7.30' for a meeting); from 8 on, or written '07:30', the 24-hour reading is the usual one.
 EARLIEST_UNQUALIFIED_HOUR = 8
@@ -49,46 +74,32 @@ _DURATION = re.compile(
 )
 
 
-class ReminderRuleProblem(ValueError):
-    """A reminder rule that was not understood; `rule` is the part as typed (messages word it)."""
-
-    def __init__(self, rule: str) -> None:
-        super().__init__(f"reminder rule not understood: {rule!r}")
-        self.rule = rule
-
-
-class DateProblemKind(enum.StrEnum):
-    UNREADABLE = "unreadable"
-    NO_TIME = "no_time"
-    MORNING_OR_EVENING = "morning_or_evening"
-    MIDNIGHT_OR_NOON = "midnight_or_noon"
-    WEEKDAY_MISMATCH = "weekday_mismatch"
-    MONTH_FIRST = "month_first"
-    NO_SUCH_DAY = "no_such_day"
-    CLOCKS_GO_FORWARD = "clocks_go_forward"
-    CLOCKS_GO_BACK = "clocks_go_back"
-    PAST = "past"
-    END_BEFORE_START = "end_before_start"
-
-
-class DateProblem(ValueError):
-    """What was typed cannot be read without guessing. `readings` are the moments it may have
-    meant (aware UTC), for the question put back to the person; it may be empty."""
-
-    def __init__(self, kind: DateProblemKind, text: str, readings: list[dt.datetime] | None = None,
-                 *, weekday: str | None = None) -> None:
-        super().__init__(f"{kind.value}: {text!r}")
-        self.kind = kind
-        self.text = text
-        self.readings = readings or []
-        self.weekday = weekday
-
-
 @dataclasses.dataclass(frozen=True)
 class _LocalDate:
     year: int | None
     month: int
     day: int
+    # A short date such as '03/04' whose numbers could each be the day or the month.
+    either_way: bool = False
+
+
+class _Half(enum.StrEnum):
+    """The part of the day a word such as 'tonight' puts a time without am or pm in."""
+
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
+
+
+# Days said relative to today; 'tonight' also says which half of the day.
+_RELATIVE_DAYS = {"today": (0, None), "tonight": (0, _Half.EVENING), "this evening": (0, _Half.EVENING),
+                  "this afternoon": (0, _Half.AFTERNOON), "this morning": (0, _Half.MORNING),
+                  "tomorrow": (1, None)}
+_IN_DAYS = re.compile(r"\bin (\d{1,3}) days?\b")
+_PART_OF_DAY = re.compile(r"\b(?:in the )?(morning|afternoon|evening|night)\b")
+_NEXT = re.compile(r"\bnext\b")
+# A day and month without a year is the next such day: within eight years there is a 29 February.
+_YEARS_AHEAD = 8
 
 
 def _normalise(text: str) -> str:
@@ -129,12 +140,16 @@ def _take_date(text: str, original: str) -> tuple[_LocalDate | None, str]:
         if second > 12 and 1 <= first <= 12:
             # '03/21/2018' only makes sense month first: ask rather than silently swap.
             raise DateProblem(DateProblemKind.MONTH_FIRST, original, weekday=None) from None
-        return _LocalDate(year, second, first), rest
+        # With a year, day/month/year is how dates are written in Britain (and what the bot's own
+        # examples show); a bare '03/04' is as often a month-first date or a note, so it is asked.
+        either_way = year is None and first != second and 1 <= first <= 12 and 1 <= second <= 12
+        return _LocalDate(year, second, first, either_way), rest
     return None, text
 
 
-def _take_time(text: str, original: str) -> tuple[dt.time | None, str, bool]:
-    """The time of day, what is left of the text, and whether the reading is doubtful."""
+def _take_time(text: str, original: str) -> tuple[dt.time | None, str, bool, bool]:
+    """The time of day, what is left of the text, whether the reading is doubtful, and whether
+    the half of the day was said (am, pm, noon)."""
     match, rest = _take(_TWELVE_HOUR, text)
     if match:
         hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
@@ -143,21 +158,21 @@ def _take_time(text: str, original: str) -> tuple[dt.time | None, str, bool]:
         if hour == 12 and half == "a":
             raise DateProblem(DateProblemKind.MIDNIGHT_OR_NOON, original)
         hour = hour % 12 + (12 if half == "p" else 0)
-        return dt.time(hour, minute), rest, False
+        return dt.time(hour, minute), rest, False, True
     match, rest = _take(_TWENTY_FOUR_HOUR, text)
     if match:
         hour, minute = int(match[1]), int(match[2])
         if hour > 23 or minute > 59:
             raise DateProblem(DateProblemKind.UNREADABLE, original)
         doubtful = 1 <= hour < EARLIEST_UNQUALIFIED_HOUR and not match[1].startswith("0")
-        return dt.time(hour, minute), rest, doubtful
+        return dt.time(hour, minute), rest, doubtful, False
     for word, moment in _NAMED_TIMES.items():
         match, rest = _take(re.compile(rf"\b{word}\b"), text)
         if match:
-            return moment, rest, False
+            return moment, rest, False, True
     if re.search(r"\bmidnight\b", text):
         raise DateProblem(DateProblemKind.MIDNIGHT_OR_NOON, original)
-    return None, text, False
+    return None, text, False, False
 
 
 def _take_weekday(text: str) -> tuple[int | None, str]:
@@ -168,96 +183,150 @@ def _take_weekday(text: str) -> tuple[int | None, str]:
     return None, text
 
 
-def to_utc(day: dt.date, time: dt.time, tz: ZoneInfo, *, original: str = "") -> dt.datetime:
-    """The UTC moment of a local date and time, refusing clock-change hours that do not exist
-    (spring) or happen twice (autumn), and moments outside the years 1 to 9999 in UTC."""
-    naive = dt.datetime.combine(day, time)
-    first = naive.replace(tzinfo=tz, fold=0)
-    second = naive.replace(tzinfo=tz, fold=1)
+def _take_relative_day(text: str, today: dt.date) -> tuple[dt.date | None, _Half | None, str]:
+    for word, (offset, half) in _RELATIVE_DAYS.items():
+        match, rest = _take(re.compile(rf"\b{word}\b"), text)
+        if match:
+            return today + dt.timedelta(days=offset), half, rest
+    match, rest = _take(_IN_DAYS, text)
+    if match:
+        return today + dt.timedelta(days=int(match[1])), None, rest
+    return None, None, text
+
+
+def _take_half(text: str) -> tuple[_Half | None, str]:
+    match, rest = _take(_PART_OF_DAY, text)
+    if match is None:
+        return None, text
+    word = match[1]
+    half = _Half.MORNING if word == "morning" else _Half.AFTERNOON if word == "afternoon" else _Half.EVENING
+    return half, rest
+
+
+def _in_half(time: dt.time, half: _Half, *, said: bool, day: dt.date, tz: ZoneInfo, original: str) -> dt.time:
+    """`time` read in the part of the day the words named ('tonight 7.30' is 19:30); a time
+    that contradicts them ('tonight 8am') or that the words leave open ('tonight 2.00') is asked."""
+    hour = time.hour
+    if half is _Half.MORNING:
+        fits = hour < 12
+    elif said:
+        fits = hour >= 12
+    elif hour > 12:
+        fits = True
+    elif hour in (0, 12) and half is _Half.EVENING:
+        raise DateProblem(DateProblemKind.MIDNIGHT_OR_NOON, original)  # 'tonight 12.30'
+    elif hour == 12 or half is _Half.AFTERNOON or hour >= 6:
+        return time if hour == 12 else time.replace(hour=hour + 12)
+    else:
+        fits = False  # 'tonight 2.00': two in the morning, or a slip for 8?
+    if not fits:
+        raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original, both_halves(day, time, tz))
+    return time
+
+
+def _after_a_while(text: str, now: dt.datetime, original: str) -> dt.datetime | None:
+    """'in 2 hours', 'in 90 minutes', 'in an hour', 'in half an hour': real time from `now`,
+    to the minute; None if the text is not of that form."""
+    if not text.startswith("in "):
+        return None
+    amount = text[3:].replace("half an hour", "30 minutes")
+    amount = re.sub(r"^an? ", "1 ", amount)
+    duration = _DURATION.match(amount)
+    if not amount or duration is None or not any(duration.groups()):
+        return None
+    hours, minutes = (duration[1], duration[2]) if duration[3] is None else (duration[3], duration[4])
+    length = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+    if length <= dt.timedelta(0):
+        raise DateProblem(DateProblemKind.PAST, original)
     try:
-        first.astimezone(dt.UTC), second.astimezone(dt.UTC)
+        return (now.astimezone(dt.UTC) + length).replace(second=0, microsecond=0)
     except OverflowError:
-        # '31/12/9999 23:00' in New York is in the year 10000 in UTC.
         raise DateProblem(DateProblemKind.NO_SUCH_DAY, original) from None
-    if first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
-        readings = sorted({first.astimezone(dt.UTC), second.astimezone(dt.UTC)})
-        raise DateProblem(DateProblemKind.CLOCKS_GO_FORWARD, original, readings)
-    if first.utcoffset() != second.utcoffset():
-        readings = sorted({first.astimezone(dt.UTC), second.astimezone(dt.UTC)})
-        raise DateProblem(DateProblemKind.CLOCKS_GO_BACK, original, readings)
-    return first.astimezone(dt.UTC)
 
 
 def parse_moment(text: str, *, now: dt.datetime, tz: ZoneInfo, allow_past: bool = False) -> dt.datetime:
     """The moment `text` names, read in `tz`, as aware UTC; raises DateProblem rather than guess.
 
-    A date without a year is in the current year; if that has passed, the person is asked.
+    A day and month without a year is the next such day (with `allow_past`, the one of the
+    current year: for imports of events already held). See the module's docstring for the forms.
     """
     original = text.strip()
     work = _normalise(text)
-    today = now.astimezone(tz).date()
-    relative_day = None
-    for word, offset in (("today", 0), ("tonight", 0), ("tomorrow", 1)):
-        match, work = _take(re.compile(rf"\b{word}\b"), work)
-        if match:
-            relative_day = today + dt.timedelta(days=offset)
-            break
+    later = _after_a_while(work, now, original)
+    if later is not None:
+        return later
+    local_now = now.astimezone(tz).replace(tzinfo=None)
+    today = local_now.date()
+    relative_day, half, work = _take_relative_day(work, today)
+    said_half, work = _take_half(work)
+    half = said_half or half
+    next_one, work = _take(_NEXT, work)
     local_date, work = (None, work) if relative_day else _take_date(work, original)
-    time, work, doubtful = _take_time(work, original)
+    time, work, doubtful, said = _take_time(work, original)
     weekday, work = _take_weekday(work)
     leftover = [word for word in work.split() if word not in FILLER]
-    if leftover:
-        word = leftover[0] if len(leftover) == 1 else ""
+    has_day = bool(local_date or relative_day or weekday is not None)
+    if len(leftover) == 1 and time is None and has_day:
+        word = leftover[0]
         # isdecimal, not isdigit: int() refuses digits such as '²' that isdigit accepts.
-        bare_hour = word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 12
-        if bare_hour and time is None and (local_date or relative_day):
-            hour = int(leftover[0])
-            day = relative_day or _resolve_day(local_date, today, weekday, original, tz)
-            raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original,
-                              _both_halves(day, dt.time(hour % 12), tz))
+        if word.isdecimal() and len(word) <= 2 and 1 <= int(word) <= 12:
+            # A bare hour ('tonight 7', 'friday 7'): the evening one only when the words say so.
+            time, doubtful, said, leftover = dt.time(int(word) % 12), True, False, []
+    if leftover or (next_one and weekday is None):
         raise DateProblem(DateProblemKind.UNREADABLE, original)
-    if local_date is None and relative_day is None:
-        raise DateProblem(DateProblemKind.UNREADABLE, original)
-    day = relative_day or _resolve_day(local_date, today, weekday, original, tz)
+    if not has_day:
+        raise DateProblem(DateProblemKind.NO_DAY if time is not None else DateProblemKind.UNREADABLE, original)
+    if local_date is not None and local_date.either_way:
+        raise DateProblem(DateProblemKind.DAY_OR_MONTH, original, [
+            to_noon(_next_day_of_year(_LocalDate(None, month, day), time, local_now, original), tz)
+            for month, day in ((local_date.month, local_date.day), (local_date.day, local_date.month))])
+    if relative_day is not None:
+        day = relative_day
+    elif local_date is not None:
+        day = _resolve_day(local_date, time, local_now, original, allow_past=allow_past)
+    else:
+        assert weekday is not None
+        ahead = (weekday - today.weekday()) % 7 or (7 if next_one else 0)
+        day = today + dt.timedelta(days=ahead)
+        if time is not None and not ahead and dt.datetime.combine(day, time) <= local_now:
+            day += dt.timedelta(days=7)  # 'friday 7pm' said on a Friday evening: the next one
+    if weekday is not None and day.weekday() != weekday:
+        raise DateProblem(DateProblemKind.WEEKDAY_MISMATCH, original, [to_noon(day, tz)],
+                          weekday=dt.date(2018, 1, 1 + weekday).strftime("%A"))
     if time is None:
         raise DateProblem(DateProblemKind.NO_TIME, original)
-    if doubtful:
-        raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original, _both_halves(day, time, tz))
+    if half is not None:
+        time = _in_half(time, half, said=said, day=day, tz=tz, original=original)
+    elif doubtful:
+        raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original, both_halves(day, time, tz))
     moment = to_utc(day, time, tz, original=original)
     if not allow_past and moment <= now:
-        suggestion = []
-        if local_date is not None and local_date.year is None:
-            try:
-                suggestion = [to_utc(day.replace(year=day.year + 1), time, tz)]
-            except (ValueError, DateProblem):
-                suggestion = []
-        raise DateProblem(DateProblemKind.PAST, original, suggestion)
+        raise DateProblem(DateProblemKind.PAST, original)
     return moment
 
 
-def _resolve_day(local_date: _LocalDate | None, today: dt.date, weekday: int | None, original: str,
-                 tz: ZoneInfo) -> dt.date:
-    assert local_date is not None
-    year = local_date.year if local_date.year is not None else today.year
+def _resolve_day(local_date: _LocalDate, time: dt.time | None, local_now: dt.datetime, original: str,
+                 *, allow_past: bool) -> dt.date:
+    if local_date.year is None and not allow_past:
+        return _next_day_of_year(local_date, time, local_now, original)
+    year = local_date.year if local_date.year is not None else local_now.year
     try:
-        day = dt.date(year, local_date.month, local_date.day)
+        return dt.date(year, local_date.month, local_date.day)
     except ValueError:
         raise DateProblem(DateProblemKind.NO_SUCH_DAY, original) from None
-    if weekday is not None and day.weekday() != weekday:
-        noon = to_utc(day, dt.time(12), tz)
-        raise DateProblem(DateProblemKind.WEEKDAY_MISMATCH, original, [noon],
-                          weekday=dt.date(2018, 1, 1 + weekday).strftime("%A"))
-    return day
 
 
-def _both_halves(day: dt.date, time: dt.time, tz: ZoneInfo) -> list[dt.datetime]:
-    readings = []
-    for hour in (time.hour % 12, time.hour % 12 + 12):
+def _next_day_of_year(local_date: _LocalDate, time: dt.time | None, local_now: dt.datetime,
+                      original: str) -> dt.date:
+    """The next day with this day and month: this year's while it (at `time`) is to come."""
+    for year in range(local_now.year, min(local_now.year + _YEARS_AHEAD, dt.MAXYEAR) + 1):
         try:
-            readings.append(to_utc(day, time.replace(hour=hour), tz))
-        except DateProblem:
+            day = dt.date(year, local_date.month, local_date.day)
+        except ValueError:
             continue
-    return readings
+        if dt.datetime.combine(day, time or dt.time(23, 59)) > local_now:
+            return day
+    raise DateProblem(DateProblemKind.NO_SUCH_DAY, original)
 
 
 def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -276,7 +345,7 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
             return start + length
         except OverflowError:
             raise DateProblem(DateProblemKind.NO_SUCH_DAY, original) from None
-    time, rest, doubtful = _take_time(work, original)
+    time, rest, doubtful, _ = _take_time(work, original)
     if time is not None and not [word for word in rest.split() if word not in FILLER | {"until", "till", "to"}]:
         day = start.astimezone(tz).date()
         if doubtful:
@@ -284,7 +353,7 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
             afternoon = to_utc(day, time.replace(hour=time.hour + 12), tz)
             if to_utc(day, time, tz) <= start < afternoon:
                 return afternoon
-            raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original, _both_halves(day, time, tz))
+            raise DateProblem(DateProblemKind.MORNING_OR_EVENING, original, both_halves(day, time, tz))
         end = to_utc(day, time, tz, original=original)
     else:
         end = parse_moment(text, now=start, tz=tz, allow_past=True)
@@ -293,94 +362,9 @@ def parse_end(text: str, *, start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     return end
 
 
-# ------------------------------------------------------------------ reminder rules
+# Reminder rules were parsed here before they had a module of their own; their names stay
+# importable from here.
+from storage.reminder_rules import Audience, ReminderRule, ReminderRuleProblem, parse_reminder_rules  # noqa: E402
 
-
-class Audience(enum.StrEnum):
-    LIST = "list"  # everyone on the event's list
-    GOING = "going"  # only those who said they are going
-
-
-@dataclasses.dataclass(frozen=True)
-class ReminderRule:
-    """When a reminder goes out, relative to an event's start, and to whom.
-
-    Either `days_before` with a local `at` time ('the day before at 19:00', on the calendar of
-    the campaign's time zone), or `minutes_before` (real elapsed minutes, across clock changes).
-    """
-
-    audience: Audience
-    days_before: int | None = None
-    at: dt.time | None = None
-    minutes_before: int | None = None
-
-    def __post_init__(self) -> None:
-        calendar_rule = self.days_before is not None and self.at is not None
-        if calendar_rule == (self.minutes_before is not None):
-            raise ValueError("a reminder rule is either days before at a time, or minutes before")
-
-    def due_at(self, starts_at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-        """When this rule reminds of an event starting at `starts_at` (aware), as aware UTC."""
-        if self.minutes_before is not None:
-            return starts_at.astimezone(dt.UTC) - dt.timedelta(minutes=self.minutes_before)
-        assert self.days_before is not None and self.at is not None
-        local_day = starts_at.astimezone(tz).date() - dt.timedelta(days=self.days_before)
-        # fold=0 and the round trip settle a clock-change hour the same way every time.
-        return dt.datetime.combine(local_day, self.at).replace(tzinfo=tz).astimezone(dt.UTC)
-
-    def describe(self) -> str:
-        to = "everyone" if self.audience is Audience.LIST else "going"
-        if self.minutes_before is not None:
-            hours, minutes = divmod(self.minutes_before, 60)
-            if minutes == 0 and hours:
-                amount = f"{hours} hour{'s' if hours != 1 else ''}"
-            else:
-                amount = f"{self.minutes_before} minutes"
-            return f"{amount} before to {to}"
-        assert self.days_before is not None and self.at is not None
-        days = "1 day" if self.days_before == 1 else f"{self.days_before} days"
-        return f"{days} before at {self.at:%H:%M} to {to}"
-
-
-# Numbers of at most six digits: more is a typo, and int() of thousands of digits is refused.
-_CALENDAR_RULE = re.compile(
-    r"^(?:(\d{1,6}|the|a)\s+)?days?\s+before\s+(?:at\s+)?(\d{1,2})[:.](\d{2})\s+(?:to\s+)?(everyone|list|going)$"
-)
-_ELAPSED_RULE = re.compile(
-    r"^(\d{1,6})\s*(minutes?|mins?|m|hours?|hrs?|h)\s+before\s+(?:to\s+)?(everyone|list|going)$"
-)
-
-
-def parse_reminder_rules(text: str) -> list[ReminderRule]:
-    """Rules separated by ';' or new lines, e.g. '1 day before at 19:00 to everyone; 90 minutes
-    before to going'. 'none' means no reminders. Raises ReminderRuleProblem (a ValueError, and
-    only that) naming the rule not understood."""
-    rules: list[ReminderRule] = []
-    for part in re.split(r"[;\n]", text):
-        words = _normalise(part)
-        if not words or words == "none":
-            continue
-        calendar_rule = _CALENDAR_RULE.match(words)
-        elapsed_rule = _ELAPSED_RULE.match(words)
-        if calendar_rule:
-            count = calendar_rule[1]
-            days = int(count) if count and count.isdigit() else 1
-            hour, minute = int(calendar_rule[2]), int(calendar_rule[3])
-            if hour > 23 or minute > 59 or not 1 <= days <= 30:
-                raise ReminderRuleProblem(part.strip())
-            rule = ReminderRule(_audience(calendar_rule[4]), days_before=days, at=dt.time(hour, minute))
-        elif elapsed_rule:
-            amount = int(elapsed_rule[1])
-            minutes = amount * 60 if elapsed_rule[2].startswith("h") else amount
-            if not 1 <= minutes <= 30 * 24 * 60:
-                raise ReminderRuleProblem(part.strip())
-            rule = ReminderRule(_audience(elapsed_rule[3]), minutes_before=minutes)
-        else:
-            raise ReminderRuleProblem(part.strip())
-        if rule not in rules:
-            rules.append(rule)
-    return rules
-
-
-def _audience(word: str) -> Audience:
-    return Audience.GOING if word == "going" else Audience.LIST
+__all__ = ["Audience", "DateProblem", "DateProblemKind", "ReminderRule", "ReminderRuleProblem", "parse_end",
+           "parse_moment", "parse_reminder_rules", "to_noon", "to_utc"]

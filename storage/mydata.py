@@ -20,7 +20,8 @@ from storage.events.offers import offers_of_chat
 from storage.events.rsvps import answers_of_chat
 from storage.events.tables import EventDate, Rsvp
 from storage.lists.chats import get_chat
-from storage.lists.models import MailingList, Subscription
+from storage.lists.models import ChatKind, MailingList, Subscription
+from storage.lists.organisers import has_organiser_menu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ChatData:
     # When the retention period began, if the chat is on no list: the later of leaving and the end
     # of the last date it answered (see storage/retention.py); None while it is on a list.
     idle_since: dt.datetime | None = None
+    # A private chat the bot gave the organisers' command menu (storage/lists/organisers.py).
+    organiser_menu: bool = False
 
     def erased_after(self, days: int) -> dt.datetime | None:
         """When the retention sweep will erase this chat unless it joins a list or answers an event."""
@@ -90,4 +93,6 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
                     alerts_received=received.get(BroadcastKind.ALERT.value, 0),
                     reports_received=received.get(BroadcastKind.REPORT.value, 0),
                     event_answers=answers, places_offered=offered, quiet_hours=chat.quiet_hours,
-                    paused_until=chat.paused_until, idle_since=idle_since)
+                    paused_until=chat.paused_until, idle_since=idle_since,
+                    organiser_menu=chat.kind == ChatKind.PRIVATE.value
+                    and await has_organiser_menu(session, user_id=chat.telegram_id))

@@ -145,6 +145,7 @@ async def actors(running_bot, world) -> dict[str, Person]:
 ORGANISER_COMMANDS = ["/newlist secret-plans Secret plans", "/organiser add 444", "/organiser list", "/broadcast",
                       "/broadcast protests", "/broadcasts", "/newevent", "/editevent", "/cancelevent"]
 ORGANISER_BUTTONS = ["bcast:list:{protests}", "bcast:send:{draft}", "bcast:schedule:{draft}", "bcast:drop:{draft}",
+                     "bcast:at:yes:{draft}:4102444800", "bcast:at:other:{draft}:4102444800",
                      "bcast:pause:{paused}", "bcast:resume:{paused}", "bcast:cancel:{scheduled}",
                      "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}", "review:approve:{draft}",
                      "review:reject:{draft}", "review:send:{scheduled}", "review:drop:{scheduled}",

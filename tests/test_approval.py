@@ -61,7 +61,8 @@ async def write(organiser, *, schedule_at=None):
     if schedule_at is None:
         return await organiser.press("Send now")
     await organiser.press("Schedule")
-    return await organiser.send(schedule_at)
+    await organiser.send(schedule_at)  # echoed in full, to be confirmed
+    return await organiser.press("Schedule it then")
 
 
 async def reviews_reach(bot, user_id):

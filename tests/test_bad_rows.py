@@ -58,7 +58,8 @@ def test_every_event_message_with_every_field_at_its_longest_fits_one_telegram_m
                     my_waiting_position=999_999,
                     reminders={status.value: 999_999 for status in tables.ReminderStatus})
     # Reminders and notices go out as broadcasts, with the list's footer under them.
-    footer = render("broadcast_footer.html", mailing_list=MailingList(id=1, slug="s" * 40, title=list_title))
+    footer = render("broadcast_footer.html", mailing_list=MailingList(id=1, slug="s" * 40, title=list_title),
+                    support_pointer=True)  # the longer footer, when SUPPORT_POINTER_UNDER_ALERTS is on
     as_broadcast = {
         "event_reminder.html": dict(event=event, date=date, tz=tz, going_only=True),
         "event_moved.html": dict(event=event, date=date, old_starts_at=utc(2018, 9, 19, 10, 15), tz=tz),

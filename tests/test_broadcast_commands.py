@@ -6,10 +6,11 @@ import copy
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from storage.broadcasts.deliveries import count_deliveries
 from storage.broadcasts.listings import recent_broadcasts
-from storage.broadcasts.tables import BroadcastStatus, DeliveryStatus, get_broadcast
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, DeliveryStatus, get_broadcast
 from tests.builders import make_list, subscribe
 
 BOLD_DEMO = {"entities": [{"type": "bold", "offset": 0, "length": 4}]}
@@ -26,6 +27,13 @@ async def protests(running_bot):
 async def latest_broadcast(running_bot):
     async with running_bot.db.transaction() as session:
         return (await recent_broadcasts(session, limit=1) or [None])[0]
+
+
+async def latest_status(running_bot) -> BroadcastStatus:
+    """The status of the newest broadcast, a draft included."""
+    async with running_bot.db.transaction() as session:
+        newest = await session.scalar(select(Broadcast).order_by(Broadcast.id.desc()).limit(1))
+    return newest.state
 
 
 async def compose(organiser, text="Demo tomorrow 8.15am, Harrington Gardens entrance", **extra):
@@ -85,11 +93,15 @@ async def test_schedule_refuses_unreadable_and_past_times_with_an_example(runnin
     asked = await organiser.press("Schedule")
     assert "<code>tomorrow 07:00</code>" in asked[0]["text"]
     unreadable = await organiser.say("whenever suits")
-    assert "could not read “whenever suits”" in unreadable and "<code>2018-03-20 19:00</code>" in unreadable
+    assert "could not read “whenever suits”" in unreadable and "<code>in 2 hours</code>" in unreadable
     assert "has already passed" in await organiser.say("2018-02-01 10:00")
-    assert "morning or evening" in await organiser.say("tomorrow 7:00")
-    scheduled = await organiser.say("tomorrow 07:00")
-    assert "scheduled for Friday 02 March 2018 at 07:00" in scheduled
+    assert "<b>Friday 2 March 2018, 7am</b> or <b>Friday 2 March 2018, 7pm</b>" in await organiser.say("tomorrow 7:00")
+    assert "on which day?" in await organiser.say("07:00")
+    echoed = await organiser.say("tomorrow 07:00")
+    assert "would go out on <b>Friday 2 March 2018, 7am</b> (GMT). Schedule it then?" in echoed
+    assert await latest_status(running_bot) is BroadcastStatus.DRAFT  # nothing scheduled before the press
+    [scheduled] = await organiser.press("Schedule it then")
+    assert "scheduled for <b>Friday 2 March 2018, 7am</b> (GMT)" in scheduled["text"]
 
     listing = await organiser.say("/broadcasts")
     assert "scheduled for Fri 02 March 2018 07:00" in listing
@@ -100,6 +112,38 @@ async def test_schedule_refuses_unreadable_and_past_times_with_an_example(runnin
     engine.wake()
     summary = await engine.wait_until_finished((await latest_broadcast(running_bot)).id)
     assert summary.counts.sent == 3
+
+
+@pytest.mark.parametrize("typed, echoed, due", [
+    ("wed 8.15", "Wednesday 7 March 2018, 8.15am", dt.datetime(2018, 3, 7, 8, 15, tzinfo=dt.UTC)),
+    ("in 2 hours", "Thursday 1 March 2018, 2pm", dt.datetime(2018, 3, 1, 14, 0, tzinfo=dt.UTC)),
+    ("tonight 7.30", "Thursday 1 March 2018, 7.30pm", dt.datetime(2018, 3, 1, 19, 30, tzinfo=dt.UTC)),
+    # No year: the next 21 March; in summer time, 8.15am in London is 07:15 UTC.
+    ("21 april 8.15am", "Saturday 21 April 2018, 8.15am", dt.datetime(2018, 4, 21, 7, 15, tzinfo=dt.UTC)),
+])
+async def test_a_time_typed_as_people_say_it_is_echoed_in_full(running_bot, organiser, protests, typed, echoed,
+                                                                due):
+    await compose(organiser)
+    await organiser.press("Schedule")
+    assert f"would go out on <b>{echoed}</b>" in await organiser.say(typed)
+    [scheduled] = await organiser.press("Schedule it then")
+    assert f"scheduled for <b>{echoed}</b>" in scheduled["text"]
+    assert (await latest_broadcast(running_bot)).send_at.replace(tzinfo=dt.UTC) == due
+
+
+async def test_another_time_or_a_moment_passed_before_the_press_asks_again(running_bot, organiser, protests,
+                                                                             clock):
+    await compose(organiser)
+    await organiser.press("Schedule")
+    await organiser.say("in 2 hours")
+    [asked] = await organiser.press("Another time")
+    assert "When should broadcast" in asked["text"]
+    assert "would go out on <b>Friday 2 March 2018, 7pm</b>" in await organiser.say("tomorrow 7pm")
+    clock.set(dt.datetime(2018, 3, 2, 20, 0, tzinfo=dt.UTC))  # the organiser came back too late
+    [late] = await organiser.press("Schedule it then")
+    assert "has already passed" in late["text"]
+    assert await latest_status(running_bot) is BroadcastStatus.DRAFT
+    assert "would go out on <b>Saturday 3 March 2018, 9am</b>" in await organiser.say("tomorrow 9am")
 
 
 async def test_over_long_text_and_caption_are_refused_and_nothing_is_created(running_bot, organiser, protests):

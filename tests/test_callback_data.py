@@ -14,7 +14,14 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 
 from bot.app import build_application
 from bot.handlers import callback_data
-from bot.handlers.callback_data import EditField, Family, QuietChoice, StatsChoice, StatsCompare
+from bot.handlers.callback_data import (
+    BroadcastScheduleAnswer,
+    EditField,
+    Family,
+    QuietChoice,
+    StatsChoice,
+    StatsCompare,
+)
 from bot.settings import Settings
 from storage.clock import ManualClock
 from storage.db import Database
@@ -22,7 +29,8 @@ from storage.iapt.report import View
 
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
 SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
-               QuietChoice: ["2200-0730", "0000-2359", "off", "default"], StatsCompare: ["", "2018-19"]}
+               QuietChoice: ["2200-0730", "0000-2359", "off", "default"], StatsCompare: ["", "2018-19"],
+               BroadcastScheduleAnswer: ["1", "999999999999"]}
 
 
 def _samples(family: type[Family]) -> list[dict[str, object]]:
@@ -43,7 +51,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 23
+    assert len(FAMILIES) == 24
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

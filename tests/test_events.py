@@ -162,8 +162,9 @@ async def test_bad_and_past_dates_are_questioned_never_guessed(running_bot, orga
     answer = await organiser.say("21/03/2018 7.30")
     assert "Wednesday 21 March 2018, 7.30am" in answer and "Wednesday 21 March 2018, 7.30pm" in answer
     assert "Thursday? Wednesday 21 March 2018 is not a Thursday" in await organiser.say("thu 21 march 8:15")
-    past = await organiser.say("17 February 10am")
-    assert "has already passed" in past and "Sunday 17 February 2019, 10am" in past
+    assert "has already passed" in await organiser.say("17/02/2018 10am")
+    assert "Is “03/04” <b>Tuesday 3 April 2018</b> or <b>Sunday 4 March 2018</b>?" in await organiser.say("03/04")
+    assert "on which day?" in await organiser.say("8.15")
     assert "day first" in await organiser.say("03/21/2018 8:15")
     assert "does not exist" in await organiser.say("31/04/2018 10am")
     assert "has no time" in await organiser.say("21 March 2018")
@@ -171,6 +172,20 @@ async def test_bad_and_past_dates_are_questioned_never_guessed(running_bot, orga
     assert "clocks go forward" in await organiser.say("25/03/2018 01:30")
     assert "When does it end?" in await organiser.say("21/03/2018 8.15am")
     assert "end after it starts" in await organiser.say("7am")
+
+
+async def test_a_start_typed_as_people_say_it_is_echoed_in_full(running_bot, organiser, seed_lists):
+    # The clock stands at Thursday 1 March 2018, noon.
+    await organiser.send("/newevent")
+    await organiser.press("Protests and demos")
+    await organiser.say("Demo")
+    assert "It starts <b>Wednesday 7 March 2018, 8.15am</b>. When does it end?" in \
+        await organiser.say("next wednesday 8.15am")
+    await organiser.send("/cancel")
+    await organiser.send("/newevent")
+    await organiser.press("Protests and demos")
+    await organiser.say("Demo")
+    assert "It starts <b>Wednesday 21 March 2018, 8.15am</b>." in await organiser.say("21 march 8.15am")
 
 
 async def test_newevent_is_for_organisers_and_cancel_discards(running_bot, supporter, organiser, seed_lists):

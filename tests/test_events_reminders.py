@@ -142,7 +142,9 @@ async def test_moving_the_time_replans_unsent_reminders_and_tells_those_reminded
     await organiser.send("/editevent")
     await organiser.press("Demo at the Millennium")
     await organiser.press("Time")
-    assert "Everyone who was reminded or is going" in await organiser.say("wed 21 march 9.30am")
+    moved = await organiser.say("wed 21 march 9.30am")
+    assert "It now starts <b>Wednesday 21 March 2018, 9.30am</b>." in moved
+    assert "Everyone who was reminded or is going" in moved
     await all_delivered(running_bot)
     for chat in SUPPORTERS:
         moved = texts_to(server, chat, "<b>Time changed")

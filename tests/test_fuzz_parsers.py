@@ -17,6 +17,7 @@ import re
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,15 @@ from telegram import Chat, Message, MessageEntity, User
 from bot.engines.composing import check_message_length, compose_message
 from messages import render
 from storage.broadcasts.status import TextTooLong
-from storage.dates import DateProblem, ReminderRule, ReminderRuleProblem, parse_end, parse_moment, parse_reminder_rules
+from storage.dates import (
+    DateProblem,
+    DateProblemKind,
+    ReminderRule,
+    ReminderRuleProblem,
+    parse_end,
+    parse_moment,
+    parse_reminder_rules,
+)
 from storage.events.drafts import normalise_postcode, parse_capacity, parse_map_pin, parse_places_booked, split_postcode
 from storage.events.problems import InvalidEventError
 from storage.events.yaml_files import EventsFileError, read_events_file
@@ -72,6 +81,8 @@ DATE_WORDS = [
     "today", "tonight", "tomorrow", "wed", "weds.", "wednesday", "sun", "march", "mar", "mar.", "sept",
     "21st", "3rd", "of", "at", "on", "the", "from", "until", "till", "to", "-", "/", ".", ",", ":",
     "hours", "hour", "h", "hrs", "minutes", "mins", "m", "and", "1h30", "2h", "90", "0 hours",
+    "next", "in", "in 2 hours", "an", "half", "this", "evening", "morning", "afternoon", "night", "days",
+    "in 3 days", "friday", "fri", "03/04", "12/12",
 ]
 date_texts = phrases(DATE_WORDS)
 
@@ -108,6 +119,107 @@ def test_parse_end_reads_an_end_after_the_start_or_says_why_not(text, start, tz)
         return
     _check_moment(end)
     assert end > start
+
+
+LONDON_MOMENTS = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2090, 1, 1),
+                               timezones=st.just(dt.UTC))
+WEEKDAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def _clock_change_or_none(call):
+    """The moment `call` returns, or None when the typed local time is skipped or doubled by a
+    clock change (which is asked, never guessed)."""
+    try:
+        return call()
+    except DateProblem as problem:
+        assert problem.kind in (DateProblemKind.CLOCKS_GO_FORWARD, DateProblemKind.CLOCKS_GO_BACK)
+        assert len(problem.readings) == 2
+        return None
+
+
+@settings(max_examples=SOME)
+@given(now=LONDON_MOMENTS, weekday=st.integers(0, 6), hour=st.integers(0, 23), minute=st.integers(0, 59),
+       next_one=st.booleans())
+def test_a_weekday_and_a_time_name_the_next_such_moment(now, weekday, hour, minute, next_one):
+    text = f"{'next ' if next_one else ''}{WEEKDAY_NAMES[weekday]} {hour:02d}:{minute:02d}"
+    moment = _clock_change_or_none(lambda: parse_moment(text, now=now, tz=LONDON))
+    if moment is None:
+        return
+    local, today = moment.astimezone(LONDON), now.astimezone(LONDON).date()
+    assert local.weekday() == weekday and (local.hour, local.minute) == (hour, minute)
+    assert now < moment
+    assert 0 <= (local.date() - today).days <= 7
+    if next_one:
+        assert local.date() > today
+
+
+@settings(max_examples=SOME)
+@given(now=LONDON_MOMENTS, amount=st.integers(1, 9999), unit=st.sampled_from(["hours", "minutes", "h", "mins"]))
+def test_in_a_while_is_that_much_real_time_to_the_minute(now, amount, unit):
+    moment = parse_moment(f"in {amount} {unit}", now=now, tz=LONDON)
+    length = dt.timedelta(hours=amount) if unit.startswith("h") else dt.timedelta(minutes=amount)
+    assert moment == (now + length).replace(second=0, microsecond=0)
+    assert moment > now
+
+
+@settings(max_examples=SOME)
+@given(now=LONDON_MOMENTS, day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2000, 12, 31)),
+       hour=st.integers(8, 23), minute=st.integers(0, 59))
+def test_a_day_and_month_without_a_year_is_the_next_such_day(now, day, hour, minute):
+    text = f"{day.day} {day.strftime('%B')} {hour}:{minute:02d}"
+    moment = _clock_change_or_none(lambda: parse_moment(text, now=now, tz=LONDON))
+    if moment is None:
+        return
+    local, local_now = moment.astimezone(LONDON), now.astimezone(LONDON).replace(tzinfo=None)
+    assert (local.month, local.day, local.hour, local.minute) == (day.month, day.day, hour, minute)
+    assert moment > now
+    # No earlier year would still have been to come.
+    for year in range(local_now.year, local.year):
+        try:
+            earlier = local.replace(year=year, tzinfo=None)
+        except ValueError:  # 29 February
+            continue
+        assert earlier <= local_now
+
+
+@settings(max_examples=SOME)
+@given(now=LONDON_MOMENTS, hour=st.integers(1, 11), minute=st.integers(0, 59),
+       words=st.sampled_from(["tonight", "this evening", "tomorrow evening", "friday evening", "tomorrow night"]))
+def test_evening_words_make_a_time_without_am_or_pm_the_evening_one(now, hour, minute, words):
+    try:
+        moment = parse_moment(f"{words} {hour}.{minute:02d}", now=now, tz=LONDON)
+    except DateProblem as problem:
+        # Only the hours the words leave open (1 to 5: 'tonight 2.00'), a clock change, or a time passed.
+        assert problem.kind in (DateProblemKind.MORNING_OR_EVENING, DateProblemKind.CLOCKS_GO_FORWARD,
+                                DateProblemKind.CLOCKS_GO_BACK, DateProblemKind.PAST)
+        if problem.kind is DateProblemKind.MORNING_OR_EVENING:
+            assert hour < 6
+        return
+    local = moment.astimezone(LONDON)
+    assert (local.hour, local.minute) == (hour + 12, minute) and hour >= 6
+    assert moment > now
+
+
+@settings(max_examples=SOME)
+@given(now=moments, first=st.integers(1, 12), second=st.integers(1, 12), zero=st.booleans(),
+       time=st.sampled_from(["", " 10am", " 19:00", " 8.15"]))
+def test_a_short_date_that_reads_either_way_is_always_asked(now, first, second, zero, time):
+    text = f"{first:02d}/{second:02d}" if zero else f"{first}/{second}"
+    try:
+        moment = parse_moment(text + time, now=now, tz=LONDON)
+    except DateProblem as problem:
+        if first != second:
+            assert problem.kind is DateProblemKind.DAY_OR_MONTH and len(problem.readings) == 2
+        return
+    assert first == second, f"{text!r} was read as {moment} without asking"
+
+
+@settings(max_examples=SOME)
+@given(now=moments, hour=st.integers(0, 23), minute=st.integers(0, 59), half=st.sampled_from(["", "am", "pm"]),
+       separator=st.sampled_from([".", ":"]))
+def test_a_time_with_no_day_is_always_asked(now, hour, minute, half, separator):
+    with pytest.raises(DateProblem):
+        parse_moment(f"{hour}{separator}{minute:02d}{half}", now=now, tz=LONDON)
 
 
 # ------------------------------------------------------------------ reminder rules

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 from types import SimpleNamespace as Sample
+from zoneinfo import ZoneInfo
 
 import pytest
 from jinja2 import UndefinedError
@@ -143,6 +144,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "cli_no_token.txt": [{}],
     "cli_run_failed.txt": [{"problem": "invalid_token"}, {"problem": "unreachable"}],
     "command_menu.txt": [{}],
+    "command_menu_organisers.txt": [{}],
     "stats_area.txt": [{"answer": area_answer()}, {"answer": area_answer(ENGLAND, lineage=(), rounded=False)},
                        {"answer": area_answer(ranking=RANKING, newest_year=YEAR)},
                        {"answer": area_answer(period=None)}],
@@ -170,8 +172,20 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
     "stats_year_missing.txt": [
         {"answer": YearMissingAnswer(AREA, "2019", ("2018-19",), ("2018-19", "2019-20"), LINEAGE, (), "area")},
         {"answer": YearMissingAnswer(AREA, "2030-31", (), (), (), (), "area")}],
-    "try_intro.txt": [{"supporter_id": 101, "organiser_id": 900, "database": "sqlite:///campaign.db"}],
-    "try_message.txt": [{"text": HOSTILE, "buttons": ["Join: " + HOSTILE]}, {"text": "x", "buttons": []}],
+    "try_intro.txt": [{"supporter_id": 101, "organiser_id": 900, "database": "sqlite:///campaign.db",
+                       "log": "campaign-bot-try.log", "sample": None, "tz": ZoneInfo("Europe/London")},
+                      {"supporter_id": 101, "organiser_id": 900, "database": "sqlite:///campaign.db",
+                       "log": "campaign-bot-try.log", "tz": ZoneInfo("Europe/London"),
+                       "sample": Sample(starts_at=dt.datetime(2018, 3, 1, 12, 34, tzinfo=dt.UTC),
+                                        reminder_due_at=dt.datetime(2018, 3, 1, 12, 4, tzinfo=dt.UTC))}],
+    "try_message.txt": [{"text": HOSTILE, "buttons": ["Join: " + HOSTILE], "picture": False, "file": None,
+                         "venue": None},
+                        {"text": "x", "buttons": [], "picture": True, "file": "demo.ics",
+                         "venue": {"title": HOSTILE, "address": "1 Road", "location": {"latitude": 51.5,
+                                                                                       "longitude": -0.1}}}],
+    "try_problem.txt": [{"log": "campaign-bot-try.log"}],
+    "try_sample_events.txt": [{"key": "k", "minutes_ahead": 34, "reminder_minutes": 30, "start": "2018-03-01 12:34",
+                               "end": "2018-03-01 13:34"}],
     "try_no_answer.txt": [{}],
     "try_prompt.txt": [{"organiser": True}, {"organiser": False}],
     "try_switched.txt": [{"organiser": True, "user_id": 900}, {"organiser": False, "user_id": 101}],

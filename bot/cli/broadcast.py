@@ -84,7 +84,8 @@ def broadcast_send(
                 name = template if template.endswith(".html") else f"{template}.html"
                 body = render(name, mailing_list=mailing_list)
             # Refuses, with the position, HTML Telegram would refuse for every recipient.
-            check_message_length(text=body, media_kind=None, mailing_list=mailing_list)
+            check_message_length(text=body, media_kind=None, mailing_list=mailing_list,
+                                 support_pointer=settings.support_pointer_under_alerts)
             broadcast = await create_broadcast(session, list_id=mailing_list.id, text=body,
                                                created_by=None, send_at=send_at, now=now)
             count = broadcast.recipients if send_at is None else await subscriber_count(session,

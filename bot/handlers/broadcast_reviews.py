@@ -32,32 +32,35 @@ from storage.lists import organisers
 from storage.lists.models import MailingList
 
 
-def _review(about: str, broadcast: Broadcast, mailing_list: MailingList, buttons) -> Review:
+def _review(about: str, broadcast: Broadcast, mailing_list: MailingList, buttons, *,
+            support_pointer: bool = False) -> Review:
+    # The exact preview: with the /support line under it when SUPPORT_POINTER_UNDER_ALERTS is on.
     preview = compose_message(text=broadcast.text, media_kind=broadcast.media_kind,
-                              media_file_id=broadcast.media_file_id, mailing_list=mailing_list)
+                              media_file_id=broadcast.media_file_id, mailing_list=mailing_list,
+                              support_pointer=support_pointer)
     return Review(about, preview.text, broadcast.media_kind, broadcast.media_file_id, buttons)
 
 
-def overdue_reviewer(*, tz: ZoneInfo, overdue_after: dt.timedelta,
-                     now: Callable[[], dt.datetime]) -> Callable[[BroadcastSummary, Broadcast, MailingList], Review]:
+def overdue_reviewer(*, tz: ZoneInfo, overdue_after: dt.timedelta, now: Callable[[], dt.datetime],
+                     support_pointer: bool = False) -> Callable[[BroadcastSummary, Broadcast, MailingList], Review]:
     """What organisers are sent about an overdue broadcast (the engine is given this)."""
     def review(summary: BroadcastSummary, broadcast: Broadcast, mailing_list: MailingList) -> Review:
         about = render("broadcast_overdue.html", broadcast=summary, now=now(), tz=tz,
                        minutes=int(overdue_after.total_seconds() // 60))
         buttons = [[(label("review_send", id=summary.id), BroadcastReviewAnswer.build("send", summary.id)),
                     (label("review_drop", id=summary.id), BroadcastReviewAnswer.build("drop", summary.id))]]
-        return _review(about, broadcast, mailing_list, buttons)
+        return _review(about, broadcast, mailing_list, buttons, support_pointer=support_pointer)
 
     return review
 
 
 def approval_review(summary: BroadcastSummary, broadcast: Broadcast, mailing_list: MailingList, *, count: int,
-                    above: int, tz: ZoneInfo) -> Review:
+                    above: int, tz: ZoneInfo, support_pointer: bool = False) -> Review:
     about = render("broadcast_for_approval.html", broadcast=summary, count=count, above=above, tz=tz)
     approve = label("review_approve", id=summary.id, count=count)
     buttons = [[(approve, BroadcastReviewAnswer.build("approve", summary.id)),
                 (label("review_reject", id=summary.id), BroadcastReviewAnswer.build("reject", summary.id))]]
-    return _review(about, broadcast, mailing_list, buttons)
+    return _review(about, broadcast, mailing_list, buttons, support_pointer=support_pointer)
 
 
 async def submit_for_approval(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int,
@@ -76,7 +79,8 @@ async def submit_for_approval(update: Update, context: ContextTypes.DEFAULT_TYPE
                 summary = await broadcast_summary(session, broadcast_id=broadcast_id)
                 mailing_list = await session.get(MailingList, broadcast.list_id)
                 review = approval_review(summary, broadcast, mailing_list, count=count,
-                                         above=settings.approval_above, tz=settings.tz)
+                                         above=settings.approval_above, tz=settings.tz,
+                                         support_pointer=settings.support_pointer_under_alerts)
                 await reviews.record_review(session, broadcast=broadcast, review=review, telegram_ids=others,
                                             now=services.clock.now())
     except BroadcastError:  # answered already, from another message

@@ -11,13 +11,21 @@ Every handler here, the answers to the questions included, is declared organiser
 
 from __future__ import annotations
 
+import datetime as dt
+
 from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
 from bot.engines.composing import check_message_length, compose_message
 from bot.handlers import broadcast_reviews
-from bot.handlers.callback_data import BroadcastControl, BroadcastDraftAnswer, BroadcastList, BroadcastUrgency
+from bot.handlers.callback_data import (
+    BroadcastControl,
+    BroadcastDraftAnswer,
+    BroadcastList,
+    BroadcastScheduleAnswer,
+    BroadcastUrgency,
+)
 from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
@@ -32,9 +40,9 @@ from storage.broadcasts.listings import (
     lists_to_broadcast_to,
     recent_broadcasts,
 )
-from storage.broadcasts.status import BroadcastError, TextTooLong, change_broadcast, schedule_broadcast
+from storage.broadcasts.status import BroadcastError, TextTooLong, TimeInPast, change_broadcast, schedule_broadcast
 from storage.broadcasts.tables import BroadcastStatus, MediaKind
-from storage.dates import DateProblem, parse_moment
+from storage.dates import DateProblem, DateProblemKind, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
 
@@ -154,8 +162,14 @@ def _content_of(message: Message) -> DraftContent | None:
     return None
 
 
-def _check_length(content: DraftContent, mailing_list: MailingList) -> None:
-    check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list)
+def _length_check(support_pointer: bool):
+    """The length check of a draft: its text with the footer every recipient will get."""
+
+    def check(content: DraftContent, mailing_list: MailingList) -> None:
+        check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list,
+                             support_pointer=support_pointer)
+
+    return check
 
 
 async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, list_id: int) -> None:
@@ -164,11 +178,12 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         await reply(update, "broadcast_not_text.html")
         return
     services = services_of(context)
+    support_pointer = services.settings.support_pointer_under_alerts
     try:
         async with services.db.transaction() as session:
             made = await drafts.create_draft(session, list_id=list_id, content=content,
                                              created_by=update.effective_user.id, now=services.clock.now(),
-                                             check_length=_check_length)
+                                             check_length=_length_check(support_pointer))
     except TextTooLong as problem:
         await reply(update, "broadcast_too_long.html", problem=problem)
         return
@@ -180,40 +195,75 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
         await reply(update, "broadcast_no_lists.html")
         return
     preview = compose_message(text=content.text, media_kind=content.media_kind, media_file_id=content.file_id,
-                              mailing_list=made.mailing_list)
+                              mailing_list=made.mailing_list, support_pointer=support_pointer)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
     await _confirm(update, context, made, edit=False)
 
 
 async def _time_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int) -> None:
+    """The time typed for a scheduled broadcast: echoed in full, to be confirmed (the question
+    stays open, so typing another time works too)."""
     services = services_of(context)
     settings = services.settings
     typed = (update.effective_message.text or "").strip()[:64]
     try:
         send_at = parse_moment(typed, now=services.clock.now(), tz=settings.tz)
     except DateProblem as problem:
-        await reply(update, "broadcast_bad_time.html", kind=problem.kind.value, text=typed,
+        await reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
                     timezone=settings.timezone)
         return
-    context.user_data.pop(STEP, None)
+    async with services.db.transaction() as session:
+        summary = await broadcast_summary(session, broadcast_id=broadcast_id)
+    if summary is None or summary.status is not BroadcastStatus.DRAFT:
+        context.user_data.pop(STEP, None)
+        await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+        return
+    moment = str(int(send_at.timestamp()))
+    buttons = [[(label("broadcast_schedule_then"), BroadcastScheduleAnswer.build("yes", broadcast_id, moment)),
+                (label("broadcast_other_time"), BroadcastScheduleAnswer.build("other", broadcast_id, moment))]]
+    await reply(update, "broadcast_confirm_time.html", broadcast_id=broadcast_id, title=summary.list_title,
+                send_at=send_at, tz=settings.tz, buttons=buttons)
+
+
+async def schedule_time_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Schedule it then, or Another time, under the echoed time."""
+    query = update.callback_query
+    await query.answer()
+    pressed = BroadcastScheduleAnswer.parse(query.data)
+    services = services_of(context)
+    settings = services.settings
+    broadcast_id = pressed.broadcast_id
+    if pressed.answer == "other":
+        context.user_data[STEP] = ("time", broadcast_id)
+        await edit_or_reply(update, "broadcast_ask_time.html", broadcast_id=broadcast_id, timezone=settings.timezone)
+        return
+    send_at = dt.datetime.fromtimestamp(int(pressed.send_at), dt.UTC)
     async with services.db.transaction() as session:
         needing = await reviews.recipients_needing_approval(session, broadcast_id=broadcast_id,
                                                             above=settings.approval_above)
     if needing is not None:
+        context.user_data.pop(STEP, None)
         await broadcast_reviews.submit_for_approval(update, context, broadcast_id=broadcast_id, send_at=send_at,
                                                     count=needing)
         return
     try:
         async with services.db.transaction() as session:
-            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at,
-                                     now=services.clock.now())
+            await schedule_broadcast(session, broadcast_id=broadcast_id, send_at=send_at, now=services.clock.now())
             summary = await broadcast_summary(session, broadcast_id=broadcast_id)
-    except BroadcastError:
-        await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+    except TimeInPast:
+        # Pressed after the moment itself: the question stays open for another time.
+        context.user_data[STEP] = ("time", broadcast_id)
+        problem = DateProblem(DateProblemKind.PAST, send_at.astimezone(settings.tz).strftime("%d %B %Y %H:%M"))
+        await edit_or_reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
+                            timezone=settings.timezone)
         return
+    except BroadcastError:
+        await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+        return
+    context.user_data.pop(STEP, None)
     services.broadcaster.wake()
-    await reply(update, "broadcast_scheduled.html", broadcast_id=broadcast_id, title=summary.list_title,
-                send_at=send_at, tz=settings.tz)
+    await edit_or_reply(update, "broadcast_scheduled.html", broadcast_id=broadcast_id, title=summary.list_title,
+                        send_at=send_at, tz=settings.tz)
 
 
 async def draft_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

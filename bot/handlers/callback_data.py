@@ -147,6 +147,16 @@ class BroadcastUrgency(Family, layout="bcast:ring:{ring}:{broadcast_id}"):
 
 
 @dataclasses.dataclass(frozen=True)
+class BroadcastScheduleAnswer(Family, layout="bcast:at:{answer}:{broadcast_id}:{send_at}"):
+    """Under the time an organiser typed, echoed in full: schedule the broadcast then, or give
+    another time. `send_at` is the moment in Unix seconds, so the press needs nothing remembered."""
+
+    answer: Literal["yes", "other"]
+    broadcast_id: int
+    send_at: Annotated[str, r"\d{1,12}"]
+
+
+@dataclasses.dataclass(frozen=True)
 class BroadcastControl(Family, layout="bcast:{action}:{broadcast_id}"):
     """Pause, Resume or Cancel under /broadcasts."""
 

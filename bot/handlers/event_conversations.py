@@ -128,7 +128,7 @@ async def start_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
     if starts_at is None:
         return NEW_START
     context.user_data[START_KEY] = starts_at
-    await _ask(update, "end")
+    await _ask(update, "end", starts_at=starts_at, tz=services_of(context).settings.tz)
     return NEW_END
 
 

@@ -99,7 +99,8 @@ async def edit_value_given(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     await services.reminders.follow_offers()
     if edited.promoted:
         services.broadcaster.wake()
-    await reply(update, "event_edited.html", told=edited.told, promoted=len(edited.promoted))
+    await reply(update, "event_edited.html", told=edited.told, promoted=len(edited.promoted),
+                starts_at=edited.starts_at, tz=tz)
     return ConversationHandler.END
 
 

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.services import services_of
+from bot.telegram_io.command_menus import hide_organiser_menu, show_organiser_menu
 from bot.telegram_io.replies import reply
 from storage.lists import organisers
 from storage.lists.mailing_lists import InvalidListError, create_list
@@ -51,4 +52,8 @@ async def organiser_command(update: Update, context: ContextTypes.DEFAULT_TYPE) 
                                                     configured=configured)
         else:
             change = await organisers.remove_organiser(session, user_id=user_id, configured=configured)
+    if change is organisers.OrganiserChange.ADDED:
+        await show_organiser_menu(context.bot, user_id)
+    elif change is organisers.OrganiserChange.REMOVED:
+        await hide_organiser_menu(context.bot, user_id)
     await reply(update, "organiser_changed.html", change=change.value, user_id=user_id)

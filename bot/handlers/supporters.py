@@ -9,6 +9,7 @@ from bot.handlers.callback_data import ForgetAnswer, ListToggle
 from bot.handlers.common import argument_text, argument_within_limit, asker_is_organiser, chat_kind, is_private
 from bot.handlers.keyboards import forget_buttons, list_buttons
 from bot.services import services_of
+from bot.telegram_io.command_menus import hide_organiser_menu, show_organiser_menu
 from bot.telegram_io.replies import edit_or_reply, reply
 from storage import mydata, retention
 from storage.lists.subscriptions import (
@@ -29,6 +30,10 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lists = await lists_with_membership(session, telegram_id=update.effective_chat.id)
     template = "welcome.html" if is_private(update) else "welcome_group.html"
     await reply(update, template, lists=lists, buttons=list_buttons(lists))
+    if is_private(update) and await asker_is_organiser(update, context):
+        # Telegram refuses a menu for a chat that never started the bot: an organiser added
+        # before their first /start gets theirs now.
+        await show_organiser_menu(context.bot, update.effective_user.id)
 
 
 @argument_within_limit
@@ -42,6 +47,11 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     private = is_private(update)
     await reply(update, "help.html", organiser=private and await asker_is_organiser(update, context),
                 private=private, approval_above=services_of(context).settings.approval_above)
+
+
+async def support(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/support: where to get urgent help now. A pointer to people who can help, nothing more."""
+    await reply(update, "support.html")
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -139,6 +149,8 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with services.db.transaction() as session:
         forgotten = await retention.forget(session, telegram_id=update.effective_chat.id, person_id=person_id,
                                            configured=services.settings.organiser_ids)
+    if forgotten.organiser_removed and person_id is not None:
+        await hide_organiser_menu(context.bot, person_id)
     await edit_or_reply(update, "forgotten.html", forgotten=forgotten)
 
 

@@ -48,8 +48,6 @@ class ApiMethods:
         return True
 
     _api_setWebhook = _api_deleteWebhook
-    _api_setMyCommands = _api_deleteWebhook
-    _api_deleteMyCommands = _api_deleteWebhook
     _api_answerCallbackQuery = _api_deleteWebhook
     _api_answerInlineQuery = _api_deleteWebhook
     _api_sendChatAction = _api_deleteWebhook

@@ -33,6 +33,7 @@ from aiohttp import web
 from bot.local_api.chats import BOT_USER_ID, ChatState
 from bot.local_api.faults import Answer, ChatFault, fault_answer
 from bot.local_api.flood import FloodGate, Limits
+from bot.local_api.menus import CommandMenus
 from bot.local_api.methods import ApiError, ApiMethods
 from bot.local_api.rules import refusal_of
 from bot.local_api.updates import PushedUpdates
@@ -83,7 +84,7 @@ def _decode_param(name: str, value: Any) -> Any:
     return value
 
 
-class LocalBotApi(ApiMethods, PushedUpdates):
+class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
     def __init__(
         self,
         *,
@@ -101,6 +102,7 @@ class LocalBotApi(ApiMethods, PushedUpdates):
         self.keep_history = keep_history
         self.requests: list[ApiRequest] = []
         self.chats: dict[int, ChatState] = {}
+        self.command_menus: dict = {}  # (scope, language code) -> commands (bot/local_api/menus.py)
         self.faults: dict[int, ChatFault] = {}
         self.delivered: collections.Counter[int] = collections.Counter()
         self.answered_429 = 0
@@ -306,6 +308,7 @@ class LocalBotApi(ApiMethods, PushedUpdates):
     async def _control_reset(self, request: web.Request) -> web.Response:
         self.requests.clear()
         self.chats.clear()
+        self.command_menus.clear()
         self.delivered.clear()
         self.faults.clear()
         self.answered_429 = 0

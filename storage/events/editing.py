@@ -48,6 +48,7 @@ class FieldEdited:
     event_id: int
     told: bool  # a notice of the new time is queued for those concerned
     promoted: list[int]  # chats let in from a waiting list or offered a place; their notices are queued too
+    starts_at: dt.datetime | None = None  # the new start, when the time was changed (echoed in full)
 
 
 async def current_value(session: AsyncSession, *, event_date_id: int, field: str) -> object:
@@ -71,9 +72,9 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
     `text`. Raises DateProblem or InvalidEventError (NoticeNotComposable among them) when it
     cannot be done; the caller's transaction then rolls back."""
     event, event_date = await catalogue.get_event_date(session, event_date_id=event_date_id)
-    told, promoted = False, []
+    told, promoted, starts_at = False, [], None
     if field == "time":
-        told = await _move(session, event_date, text, now=now, tz=tz, compose_moved=compose_moved)
+        told, starts_at = await _move(session, event_date, text, now=now, tz=tz, compose_moved=compose_moved)
     elif field == "reminders":
         try:
             rules = parse_reminder_rules(text)
@@ -102,14 +103,15 @@ async def edit_field(session: AsyncSession, *, event_date_id: int, field: str, t
         await catalogue.update_event(session, event_id=event.id, changes={field: value})
     else:
         raise InvalidEventError(EventProblemKind.CANNOT_CHANGE, fields=[field])
-    return FieldEdited(event.id, told, list(promoted))
+    return FieldEdited(event.id, told, list(promoted), starts_at)
 
 
 async def _move(session: AsyncSession, event_date: EventDate, text: str, *, now: dt.datetime, tz: ZoneInfo,
-                compose_moved: MovedNotice) -> bool:
-    """The date starts at the time typed and lasts as long as before."""
+                compose_moved: MovedNotice) -> tuple[bool, dt.datetime]:
+    """The date starts at the time typed and lasts as long as before: whether people are told,
+    and the new start."""
     starts_at = parse_moment(text, now=now, tz=tz)
     change = await notices.move_event_date(
         session, event_date_id=event_date.id, starts_at=starts_at,
         ends_at=starts_at + (event_date.ends_at - event_date.starts_at), now=now, tz=tz, compose=compose_moved)
-    return change.told
+    return change.told, starts_at

@@ -73,3 +73,13 @@ class Organiser(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     added_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     added_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class OrganiserMenu(SQLModel, table=True):
+    """The organisers who were given the organisers' command menu in their private chat, so that
+    one taken off ORGANISER_IDS while the bot was stopped loses it at the next start-up."""
+
+    __tablename__ = "organiser_menus"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    given_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 
@@ -9,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.tables import Broadcast
-from storage.lists.models import Organiser
+from storage.lists.models import Organiser, OrganiserMenu
 
 # Telegram user ids have at most 52 significant bits (Bot API, User.id).
 MAX_USER_ID = 2**52
@@ -44,6 +45,7 @@ async def add_organiser(session: AsyncSession, *, user_id: int, added_by: int,
     if user_id in configured or await session.get(Organiser, user_id) is not None:
         return OrganiserChange.ALREADY
     session.add(Organiser(user_id=user_id, added_by=added_by))
+    await session.merge(OrganiserMenu(user_id=user_id))
     await session.flush()
     return OrganiserChange.ADDED
 
@@ -55,6 +57,7 @@ async def remove_organiser(session: AsyncSession, *, user_id: int, configured: f
     if organiser is None:
         return OrganiserChange.NOT_ORGANISER
     await session.delete(organiser)
+    await session.execute(delete(OrganiserMenu).where(OrganiserMenu.user_id == user_id))
     return OrganiserChange.REMOVED
 
 
@@ -68,9 +71,41 @@ async def forget_organiser(session: AsyncSession, *, user_id: int) -> bool:
     rows that name them as who added an organiser or created a broadcast no longer do (the
     organisers and broadcasts themselves stay). Returns whether they were an organiser here.
 
-    Someone named in ORGANISER_IDS stays an organiser: only the operator can change the setting.
+    Someone named in ORGANISER_IDS stays an organiser (keeping the organisers' command menu):
+    only the operator can change the setting.
     """
     removed = await session.execute(delete(Organiser).where(Organiser.user_id == user_id))
+    # Even for someone in ORGANISER_IDS no row about them stays; the next start-up records the
+    # menu of those the setting still names again.
+    await session.execute(delete(OrganiserMenu).where(OrganiserMenu.user_id == user_id))
     await session.execute(update(Organiser).where(Organiser.added_by == user_id).values(added_by=None))
     await session.execute(update(Broadcast).where(Broadcast.created_by == user_id).values(created_by=None))
     return bool(removed.rowcount)
+
+
+@dataclasses.dataclass(frozen=True)
+class MenuChanges:
+    """Whose private chat gets the organisers' command menu, and whose loses it."""
+
+    show: list[int]
+    hide: list[int]
+
+
+async def settle_organiser_menus(session: AsyncSession, *, configured: frozenset[int]) -> MenuChanges:
+    """At start-up: every organiser (ORGANISER_IDS and those added in Telegram) is to be shown the
+    organisers' menu, again, since its text may have changed; everyone given it before who is no
+    longer an organiser is to lose it. Records the new state."""
+    organiser_ids = set(await all_organiser_ids(session, configured=configured))
+    given = set(await session.scalars(select(OrganiserMenu.user_id)))
+    hide = sorted(given - organiser_ids)
+    if hide:
+        await session.execute(delete(OrganiserMenu).where(OrganiserMenu.user_id.in_(hide)))
+    for user_id in sorted(organiser_ids - given):
+        session.add(OrganiserMenu(user_id=user_id))
+    await session.flush()
+    return MenuChanges(show=sorted(organiser_ids), hide=hide)
+
+
+async def has_organiser_menu(session: AsyncSession, *, user_id: int) -> bool:
+    """Whether the bot gave `user_id`'s private chat the organisers' command menu (for /mydata)."""
+    return await session.get(OrganiserMenu, user_id) is not None

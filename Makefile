@@ -6,9 +6,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test lint test-sqlite test-postgres setup
+.PHONY: run test lint test-sqlite test-postgres setup catalogues extract
 
-setup: $(VENV)/.installed
+# Each language's catalogue (messages/locale/<code>/LC_MESSAGES/messages.po), compiled for the bot.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard messages/locale/*/LC_MESSAGES/messages.po))
+
+setup: $(VENV)/.installed $(CATALOGUES)
+
+catalogues: $(CATALOGUES)
+
+$(CATALOGUES): %.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing a template's words: the catalogue template, then every language's catalogue.
+extract: $(VENV)/.installed
+	$(BIN)/pybabel extract --mapping-file messages/babel.cfg --sort-by-file --add-location file \
+		--project campaign-bot --no-wrap --output-file messages/locale/messages.pot .
+	$(BIN)/pybabel update --input-file messages/locale/messages.pot --output-dir messages/locale \
+		--domain messages --no-fuzzy-matching --no-wrap --ignore-obsolete
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -12,7 +12,8 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.runtime import Macro
 
-from messages import environment, label, render, template_names
+from messages import environment, i18n, label, render, template_names
+from messages.i18n import available_languages
 from storage.broadcasts.status import BroadcastError, BroadcastProblemKind, TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.events.yaml_files import FileProblem
@@ -223,17 +224,25 @@ def test_every_plain_text_template_has_samples():
     assert set(PLAIN_SAMPLES) | set(MACRO_TEMPLATES) | {"stats_inline.txt"} == plain
 
 
-@pytest.mark.parametrize(("name", "context"), [pytest.param(name, context, id=f"{name}-{n}")
-                                               for name, contexts in PLAIN_SAMPLES.items()
-                                               for n, context in enumerate(contexts)])
-def test_plain_text_template_renders(name, context):
-    text = render(name, **context)
+@pytest.mark.parametrize(("name", "context", "language"),
+                         [pytest.param(name, context, language, id=f"{language}-{name}-{n}")
+                          for language in available_languages()
+                          for name, contexts in PLAIN_SAMPLES.items()
+                          for n, context in enumerate(contexts)])
+def test_plain_text_template_renders(name, context, language):
+    text = render(name, language=language, **context)
     assert text.strip()
     assert "Rights &amp;" not in text, "plain text must not be HTML-escaped"
 
 
+@pytest.mark.parametrize("language", available_languages())
 @pytest.mark.parametrize("name", MACRO_TEMPLATES)
-def test_every_macro_renders(name):
+def test_every_macro_renders(name, language):
+    with i18n.speaking(language):
+        _render_macros(name)
+
+
+def _render_macros(name):
     module = environment().get_template(name).module
     macros = [value for value in vars(module).values() if isinstance(value, Macro)]
     assert macros

@@ -16,6 +16,7 @@ from telegram.error import BadRequest
 
 from bot.local_api.server import LocalBotApi
 from messages import render, template_names
+from messages.i18n import available_languages
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import DateProblem, DateProblemKind
@@ -306,7 +307,8 @@ SAMPLES: dict[str, list[dict]] = {
     "welcome_group.html": [{"lists": [Sample(subscribed=True, mailing_list=MAILING_LIST)]}, {"lists": []}],
 }
 
-RENDERINGS = [pytest.param(name, context, id=f"{name}-{n}")
+RENDERINGS = [pytest.param(name, context, language, id=f"{language}-{name}-{n}")
+              for language in available_languages()
               for name, contexts in SAMPLES.items() for n, context in enumerate(contexts)]
 
 
@@ -324,9 +326,9 @@ async def bot():
     await server.stop()
 
 
-@pytest.mark.parametrize(("name", "context"), RENDERINGS)
-async def test_template_is_a_message_telegram_takes(bot, name, context):
-    text = render(name, **context)
+@pytest.mark.parametrize(("name", "context", "language"), RENDERINGS)
+async def test_template_is_a_message_telegram_takes(bot, name, context, language):
+    text = render(name, language=language, **context)
     try:
         sent = await bot.send_message(101, text, parse_mode="HTML")
     except BadRequest as refused:

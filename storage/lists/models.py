@@ -43,6 +43,9 @@ class Chat(SQLModel, table=True):
     # ("22:00-07:30" or "off"; None: the QUIET_HOURS setting), and until when alerts are held.
     quiet_hours: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     paused_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The language the chat chose with /language ("bn"); None: the Telegram app's language when the
+    # bot has a catalogue for it, else English (messages/i18n.py choose_language).
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
 
 
 class MailingList(SQLModel, table=True):

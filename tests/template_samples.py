@@ -14,11 +14,8 @@ from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
 from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.reminders import ComposeFailure
-from storage.iapt.answers import (
-    AreaAnswer,
+from storage.iapt.answer_parts import (
     AreaRef,
-    CompareAnswer,
-    ComparePromptAnswer,
     CompareRow,
     EthnicRow,
     Lineage,
@@ -29,14 +26,13 @@ from storage.iapt.answers import (
     PeerValue,
     Period,
     Population,
-    RankAnswer,
     ServiceWaits,
     ShareRow,
     TrendPoint,
-    WaitsAnswer,
     WaitsMonth,
     WaitsRoute,
 )
+from storage.iapt.answers import AreaAnswer, CompareAnswer, ComparePromptAnswer, RankAnswer, WaitsAnswer
 from storage.iapt.figures import Figure, Share
 from storage.iapt.tables import LinkKind, OrgType, Unit
 from storage.lists.mailing_lists import InvalidListError, ListProblemKind

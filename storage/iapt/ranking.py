@@ -18,7 +18,7 @@ import dataclasses
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import AreaRef, PeerRank, PeerRanking, PeerValue, Period
+from storage.iapt.answer_parts import AreaRef, PeerRank, PeerRanking, PeerValue, Period
 from storage.iapt.figures import Figure, Share
 from storage.iapt.stats_index import StatsIndex, select_figures
 from storage.iapt.tables import OrgType, Unit

@@ -8,10 +8,10 @@ read (storage.iapt.writing does that).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from pathlib import Path
 
+from storage.iapt import reference_files
 from storage.iapt.records import (
     NOT_APPLICABLE,
     TOTAL,
@@ -20,24 +20,15 @@ from storage.iapt.records import (
     FigureTable,
     IaptData,
     IaptImportError,
-    LinkRecord,
     MeasureRecord,
     PeriodRecord,
-    PopulationRecord,
     Value,
 )
-from storage.iapt.search import search_key
+from storage.iapt.reference_files import MONTHLY_METADATA_FILE
 from storage.iapt.strict_csv import CellError, StrictCsv, cell_value, financial_year, month_span, parse_date
 from storage.iapt.tables import (
-    CURATED_AREA_LINKS,
-    CURATED_SAME_AREAS,
     ENGLAND_CODE,
-    PROVIDER_ICB_CITATION,
-    STP_TO_ICB_CITATION,
-    STP_TO_ICB_DATE,
-    AliasKind,
     Frequency,
-    LinkKind,
     OrgType,
     Unit,
     annual_publication,
@@ -48,13 +39,6 @@ TOTALS_FILE = "iapt_annual_totals.csv"
 ETHNICITY_FILE = "iapt_annual_ethnicity.csv"
 LEGACY_FILE = "iapt_annual_england_2012_2017_legacy.csv"
 MONTHLY_FILE = "iapt_monthly_provider_key_measures.csv"
-ANNUAL_METADATA_FILE = "metadata_measures_annual.csv"
-MONTHLY_METADATA_FILE = "metadata_measures_monthly.csv"
-PROVIDERS_FILE = "metadata_providers.csv"
-CCG20_LOOKUP_FILE = "lookup_ccg20_ons_to_ods.csv"
-CCG21_LOOKUP_FILE = "lookup_ccg21_ons_to_ods.csv"
-CCG21_POPULATION_FILE = "ccg21_population_ons.csv"
-POPULATION_FILE = "population.csv"
 
 # Each source table of figures, by the key its dataset row carries.
 DATASET_FILES = {
@@ -91,18 +75,7 @@ MONTHLY_COLUMNS = ("reporting_period", "start_date", "end_date", "group_type", "
 ENGLAND_NAME = "England"
 
 
-CCG21_POPULATION = {
-    "reference": "year not stated",
-    "kind": "ONS clinical commissioning group mid-year population estimate, all ages",
-    "source": "github:open-innovations/mental-health-data-map data/ons-population-estimates.csv "
-              "@ e394749017cea905afc75c0504307c9240a56a4e",
-    "source_detail": "ONS 'Clinical commissioning group mid-year population estimates' for the 106 April-2021 "
-                     "CCGs. The year is not stated; SOURCE.md says probably mid-2020, unverified.",
-    "confidence": "year unverified",
-}
-
 _MONTHLY_COLUMN = re.compile(r"^(M\d{3})_((Count|Percentage|Mean|Median)_\w+)$")
-_MID_YEAR = re.compile(r"^mid-(\d{4})$")
 
 
 class _Reader:
@@ -299,74 +272,6 @@ class _Reader:
             rows.append((area, period, TOTAL, tuple(values)))
         return FigureTable("monthly_providers", MONTHLY_FILE, tuple(keys), rows), measures
 
-    # -- definitions, names and codes -----------------------------------------------------------
-
-    def annual_definitions(self) -> dict[str, MeasureRecord]:
-        source = self.file(ANNUAL_METADATA_FILE, ("reporting_period", "dataset_name", "field_name", "description"))
-        fields: dict[str, tuple[str, str]] = {}
-        for _line, row in source.records():
-            if row["dataset_name"] == "measures_annual":
-                fields[row["field_name"]] = (row["description"].strip(), row["reporting_period"])
-        measures: dict[str, MeasureRecord] = {}
-        for key in ANNUAL_MEASURES:
-            stem, statistic = key.rsplit("_", 1)
-            nhs_name = f"{statistic.capitalize()}_{''.join(part.capitalize() for part in stem.split('_'))}"
-            if nhs_name not in fields:
-                raise IaptImportError(ANNUAL_METADATA_FILE, f"no definition of {nhs_name} (for {key})")
-            description, year = fields[nhs_name]
-            unit = Unit.COUNT if statistic == "count" else Unit.PERCENTAGE
-            measures[key] = MeasureRecord(key, Frequency.ANNUAL.value, unit.value, nhs_name, description,
-                                          f"{ANNUAL_METADATA_FILE} (NHS Digital, {year}), field {nhs_name}")
-        return measures
-
-    def monthly_definitions(self) -> dict[str, tuple[str, str]]:
-        source = self.file(MONTHLY_METADATA_FILE, ("measure_id", "measure_name", "description"))
-        return {row["measure_id"]: (row["measure_name"], row["description"].strip()) for _l, row in source.records()}
-
-    def ons_codes(self) -> list[tuple[int, str, str, str]]:
-        """(line, file, ONS code, ODS code) of every CCG in both lookups."""
-        found = []
-        for name, year in ((CCG20_LOOKUP_FILE, "20"), (CCG21_LOOKUP_FILE, "21")):
-            source = self.file(name, (f"CCG{year}CD", f"CCG{year}CDH", f"CCG{year}NM"))
-            for line, row in source.records():
-                found.append((line, name, row[f"CCG{year}CD"], row[f"CCG{year}CDH"]))
-        return found
-
-    def providers(self) -> dict[str, tuple[str, str]]:
-        """Provider code -> (its name, the ICB code NHS England's lookup files it under, or "")."""
-        source = self.file(PROVIDERS_FILE, ("org_code", "org_name", "icb_code"))
-        return {row["org_code"]: (row["org_name"], row["icb_code"]) for _line, row in source.records()}
-
-    def populations(self, ons_to_ods: dict[str, str]) -> list[PopulationRecord]:
-        records: list[PopulationRecord] = []
-        source = self.file(POPULATION_FILE, ("area_name", "area_code", "reference_date", "kind", "population",
-                                             "source", "source_detail", "confidence"))
-        for line, row in source.records():
-            reference = row["reference_date"]
-            mid_year = _MID_YEAR.match(reference)
-            try:
-                when = dt.date(int(mid_year.group(1)), 6, 30) if mid_year else parse_date(reference)
-            except CellError:
-                raise source.fail(line, "reference_date",
-                                  f"expected mid-YYYY or YYYY-MM-DD, found {reference[:40]!r}") from None
-            if not row["population"].isdigit():
-                raise source.fail(line, "population", f"expected a whole number, found {row['population'][:40]!r}")
-            records.append(PopulationRecord(
-                CURATED_SAME_AREAS.get(row["area_code"]), row["area_code"], row["area_name"], reference, when,
-                int(row["population"]), row["kind"], row["source"], row["source_detail"], row["confidence"],
-            ))
-        source = self.file(CCG21_POPULATION_FILE, ("CCG Code", "CCG Name", "All Ages"))
-        for line, row in source.records():
-            if not row["All Ages"].isdigit():
-                raise source.fail(line, "All Ages", f"expected a whole number, found {row['All Ages'][:40]!r}")
-            ods = ons_to_ods.get(row["CCG Code"])
-            records.append(PopulationRecord(
-                (OrgType.CCG.value, ods) if ods else None, row["CCG Code"], row["CCG Name"],
-                CCG21_POPULATION["reference"], None, int(row["All Ages"]), CCG21_POPULATION["kind"],
-                CCG21_POPULATION["source"], CCG21_POPULATION["source_detail"], CCG21_POPULATION["confidence"],
-            ))
-        return records
-
 
 def read_iapt_directory(directory: Path) -> IaptData:
     """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises IaptImportError."""
@@ -374,50 +279,23 @@ def read_iapt_directory(directory: Path) -> IaptData:
     if not directory.is_dir():
         raise IaptImportError(str(directory), "not a directory")
     reader = _Reader(directory)
-    measures = reader.annual_definitions()
+    measures = reference_files.annual_definitions(directory, ANNUAL_MEASURES)
     tables = [reader.annual(TOTALS_FILE, "annual_totals"), reader.annual(ETHNICITY_FILE, "annual_ethnicity"),
               reader.legacy()]
-    monthly_table, monthly_measures = reader.monthly(reader.monthly_definitions())
+    monthly_table, monthly_measures = reader.monthly(reference_files.monthly_definitions(directory))
     tables.append(monthly_table)
     measures.update(monthly_measures)
 
     areas = {key: [name for name, _ in sorted(names.items(), key=lambda item: (item[1], item[0]), reverse=True)]
              for key, names in reader.area_names.items()}
-    aliases: set[tuple[AreaKey, str, str]] = set()
-    for key, names in areas.items():
-        for older in names[1:]:
-            aliases.add((key, AliasKind.PUBLISHED_NAME.value, older))
-    providers = reader.providers()
-    for code, (name, _icb) in providers.items():
-        key = (OrgType.PROVIDER.value, code)
-        if key in areas and search_key(name) not in {search_key(n) for n in areas[key]}:
-            aliases.add((key, AliasKind.ODS_NAME.value, name))
-    ons_to_ods: dict[str, str] = {}
-    for line, name, ons, ods in reader.ons_codes():
-        if ons_to_ods.setdefault(ons, ods) != ods:
-            raise IaptImportError(name, f"{ons} maps to both {ons_to_ods[ons]} and {ods}", line=line)
-        if (OrgType.CCG.value, ods) in areas:
-            aliases.add(((OrgType.CCG.value, ods), AliasKind.ONS_CODE.value, ons))
-    for ons, area in CURATED_SAME_AREAS.items():
-        if area in areas:
-            aliases.add((area, AliasKind.SAME_AREA_CODE.value, ons))
-
-    links = [LinkRecord(link.from_area, link.to_area, link.kind.value, link.effective_on, link.cited_from)
-             for link in CURATED_AREA_LINKS]
-    for org_type, code in areas:
-        if org_type == OrgType.STP and (OrgType.ICB.value, code) in areas and code != "UNKNOWN":
-            links.append(LinkRecord((org_type, code), (OrgType.ICB.value, code), LinkKind.SUCCEEDED_BY.value,
-                                    STP_TO_ICB_DATE, STP_TO_ICB_CITATION))
-    # Only between areas the figures have: the lookup also names ICBs of 2026 mergers with no figures yet.
-    links += [LinkRecord((OrgType.ICB.value, icb), (OrgType.PROVIDER.value, code), LinkKind.ICB_SERVICE.value,
-                         None, PROVIDER_ICB_CITATION)
-              for code, (_name, icb) in sorted(providers.items())
-              if (OrgType.ICB.value, icb) in areas and (OrgType.PROVIDER.value, code) in areas]
+    providers = reference_files.providers(directory)
+    aliases, ons_to_ods = reference_files.other_names(directory, areas, providers)
+    links = reference_files.links_between(areas, providers)
     for link in links:
         for end in (link.from_area, link.to_area):
             if end not in areas:
                 raise IaptImportError(TOTALS_FILE, f"the curated link {link.from_area} -> {link.to_area} names "
                                                    f"{end}, which the data does not have")
-    populations = reader.populations(ons_to_ods)
+    populations = reference_files.populations(directory, ons_to_ods)
     populations = [dataclasses.replace(p, area=None) if p.area not in areas else p for p in populations]
     return IaptData(areas, reader.periods, measures, tables, aliases, links, populations)

@@ -29,6 +29,9 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+    # A text as the operator typed or a file holds it, in quotes and with any unprintable character
+    # shown, for the terminal's refusals.
+    env.filters["quoted"] = repr
     return env
 
 

@@ -3,7 +3,8 @@
 Where things are, in the order data flows through them:
 
 - tables: the database tables and the curated facts the data does not carry (links, codes).
-- records: the normalised data held in memory between reading and writing, and IaptImportError.
+- records: the normalised data held in memory between reading and writing (a file refused is a
+  `storage.import_problems.ImportRefused`).
 - strict_csv, reading, reference_files: the published CSV layout, read strictly into records (the
   figure files in reading, the files that name and define in reference_files).
 - bundle: the embedded default (data/iapt_figures.json.gz), built from the files and read back.

@@ -1,7 +1,7 @@
 """Reading the published IAPT files (the layout of tests/data/iapt) into an `IaptData`.
 
 `read_iapt_directory` parses every file strictly and refuses the first malformed cell with its
-file, line and column (IaptImportError); nothing touches the database until all of it has been
+file, line and column (`storage.import_problems.ImportRefused`); nothing touches the database until all of it has been
 read (storage.iapt.writing does that).
 """
 
@@ -19,7 +19,6 @@ from storage.iapt.records import (
     Breakdown,
     FigureTable,
     IaptData,
-    IaptImportError,
     MeasureRecord,
     PeriodRecord,
     Value,
@@ -34,6 +33,8 @@ from storage.iapt.tables import (
     annual_publication,
     monthly_publication,
 )
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 
 TOTALS_FILE = "iapt_annual_totals.csv"
 ETHNICITY_FILE = "iapt_annual_ethnicity.csv"
@@ -100,29 +101,29 @@ class _Reader:
         try:
             start, end = (financial_year if frequency is Frequency.ANNUAL else month_span)(label)
         except CellError as error:
-            raise source.fail(line, "reporting_period", str(error)) from None
+            raise source.fail_cell(line, "reporting_period", error) from None
         for column, expected in (("start_date", start), ("end_date", end)):
             try:
                 given = parse_date(row[column])
             except CellError as error:
-                raise source.fail(line, column, str(error)) from None
+                raise source.fail_cell(line, column, error) from None
             if given != expected:
-                raise source.fail(line, column, f"{label} should run {start} to {end}, found {given}")
+                raise source.fail(line, column, Kind.PERIOD_DATES, label=label, start=start, end=end, found=given)
         if label not in self.periods:
             publication = annual_publication(label) if frequency is Frequency.ANNUAL else monthly_publication(label)
             self.periods[label] = PeriodRecord(label, frequency.value, start, end, publication)
         elif self.periods[label].frequency != frequency.value:
-            raise source.fail(line, "reporting_period", f"{label} is both an annual and a monthly period")
+            raise source.fail(line, "reporting_period", Kind.PERIOD_BOTH_FREQUENCIES, label=label)
         return label
 
     def area(self, source: StrictCsv, line: int, org_type: str, code: str, name: str, period: str) -> AreaKey:
         if org_type not in OrgType.__members__.values():
             column = "org_type" if "org_type" in source.header else "group_type"
-            raise source.fail(line, column, f"unknown organisation type {org_type[:40]!r}")
+            raise source.fail(line, column, Kind.UNKNOWN_ORG_TYPE, text=org_type[:40])
         if org_type == OrgType.ENGLAND:
             code, name = ENGLAND_CODE, ENGLAND_NAME
         if not code:
-            raise source.fail(line, "org_code" if "org_code" in source.header else "provider_code", "empty code")
+            raise source.fail(line, "org_code" if "org_code" in source.header else "provider_code", Kind.EMPTY_CODE)
         key = (org_type, code)
         self.note_area(key, name, period)
         return key
@@ -138,26 +139,25 @@ class _Reader:
             period = self.note_period(source, line, row, Frequency.ANNUAL)
             area = self.area(source, line, row["org_type"], row["org_code"], row["org_name"], period)
             if row["variable_type"] not in allowed:
-                raise source.fail(line, "variable_type", f"expected one of {sorted(allowed)}, "
-                                                         f"found {row['variable_type'][:40]!r}")
+                raise source.fail(line, "variable_type", Kind.UNEXPECTED_BREAKDOWN, allowed=sorted(allowed),
+                                  text=row["variable_type"][:40])
             breakdown = (row["variable_type"], *(NOT_APPLICABLE if row[c] == "NULL" else row[c]
                                                  for c in ("variable_a", "variable_b")))
             if breakdown[0] == "Total" and breakdown != TOTAL:
-                raise source.fail(line, "variable_a", "a Total row must have NULL variables")
+                raise source.fail(line, "variable_a", Kind.TOTAL_WITH_VARIABLES, empty="NULL")
             values: list[Value] = []
             for measure in ANNUAL_MEASURES:
                 try:
                     values.append(cell_value(row[measure], allow_suppressed=True, allow_blank=False))
                 except CellError as error:
-                    raise source.fail(line, measure, str(error)) from None
+                    raise source.fail_cell(line, measure, error) from None
             identity = (area, period, breakdown)
             if identity in first_line:
                 # TAF90 is published twice in 2023-24, under two names with the same figures:
                 # one set of figures, both names kept. Different figures would be a real conflict.
                 earlier, earlier_values = first_line[identity]
                 if earlier_values != tuple(values):
-                    raise source.fail(line, "org_code", f"the same area, period and breakdown as line {earlier}, "
-                                                        "with different figures")
+                    raise source.fail(line, "org_code", Kind.FIGURES_DIFFER, earlier=earlier)
                 continue
             first_line[identity] = (line, tuple(values))
             rows.append((area, period, breakdown, tuple(values)))
@@ -175,25 +175,25 @@ class _Reader:
                 continue  # age, gender, deprivation… are not used by the bot
             period = self.note_period(source, line, row, Frequency.ANNUAL)
             if row["org_type"] != OrgType.ENGLAND:
-                raise source.fail(line, "org_type", "this file should hold England only")
+                raise source.fail(line, "org_type", Kind.ENGLAND_ONLY)
             self.area(source, line, row["org_type"], row["org_code"], row["org_name"], period)
             measure = f"{row['measure_name']}_{row['measure_statistic']}"
             if measure not in ANNUAL_MEASURES:
-                raise source.fail(line, "measure_name", f"unknown measure {measure[:60]!r}")
+                raise source.fail(line, "measure_name", Kind.UNKNOWN_MEASURE, measure=measure[:60])
             try:
                 value = cell_value(row["value"], allow_suppressed=True, allow_blank=False)
             except CellError as error:
-                raise source.fail(line, "value", str(error)) from None
+                raise source.fail_cell(line, "value", error) from None
             if row["variable_type"] == "Total":
                 if row["variable_a"] or row["variable_b"]:
-                    raise source.fail(line, "variable_a", "a Total row must have empty variables")
+                    raise source.fail(line, "variable_a", Kind.TOTAL_WITH_VARIABLES, empty="empty")
                 breakdown = TOTAL
             else:
                 ethnic_rows.append((line, period, row["variable_a"], row["variable_b"], measure))
                 breakdown = ("Ethnic Group", row["variable_a"], row["variable_b"])
             identity = (period, breakdown, measure)
             if identity in where:
-                raise source.fail(line, "measure_name", f"the same figure as line {where[identity]}")
+                raise source.fail(line, "measure_name", Kind.FIGURE_TWICE, earlier=where[identity])
             where[identity] = line
             cells.setdefault((period, breakdown), {})[measure] = value
         cells = self._regroup_legacy_ethnicity(source, cells, ethnic_rows)
@@ -220,14 +220,14 @@ class _Reader:
                     breakdown = (kind, group, "All")
                 elif not group:
                     if member not in group_of:
-                        raise source.fail(lines[(period, group, member)], "variable_a",
-                                          f"no group known for {member[:40]!r}")
+                        raise source.fail(lines[(period, group, member)], "variable_a", Kind.NO_GROUP_FOR,
+                                          member=member[:40])
                     breakdown = (kind, group_of[member], member)
             target = regrouped.setdefault((period, breakdown), {})
             clash = set(target) & set(values)
             if clash:
-                raise source.fail(lines.get((period, group, member), 0), "variable_b",
-                                  f"{breakdown} appears twice in {period}")
+                raise source.fail(lines.get((period, group, member), 0), "variable_b", Kind.BREAKDOWN_TWICE,
+                                  breakdown=breakdown, period=period)
             target.update(values)
         return regrouped
 
@@ -241,12 +241,11 @@ class _Reader:
         for column in measure_columns:
             match = _MONTHLY_COLUMN.match(column)
             if not match:
-                raise IaptImportError(MONTHLY_FILE, "expected a column named like M001_Count_ReferralsReceived",
-                                      line=1, column=source.column(column))
+                raise source.fail(1, column, Kind.MONTHLY_COLUMN_NAME)
             measure_id, nhs_name, kind = match.groups()
             if measure_id not in definitions or definitions[measure_id][0] != nhs_name:
-                raise IaptImportError(MONTHLY_FILE, f"{MONTHLY_METADATA_FILE} does not define {column}",
-                                      line=1, column=source.column(column))
+                raise source.fail(1, column, Kind.MEASURE_NOT_DEFINED, definitions=MONTHLY_METADATA_FILE,
+                                  measure=column)
             unit = {"Count": Unit.COUNT, "Percentage": Unit.PERCENTAGE}.get(kind, Unit.DAYS)
             measures[measure_id] = MeasureRecord(
                 measure_id, Frequency.MONTHLY.value, unit.value, nhs_name, definitions[measure_id][1],
@@ -264,20 +263,19 @@ class _Reader:
                     # A blank is missing or suppressed and the file cannot say which: not stored.
                     values.append(cell_value(row[column], allow_suppressed=False, allow_blank=True))
                 except CellError as error:
-                    raise source.fail(line, column, str(error)) from None
+                    raise source.fail_cell(line, column, error) from None
             if (area, period) in first_line:
-                raise source.fail(line, "provider_code",
-                                  f"the same provider and month as line {first_line[area, period]}")
+                raise source.fail(line, "provider_code", Kind.PROVIDER_MONTH_TWICE, earlier=first_line[area, period])
             first_line[area, period] = line
             rows.append((area, period, TOTAL, tuple(values)))
         return FigureTable("monthly_providers", MONTHLY_FILE, tuple(keys), rows), measures
 
 
 def read_iapt_directory(directory: Path) -> IaptData:
-    """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises IaptImportError."""
+    """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises ImportRefused."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise IaptImportError(str(directory), "not a directory")
+        raise ImportRefused.one(Kind.NOT_A_DIRECTORY, str(directory))
     reader = _Reader(directory)
     measures = reference_files.annual_definitions(directory, ANNUAL_MEASURES)
     tables = [reader.annual(TOTALS_FILE, "annual_totals"), reader.annual(ETHNICITY_FILE, "annual_ethnicity"),
@@ -294,8 +292,8 @@ def read_iapt_directory(directory: Path) -> IaptData:
     for link in links:
         for end in (link.from_area, link.to_area):
             if end not in areas:
-                raise IaptImportError(TOTALS_FILE, f"the curated link {link.from_area} -> {link.to_area} names "
-                                                   f"{end}, which the data does not have")
+                raise ImportRefused.one(Kind.LINK_TO_UNKNOWN_AREA, TOTALS_FILE, from_area=link.from_area,
+                                        to_area=link.to_area, missing=end)
     populations = reference_files.populations(directory, ons_to_ods)
     populations = [dataclasses.replace(p, area=None) if p.area not in areas else p for p in populations]
     return IaptData(areas, reader.periods, measures, tables, aliases, links, populations)

@@ -1,5 +1,5 @@
-"""The IAPT figures as they are held in memory between reading and writing, and the error every
-step raises for a file it cannot take.
+"""The IAPT figures as they are held in memory between reading and writing. Every step raises
+`storage.import_problems.ImportRefused` for a file it cannot take.
 
 storage.iapt.reading fills an `IaptData` from the published CSV files, storage.iapt.bundle from
 the embedded bundle; storage.iapt.writing and storage.iapt.loading put it in the database. The
@@ -21,19 +21,6 @@ TOTAL = ("Total", NOT_APPLICABLE, NOT_APPLICABLE)
 Value = float | str | None  # a number, SUPPRESSED, or None (blank: not stored)
 AreaKey = tuple[str, str]  # (org_type, code)
 Breakdown = tuple[str, str, str]
-
-
-class IaptImportError(ValueError):
-    """A file that cannot be imported, and where: nothing was written."""
-
-    def __init__(self, file: str, problem: str, *, line: int | None = None, column: str | None = None) -> None:
-        self.file, self.line, self.column, self.problem = file, line, column, problem
-        where = file
-        if line is not None:
-            where += f", line {line}"
-        if column is not None:
-            where += f", column {column}"
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclasses.dataclass(frozen=True)

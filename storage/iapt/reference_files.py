@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from storage.iapt.records import AreaKey, IaptImportError, LinkRecord, MeasureRecord, PopulationRecord
+from storage.iapt.records import AreaKey, LinkRecord, MeasureRecord, PopulationRecord
 from storage.iapt.search import search_key
 from storage.iapt.strict_csv import CellError, StrictCsv, parse_date
 from storage.iapt.tables import (
@@ -27,6 +27,8 @@ from storage.iapt.tables import (
     OrgType,
     Unit,
 )
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 
 ANNUAL_METADATA_FILE = "metadata_measures_annual.csv"
 MONTHLY_METADATA_FILE = "metadata_measures_monthly.csv"
@@ -63,7 +65,7 @@ def annual_definitions(directory: Path, keys: tuple[str, ...]) -> dict[str, Meas
         stem, statistic = key.rsplit("_", 1)
         nhs_name = f"{statistic.capitalize()}_{''.join(part.capitalize() for part in stem.split('_'))}"
         if nhs_name not in fields:
-            raise IaptImportError(ANNUAL_METADATA_FILE, f"no definition of {nhs_name} (for {key})")
+            raise ImportRefused.one(Kind.NO_DEFINITION, ANNUAL_METADATA_FILE, nhs_name=nhs_name, key=key)
         description, year = fields[nhs_name]
         unit = Unit.COUNT if statistic == "count" else Unit.PERCENTAGE
         measures[key] = MeasureRecord(key, Frequency.ANNUAL.value, unit.value, nhs_name, description,
@@ -99,10 +101,9 @@ def populations(directory: Path, ons_to_ods: dict[str, str]) -> list[PopulationR
         try:
             when = dt.date(int(mid_year.group(1)), 6, 30) if mid_year else parse_date(reference)
         except CellError:
-            raise source.fail(line, "reference_date",
-                              f"expected mid-YYYY or YYYY-MM-DD, found {reference[:40]!r}") from None
+            raise source.fail(line, "reference_date", Kind.NOT_A_REFERENCE_DATE, text=reference[:40]) from None
         if not row["population"].isdigit():
-            raise source.fail(line, "population", f"expected a whole number, found {row['population'][:40]!r}")
+            raise source.fail(line, "population", Kind.NOT_A_WHOLE_NUMBER, text=row["population"][:40])
         records.append(PopulationRecord(
             CURATED_SAME_AREAS.get(row["area_code"]), row["area_code"], row["area_name"], reference, when,
             int(row["population"]), row["kind"], row["source"], row["source_detail"], row["confidence"],
@@ -110,7 +111,7 @@ def populations(directory: Path, ons_to_ods: dict[str, str]) -> list[PopulationR
     source = StrictCsv(directory, CCG21_POPULATION_FILE, ("CCG Code", "CCG Name", "All Ages"))
     for line, row in source.records():
         if not row["All Ages"].isdigit():
-            raise source.fail(line, "All Ages", f"expected a whole number, found {row['All Ages'][:40]!r}")
+            raise source.fail(line, "All Ages", Kind.NOT_A_WHOLE_NUMBER, text=row["All Ages"][:40])
         ods = ons_to_ods.get(row["CCG Code"])
         records.append(PopulationRecord(
             (OrgType.CCG.value, ods) if ods else None, row["CCG Code"], row["CCG Name"],
@@ -135,7 +136,7 @@ def other_names(directory: Path, areas: dict[AreaKey, list[str]], providers: dic
     ons_to_ods: dict[str, str] = {}
     for line, name, ons, ods in ons_codes(directory):
         if ons_to_ods.setdefault(ons, ods) != ods:
-            raise IaptImportError(name, f"{ons} maps to both {ons_to_ods[ons]} and {ods}", line=line)
+            raise ImportRefused.one(Kind.ONS_CODE_TWICE, name, line=line, ons=ons, first=ons_to_ods[ons], second=ods)
         if (OrgType.CCG.value, ods) in areas:
             aliases.add(((OrgType.CCG.value, ods), AliasKind.ONS_CODE.value, ons))
     for ons, area in CURATED_SAME_AREAS.items():

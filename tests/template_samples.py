@@ -24,7 +24,6 @@ from storage.iapt.answer_parts import (
     PeerRank,
     PeerRanking,
     PeerValue,
-    Period,
     Population,
     ServiceWaits,
     ShareRow,
@@ -34,6 +33,7 @@ from storage.iapt.answer_parts import (
 )
 from storage.iapt.answers import AreaAnswer, CompareAnswer, ComparePromptAnswer, RankAnswer, WaitsAnswer
 from storage.iapt.figures import Figure, Share
+from storage.iapt.records import Period
 from storage.iapt.tables import LinkKind, OrgType, Unit
 from storage.import_problems import ImportProblem, ImportProblemKind
 from storage.lists.mailing_lists import InvalidListError, ListProblemKind

@@ -24,7 +24,7 @@ from storage.iapt import writing
 from storage.iapt.bundle import BUNDLE_PATH, read_bundle
 from storage.iapt.loading import ensure_iapt_figures
 from storage.iapt.reading import read_iapt_directory
-from storage.iapt.records import IaptData, MeasureRecord, PeriodRecord
+from storage.iapt.records import IaptData, MeasureRecord, Period
 from storage.iapt.tables import (
     IaptArea,
     IaptAreaLink,
@@ -399,10 +399,10 @@ async def test_the_migration_matches_the_models(tmp_path):
 async def test_what_the_period_and_measure_upserts_count(tmp_path):
     # Periods and measures share one upsert; the summary counts a changed period among the
     # periods "new or changed" (it has no periods_changed) and a changed measure apart.
-    period = PeriodRecord("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "a publication")
+    period = Period("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "a publication")
     measure = MeasureRecord("recovery_count", "annual", "count", "Count_Recovery", "a definition", "a source")
 
-    def data(p: PeriodRecord, m: MeasureRecord) -> IaptData:
+    def data(p: Period, m: MeasureRecord) -> IaptData:
         return IaptData({}, {p.label: p}, {m.key: m}, [], set(), [], [])
 
     async with fresh_database(tmp_path) as db:

@@ -13,16 +13,8 @@ import enum
 import functools
 
 from storage.iapt.figures import Figure, Share
+from storage.iapt.records import Period
 from storage.iapt.tables import OrgType
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Period:
-    label: str
-    frequency: str
-    start_date: dt.date
-    end_date: dt.date
-    publication: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

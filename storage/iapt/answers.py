@@ -20,13 +20,13 @@ from storage.iapt.answer_parts import (
     MeasureRow,
     MonthlyBlock,
     PeerRanking,
-    Period,
     Population,
     ServiceWaits,
     ShareRow,
     TrendPoint,
     WaitsRoute,
 )
+from storage.iapt.records import Period
 from storage.iapt.tables import OGL_ATTRIBUTION
 
 

@@ -14,7 +14,6 @@ from storage.iapt.answer_parts import (
     Lineage,
     MeasureRow,
     MonthlyBlock,
-    Period,
     Population,
     ShareRow,
     TrendPoint,
@@ -22,6 +21,7 @@ from storage.iapt.answer_parts import (
 from storage.iapt.answers import AreaAnswer, EthnicityAnswer, RankAnswer, TrendAnswer
 from storage.iapt.figures import ABSENT_COUNT, Figure, Share
 from storage.iapt.ranking import build_peer_ranking
+from storage.iapt.records import Period
 from storage.iapt.stats_index import FigureKey, StatsIndex, select_figures
 from storage.iapt.tables import LinkKind
 

@@ -23,7 +23,7 @@ from storage.iapt.records import (
     IaptData,
     LinkRecord,
     MeasureRecord,
-    PeriodRecord,
+    Period,
     PopulationRecord,
     Value,
 )
@@ -114,7 +114,7 @@ def bundle_header(name: str, document: dict[str, Any]) -> BundleHeader:
     try:
         area_keys: list[AreaKey] = [(org_type, code) for org_type, code, _names in document["areas"]]
         areas = {(org_type, code): list(names) for org_type, code, names in document["areas"]}
-        periods = {label: PeriodRecord(label, freq, dt.date.fromisoformat(start), dt.date.fromisoformat(end), pub)
+        periods = {label: Period(label, freq, dt.date.fromisoformat(start), dt.date.fromisoformat(end), pub)
                    for label, freq, start, end, pub in document["periods"]}
         measures = {row[0]: MeasureRecord(*row) for row in document["measures"]}
         breakdowns: list[Breakdown] = [tuple(b) for b in document["breakdowns"]]

@@ -20,7 +20,7 @@ from storage.iapt.records import (
     FigureTable,
     IaptData,
     MeasureRecord,
-    PeriodRecord,
+    Period,
     Value,
 )
 from storage.iapt.reference_files import MONTHLY_METADATA_FILE
@@ -86,7 +86,7 @@ class _Reader:
         self.directory = directory
         # (org_type, code) -> {name: latest period label it was published under}
         self.area_names: dict[AreaKey, dict[str, str]] = {}
-        self.periods: dict[str, PeriodRecord] = {}
+        self.periods: dict[str, Period] = {}
 
     def file(self, name: str, required: tuple[str, ...]) -> StrictCsv:
         return StrictCsv(self.directory, name, required)
@@ -111,7 +111,7 @@ class _Reader:
                 raise source.fail(line, column, Kind.PERIOD_DATES, label=label, start=start, end=end, found=given)
         if label not in self.periods:
             publication = annual_publication(label) if frequency is Frequency.ANNUAL else monthly_publication(label)
-            self.periods[label] = PeriodRecord(label, frequency.value, start, end, publication)
+            self.periods[label] = Period(label, frequency.value, start, end, publication)
         elif self.periods[label].frequency != frequency.value:
             raise source.fail(line, "reporting_period", Kind.PERIOD_BOTH_FREQUENCIES, label=label)
         return label

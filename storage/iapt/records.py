@@ -23,8 +23,11 @@ AreaKey = tuple[str, str]  # (org_type, code)
 Breakdown = tuple[str, str, str]
 
 
-@dataclasses.dataclass(frozen=True)
-class PeriodRecord:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Period:
+    """One reporting period (a financial year or a month): the same type between reading and
+    writing and in the answers built from the database."""
+
     label: str
     frequency: str
     start_date: dt.date
@@ -105,7 +108,7 @@ def add_to_content_digest(digest, rows: Iterable[tuple[AreaKey, str, Breakdown, 
 class IaptData:
     # (org_type, code) -> every name published for it, the latest period's first.
     areas: dict[AreaKey, list[str]]
-    periods: dict[str, PeriodRecord]
+    periods: dict[str, Period]
     measures: dict[str, MeasureRecord]
     tables: list[FigureTable]
     aliases: set[tuple[AreaKey, str, str]]  # (area, kind, alias)

@@ -4,7 +4,8 @@ One `Broadcaster` runs inside the bot's Application (started at start-up, stoppe
 Its loop starts scheduled broadcasts when the injected clock says they are due, and runs one
 delivery task per SENDING broadcast. A delivery task reads pending deliveries in keyset pages,
 claims a few at a time (marks them SENDING in one commit) just before handing them to the
-`Sender`, and a single recorder commits the outcomes in batches.
+`Sender`, and a single recorder commits the outcomes in batches. Claiming, sending, recording and
+the breakers are the send side, `bot/engines/dispatch.py`; this module decides what to send.
 
 Crash safety rests on one rule, kept by `bot/engines/claims.py`: at most `concurrency`
 deliveries are claimed and not yet recorded, so a kill leaves at most that many to send again.

@@ -43,6 +43,9 @@ def environment() -> Environment:
         newstyle=True,
     )
     env.filters.update(FILTERS)
+    # A text as the operator typed or a file holds it, in quotes and with any unprintable character
+    # shown, for the terminal's refusals.
+    env.filters["quoted"] = repr
     return env
 
 

@@ -33,6 +33,19 @@ def decimal(value: float | int, digits: int = 1) -> str:
     return format_decimal(value, format=pattern, locale=current_locale())
 
 
+def calendar_day(value: dt.date) -> str:
+    """A calendar date without weekday or time zone, as the figures' periods have: "21 March 2018"."""
+    return format_date(value, "d MMMM y", locale=current_locale())
+
+
+def month_year(value: dt.date, abbreviated: bool = False) -> str:
+    """A month: "March 2018", or for a table "Mar 2018"."""
+    if abbreviated and current_language() == SOURCE_LANGUAGE:
+        # CLDR's British abbreviation is "Sept"; the house style keeps "Sep".
+        return value.strftime("%b %Y")
+    return format_date(value, "MMM y" if abbreviated else "MMMM y", locale=current_locale())
+
+
 def _local(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> dt.datetime:
     return moment.astimezone(tz)
 
@@ -67,4 +80,4 @@ def stamp(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
 
 
 FILTERS = {"number": number, "thousands": number, "decimal": decimal, "day": day, "short_day": short_day,
-           "clock": clock, "when": when, "stamp": stamp}
+           "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year}

@@ -74,9 +74,10 @@ def weekday(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
 def dated(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo, pattern: str) -> str:
     """The moment by a CLDR `pattern`, for the record style of the broadcast messages that the filters
     above do not keep: "EEEE dd MMMM y" is "Friday 06 July 2018", "HH:mm" is "10:30". The two-digit
-    day is English house style only; other languages write the day as they count it."""
+    day before a month's name is English house style only; other languages write the day as they
+    count it (numeric dates such as "yyyy-MM-dd" keep theirs)."""
     if current_language() != SOURCE_LANGUAGE:
-        pattern = pattern.replace("dd", "d")
+        pattern = pattern.replace("dd MMM", "d MMM")
     return format_datetime(_local(moment, tz), pattern, locale=current_locale())
 
 

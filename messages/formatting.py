@@ -79,5 +79,28 @@ def stamp(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
     return format_datetime(_local(moment, tz), "d MMMM y HH:mm", locale=current_locale())
 
 
+def weekday(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
+    """The name of the day alone: "Wednesday"."""
+    return format_date(_local(moment, tz).date(), "EEEE", locale=current_locale())
+
+
+def dated(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo, pattern: str) -> str:
+    """The moment by a CLDR `pattern`, for the record style of the broadcast messages that the filters
+    above do not keep: "EEEE dd MMMM y" is "Friday 06 July 2018", "HH:mm" is "10:30". The two-digit
+    day before a month's name is English house style only; other languages write the day as they
+    count it (numeric dates such as "yyyy-MM-dd" keep theirs)."""
+    if current_language() != SOURCE_LANGUAGE:
+        pattern = pattern.replace("dd MMM", "d MMM")
+    return format_datetime(_local(moment, tz), pattern, locale=current_locale())
+
+
+def zone(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
+    """The zone in force at that moment: "BST" or "GMT" in English, the zone's full name otherwise
+    (CLDR has no short names for most languages, and "+0100" explains nothing)."""
+    width = "z" if current_language() == SOURCE_LANGUAGE else "zzzz"
+    return format_datetime(_local(moment, tz), width, tzinfo=tz, locale=current_locale())
+
+
 FILTERS = {"number": number, "thousands": number, "decimal": decimal, "day": day, "short_day": short_day,
-           "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year}
+           "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year,
+           "weekday": weekday, "dated": dated, "zone": zone}

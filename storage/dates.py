@@ -292,7 +292,7 @@ def parse_moment(text: str, *, now: dt.datetime, tz: ZoneInfo, allow_past: bool 
             day += dt.timedelta(days=7)  # 'friday 7pm' said on a Friday evening: the next one
     if weekday is not None and day.weekday() != weekday:
         raise DateProblem(DateProblemKind.WEEKDAY_MISMATCH, original, [to_noon(day, tz)],
-                          weekday=dt.date(2018, 1, 1 + weekday).strftime("%A"))
+                          weekday=_a_day_on(weekday, near=day, tz=tz))
     if time is None:
         raise DateProblem(DateProblemKind.NO_TIME, original)
     if half is not None:
@@ -303,6 +303,19 @@ def parse_moment(text: str, *, now: dt.datetime, tz: ZoneInfo, allow_past: bool 
     if not allow_past and moment <= now:
         raise DateProblem(DateProblemKind.PAST, original)
     return moment
+
+
+def _a_day_on(weekday: int, *, near: dt.date, tz: ZoneInfo) -> dt.datetime:
+    """Noon of a day within a week of `near` that falls on `weekday`: the typed weekday as a moment,
+    so that messages name it in the reader's language (on the calendar's last and first days, the
+    one side that exists)."""
+    ahead = (weekday - near.weekday()) % 7
+    for shift in (ahead - 7, ahead):
+        try:
+            return to_noon(near + dt.timedelta(days=shift), tz)
+        except (OverflowError, DateProblem):
+            continue
+    return to_noon(near, tz)
 
 
 def _resolve_day(local_date: _LocalDate, time: dt.time | None, local_now: dt.datetime, original: str,

@@ -26,10 +26,12 @@ class DateProblemKind(enum.StrEnum):
 
 class DateProblem(ValueError):
     """What was typed cannot be read without guessing. `readings` are the moments it may have
-    meant (aware UTC), for the question put back to the person; it may be empty."""
+    meant (aware UTC), for the question put back to the person; it may be empty. For a weekday
+    that does not match the date, `weekday` is a moment on the weekday typed (aware UTC, noon local
+    time), so that messages name that day in the reader's language."""
 
     def __init__(self, kind: DateProblemKind, text: str, readings: list[dt.datetime] | None = None,
-                 *, weekday: str | None = None) -> None:
+                 *, weekday: dt.datetime | None = None) -> None:
         super().__init__(f"{kind.value}: {text!r}")
         self.kind = kind
         self.text = text

@@ -85,7 +85,7 @@ SAMPLES: dict[str, list[dict]] = {
     "broadcast_bad_html.html": [{"problem": TelegramHtmlError('Unsupported start tag "div"',
                                                               Position.in_text("<b>x\n <div>", 6))}],
     "broadcast_bad_time.html": [
-        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday="Wednesday"), "tz": TZ,
+        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday=AT), "tz": TZ,
          "timezone": "Europe/London"} for kind in DateProblemKind],
     "broadcast_choose_list.html": [{}],
     "broadcast_confirm.html": [{"count": 1, "title": HOSTILE, "urgent": False, "quiet": QUIET},
@@ -162,7 +162,7 @@ SAMPLES: dict[str, list[dict]] = {
          "first_due": []},
     ],
     "event_date_problem.html": [
-        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday="Wednesday"), "tz": TZ}
+        {"problem": DateProblem(kind, HOSTILE, [AT, NEXT_DAY], weekday=AT), "tz": TZ}
         for kind in DateProblemKind] + [{"problem": DateProblem(DateProblemKind.PAST, HOSTILE), "tz": TZ}],
     "event_discarded.html": [{}],
     "event_edit_ask.html": [{"field": field, "current": HOSTILE} for field in (

@@ -30,6 +30,7 @@ from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
+from messages.formatting import dated
 from storage.broadcasts import drafts, reviews
 from storage.broadcasts.drafts import DraftAnswer, DraftContent
 from storage.broadcasts.listings import (
@@ -253,7 +254,8 @@ async def schedule_time_answered(update: Update, context: ContextTypes.DEFAULT_T
     except TimeInPast:
         # Pressed after the moment itself: the question stays open for another time.
         context.user_data[STEP] = ("time", broadcast_id)
-        problem = DateProblem(DateProblemKind.PAST, send_at.astimezone(settings.tz).strftime("%d %B %Y %H:%M"))
+        # The moment pressed stands for what was typed, written in the chat's language.
+        problem = DateProblem(DateProblemKind.PAST, dated(send_at, settings.tz, "dd MMMM y HH:mm"))
         await edit_or_reply(update, "broadcast_bad_time.html", problem=problem, tz=settings.tz,
                             timezone=settings.timezone)
         return

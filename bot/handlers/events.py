@@ -31,6 +31,7 @@ from bot.handlers.fallbacks import stale_button
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
+from messages.formatting import short_day
 from storage.events import cards, catalogue, notices, offers, problems, rsvps
 from storage.events.attendance import attendance_file
 from storage.events.calendar import event_date_ics, ics_filename
@@ -232,8 +233,9 @@ async def coming_dates_buttons(update: Update, context: ContextTypes.DEFAULT_TYP
         date_cards = await cards.upcoming_cards(session, telegram_id=update.effective_chat.id,
                                                 now=services.clock.now(), everything=True, limit=30)
     tz = services.settings.tz
-    return [[(label("event_pick", title=card.event.title,
-                    when=card.date.starts_at.astimezone(tz).strftime("%a %d %b %H:%M")), family.build(card.date.id))]
+    # In the language of the chat being answered, like the label around it.
+    return [[(label("event_pick", title=card.event.title, when=short_day(card.date.starts_at, tz)),
+              family.build(card.date.id))]
             for card in date_cards]
 
 

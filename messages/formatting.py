@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 
-from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale
+from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale, own_name
 
 
 def number(value: object) -> object:
@@ -67,4 +67,6 @@ def stamp(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
 
 
 FILTERS = {"number": number, "thousands": number, "decimal": decimal, "day": day, "short_day": short_day,
-           "clock": clock, "when": when, "stamp": stamp}
+           "clock": clock, "when": when, "stamp": stamp,
+           # A language code as its own speakers name it ("bn" -> "বাংলা"), e.g. in a report's per-language counts.
+           "language_name": own_name}

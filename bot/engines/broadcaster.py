@@ -48,7 +48,8 @@ from storage.broadcasts.status import (
     sending_broadcast_ids,
     start_due_broadcasts,
 )
-from storage.broadcasts.tables import Broadcast, BroadcastStatus, get_broadcast
+from storage.broadcasts.tables import BroadcastStatus, get_broadcast
+from storage.broadcasts.versions import versions_to_send
 from storage.clock import Clock
 from storage.db import Database
 from storage.leases import live_workers
@@ -57,8 +58,11 @@ from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
 
-# Renders the message recipients get (the text and the list's footer) from a broadcast.
-Composer = Callable[[Broadcast, MailingList], Outgoing]
+# Renders the message recipients get (the text and the list's footer) from a broadcast: its
+# original, or with `version=` one of its versions in another language.
+Composer = Callable[..., Outgoing]
+# A broadcast's messages by the version's language (None: the original), composed once per broadcast.
+Versions = dict[str | None, Outgoing]
 
 
 # Seconds between looks at deliveries another process holds, while nothing else is left to send.
@@ -289,23 +293,29 @@ class Broadcaster:
         async with self.db.transaction() as session:
             broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
+            versions = await versions_to_send(session, broadcast_id=broadcast_id) if broadcast else []
         if broadcast is None or mailing_list is None:
             return
         try:
-            message = self.compose(broadcast, mailing_list)
-            check_length(message.text, media_kind=broadcast.media_kind)
+            # Every version composed once here; each recipient's send picks one of them.
+            messages: Versions = {None: self.compose(broadcast, mailing_list)}
+            for version in versions:
+                messages[version.language] = self.compose(broadcast, mailing_list, version=version)
+            for message in messages.values():
+                check_length(message.text, media_kind=broadcast.media_kind)
         except Exception as problem:  # whatever it is, retrying will not change it
             await self.notices.fail(self.db, broadcast_id, problem)
             return
-        # The same message without its notification, for chats in their quiet hours (unless urgent).
-        quiet_message = None if broadcast.urgent or self.quiet is None else dataclasses.replace(message, silent=True)
+        # The same messages without their notification, for chats in their quiet hours (unless urgent).
+        quiet_messages = None if broadcast.urgent or self.quiet is None else {
+            language: dataclasses.replace(message, silent=True) for language, message in messages.items()}
         breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
         try:
-            await self._deliver_with(breaker, message, quiet_message)
+            await self._deliver_with(breaker, messages, quiet_messages)
         finally:
             self._breakers.pop(broadcast_id, None)
 
-    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing, quiet_message: Outgoing | None) -> None:
+    async def _deliver_with(self, breaker: CircuitBreaker, messages: Versions, quiet_messages: Versions | None) -> None:
         broadcast_id = breaker.broadcast_id
         after_id = 0
         while not self._stopping:
@@ -338,17 +348,17 @@ class Broadcaster:
             after_id = page[-1].id
             for start in range(0, len(page), self.claim_size):
                 chunk = page[start:start + self.claim_size]
-                if not await self._claim_and_send(breaker, chunk, message, quiet_message):
+                if not await self._claim_and_send(breaker, chunk, messages, quiet_messages):
                     await self._drain(broadcast_id, breaker)
                     return
                 if self._stopping:
                     break
         await self._drain(broadcast_id, breaker)
 
-    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing,
-                              quiet_message: Outgoing | None) -> bool:
-        """Claims `chunk` and starts its sends (silent ones for chats in their quiet hours); False
-        if the broadcast is no longer sending."""
+    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], messages: Versions,
+                              quiet_messages: Versions | None) -> bool:
+        """Claims `chunk` and starts its sends, each in the version stamped on its delivery (silent
+        ones for chats in their quiet hours); False if the broadcast is no longer sending."""
         broadcast_id = breaker.broadcast_id
         wanted = sum(1 for d in chunk if d.reachable and not d.paused)
         await self.claims.reserve(wanted)
@@ -364,15 +374,20 @@ class Broadcaster:
             return False
         self.claims.claimed(broadcast_id, len(claimed))
         breaker.in_flight += len(claimed)
-        local_time = self.quiet.local_time(self.clock.now()) if quiet_message is not None else None
+        local_time = self.quiet.local_time(self.clock.now()) if quiet_messages is not None else None
         for delivery in claimed:
             silent = local_time is not None and self.quiet.silent(delivery.quiet_hours, local_time)
-            task = asyncio.create_task(self._send_one(breaker, delivery, quiet_message if silent else message))
+            # A version stamped on the delivery is always among those composed (versions are fixed
+            # before any delivery is queued); the original is the safe answer all the same.
+            language = delivery.language if delivery.language in messages else None
+            message = (quiet_messages if silent else messages)[language]
+            task = asyncio.create_task(self._send_one(breaker, delivery, message, language))
             self._send_tasks.add(task)
             task.add_done_callback(self._send_tasks.discard)
         return True
 
-    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing) -> None:
+    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing,
+                        language: str | None) -> None:
         broadcast_id = breaker.broadcast_id
         try:
             result = await self.sender.send(delivery.telegram_id, message)
@@ -383,7 +398,7 @@ class Broadcaster:
         finally:
             breaker.in_flight -= 1
         outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, DELIVERY_STATUS_OF[result.outcome],
-                                  result.new_chat_id, silent=message.silent)
+                                  result.new_chat_id, silent=message.silent, language=language)
         to_record, trip = breaker.take(outcome, result)
         if to_record:
             self.recorder.add(to_record)

@@ -129,6 +129,8 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
          "detail": True},
         {"items": [broadcast(BroadcastStatus.DONE, by_language=BY_LANGUAGE)], "tz": TZ, "rate": 25, "detail": True}],
     "cli_broadcast_too_long.txt": [{"problem": TextTooLong(5000, 4096)}],
+    "cli_broadcast_bad_version.txt": [{"spec": "fr=alert.html", "unreadable": False, "languages": ["bn"]},
+                                      {"spec": "bn=missing.html", "unreadable": True, "languages": []}],
     "_broadcast_languages.txt": [{"b": broadcast(BroadcastStatus.DONE, by_language=BY_LANGUAGE)}],
     "cli_broadcast_unknown.txt": [{"broadcast_id": 7}],
     "cli_broadcast_usage.txt": [{}],

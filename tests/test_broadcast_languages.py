@@ -18,8 +18,9 @@ from storage.broadcasts.versions import LanguageCount, languages_queued, version
 from storage.lists.models import Chat
 from tests.builders import make_list, subscribe
 from tests.conftest import ORGANISER_ID, invoke
-from tests.test_events import utc
+from tests.test_events import rsvp_statuses, utc
 from tests.test_events_reminders import bot_running, demo, reminders_to  # noqa: F401 (demo: a fixture)
+from tests.test_place_offers import delivered, full_with_waiting, groups  # noqa: F401 (groups: a fixture)
 
 ENGLISH = "Demo tomorrow 8.15am, Harrington Gardens entrance"
 BENGALI = "আগামীকাল সকাল ৮.১৫-এ বিক্ষোভ, হ্যারিংটন গার্ডেনসের প্রবেশপথে"
@@ -184,3 +185,15 @@ def test_the_terminal_queues_a_bengali_version_from_a_file(cli_env, tmp_path):
     # Queued with its version: what the running bot sends is then the engine's business (tested above).
     detail = invoke("broadcast", "status", "1")
     assert detail.exit_code == 0 and "Sent by language: 0 original, 0 bn" in detail.output
+
+
+@pytest.mark.usefixtures("groups")
+async def test_a_place_offer_reaches_a_bengali_chat_with_its_button_in_bengali(database, telegram, clock, settings):
+    async with bot_running(database, telegram, clock, settings) as bot:
+        date_id, (first, second) = await full_with_waiting(bot, clock, settings, waiting=1)
+        await speak(bot.db, second.chat_id, "bn")
+        await first.press("Can't go")
+        [offer] = await delivered(bot, second, 1)
+        assert [b["text"] for b in second.buttons(offer)] == ["জায়গাটি নিন"]  # "Take the place"
+        await second.press("জায়গাটি নিন", offer)
+        assert (await rsvp_statuses(bot.db, date_id))[second.chat_id] == "going"

@@ -49,6 +49,7 @@ from bot.handlers import (
 )
 from bot.handlers.callback_data import (
     Attendees,
+    BroadcastAddVersion,
     BroadcastControl,
     BroadcastDraftAnswer,
     BroadcastList,
@@ -166,6 +167,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(BroadcastScheduleAnswer, broadcasts.schedule_time_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastControl, broadcasts.control_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastUrgency, broadcasts.urgency_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
+    Button(BroadcastAddVersion, broadcasts.add_version_pressed, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastReviewAnswer, broadcast_reviews.review_answered, ORGANISERS),
     Button(RsvpAnswer, events.rsvp_pressed, shows_event_date=True),
     Button(ShareName, events.share_name_pressed, shows_event_date=True),

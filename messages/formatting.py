@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 
-from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale
+from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale, own_name
 
 
 def number(value: object) -> object:
@@ -103,4 +103,6 @@ def zone(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
 
 FILTERS = {"number": number, "thousands": number, "decimal": decimal, "day": day, "short_day": short_day,
            "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year,
-           "weekday": weekday, "dated": dated, "zone": zone}
+           "weekday": weekday, "dated": dated, "zone": zone,
+           # A language code as its own speakers name it ("bn" -> "বাংলা"), e.g. in a report's per-language counts.
+           "language_name": own_name}

@@ -11,6 +11,7 @@ from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.listings import BroadcastSummary
 from storage.broadcasts.status import TextTooLong
 from storage.broadcasts.tables import BroadcastStatus
+from storage.broadcasts.versions import LanguageCount
 from storage.dates import parse_reminder_rules
 from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.reminders import ComposeFailure
@@ -59,12 +60,17 @@ RULES = parse_reminder_rules("1 day before at 19:00 to everyone; 90 minutes befo
 
 
 def broadcast(status: BroadcastStatus, *, send_at: dt.datetime | None = NEXT_DAY, urgent: bool = False,
-              approved_by: int | None = None, created_by: int | None = 900, **counts: int) -> BroadcastSummary:
+              approved_by: int | None = None, created_by: int | None = 900,
+              by_language: tuple[LanguageCount, ...] = (), **counts: int) -> BroadcastSummary:
     numbers = {"recipients": 5000, "sent": 1200, "blocked": 3, "gone": 2, "failed": 1, "skipped": 4} | counts
     return BroadcastSummary(id=7, status=status, list_slug="rights", list_title=HOSTILE, text="<b>Demo</b>",
                             media_kind=None, created_by=created_by, send_at=send_at, created_at=AT, started_at=AT,
                             finished_at=LATER, counts=BroadcastCounts(**numbers), possible_duplicates=2,
-                            urgent=urgent, approved_by=approved_by)
+                            urgent=urgent, approved_by=approved_by, by_language=by_language)
+
+
+# Sent in the original and in Bengali, as the report of a bilingual alert counts them.
+BY_LANGUAGE = (LanguageCount(None, 700), LanguageCount("bn", 500))
 
 
 def card(**changes) -> Sample:

@@ -147,7 +147,8 @@ ORGANISER_COMMANDS = ["/newlist secret-plans Secret plans", "/organiser add 444"
 ORGANISER_BUTTONS = ["bcast:list:{protests}", "bcast:send:{draft}", "bcast:schedule:{draft}", "bcast:drop:{draft}",
                      "bcast:at:yes:{draft}:4102444800", "bcast:at:other:{draft}:4102444800",
                      "bcast:pause:{paused}", "bcast:resume:{paused}", "bcast:cancel:{scheduled}",
-                     "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}", "review:approve:{draft}",
+                     "bcast:ring:urgent:{draft}", "bcast:ring:ordinary:{draft}", "bcast:lang:bn:{draft}",
+                     "review:approve:{draft}",
                      "review:reject:{draft}", "review:send:{scheduled}", "review:drop:{scheduled}",
                      "attendees:{inner_event}", "cancelevent:pick:{inner_date}", "cancelevent:yes:{public_date}",
                      "cancelevent:no:{public_date}"]

@@ -51,7 +51,7 @@ async def test_broadcast_previews_exactly_then_sends_and_reports(running_bot, or
         "<i>You get this as a member of Protests &amp; demos. To leave: /unsubscribe protests</i>")
     assert "reach the <b>3</b> chats on <b>Protests &amp; demos</b>" in confirm["text"]
     assert [b["text"] for b in organiser.buttons(confirm)] == ["Send now", "Schedule", "Cancel",
-                                                          "Rings even in quiet hours"]
+                                                          "Rings even in quiet hours", "Add বাংলা version"]
     assert running_bot.server.sent_to(101) == []  # nothing goes out before Send now
 
     started = await organiser.press("Send now")

@@ -15,6 +15,7 @@ from telegram.ext import CallbackQueryHandler, ConversationHandler
 from bot.app import build_application
 from bot.handlers import callback_data
 from bot.handlers.callback_data import (
+    BroadcastAddVersion,
     BroadcastScheduleAnswer,
     EditField,
     Family,
@@ -30,7 +31,7 @@ from storage.iapt.report import View
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
 SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
                QuietChoice: ["2200-0730", "0000-2359", "off", "default"], StatsCompare: ["", "2018-19"],
-               BroadcastScheduleAnswer: ["1", "999999999999"]}
+               BroadcastScheduleAnswer: ["1", "999999999999"], BroadcastAddVersion: ["bn", "xyz"]}
 
 
 def _samples(family: type[Family]) -> list[dict[str, object]]:
@@ -51,7 +52,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 24
+    assert len(FAMILIES) == 25
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

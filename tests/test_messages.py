@@ -33,6 +33,7 @@ from storage.import_problems import ImportProblem, ImportProblemKind, ImportRefu
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
+    BY_LANGUAGE,
     COMPARE_ANSWER,
     COMPARE_PROMPT,
     COMPOSE_FAILURES,
@@ -126,8 +127,12 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
         {"items": [broadcast(status) for status in BroadcastStatus], "tz": TZ, "rate": 25, "detail": detail}
         for detail in (False, True)] + [
         {"items": [broadcast(BroadcastStatus.DONE, paused=3, silent=40, approved_by=901)], "tz": TZ, "rate": 25,
-         "detail": True}],
+         "detail": True},
+        {"items": [broadcast(BroadcastStatus.DONE, by_language=BY_LANGUAGE)], "tz": TZ, "rate": 25, "detail": True}],
     "cli_broadcast_too_long.txt": [{"problem": TextTooLong(5000, 4096)}],
+    "cli_broadcast_bad_version.txt": [{"spec": "fr=alert.html", "unreadable": False, "languages": ["bn"]},
+                                      {"spec": "bn=missing.html", "unreadable": True, "languages": []}],
+    "_broadcast_languages.txt": [{"b": broadcast(BroadcastStatus.DONE, by_language=BY_LANGUAGE)}],
     "cli_broadcast_unknown.txt": [{"broadcast_id": 7}],
     "cli_broadcast_usage.txt": [{}],
     "cli_database_unreachable.txt": [{"reason": "connection refused"}],
@@ -196,6 +201,7 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
 }
 # Templates of macros only, each called with sample arguments named as the macro names them.
 MACRO_ARGUMENTS = {
+    "language_name": "বাংলা",
     "title": HOSTILE, "count": 3, "days": 7, "id": 7, "field": "venue_name", "when": "Wed 21 March", "label": "2018-19",
     "area": AREA, "f": ROWS[0].count, "s": Share("a", "b", 41.2), "d": dt.date(2019, 3, 31), "period": YEAR,
     "link": LINEAGE[0], "p": POPULATION, "answer": area_answer(), "rows": ROWS,

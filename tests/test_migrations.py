@@ -85,3 +85,43 @@ async def test_a_database_behind_the_head_is_upgraded_and_one_at_the_head_left_a
         tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
     await db.dispose()
     assert set(SQLModel.metadata.tables) <= tables
+
+
+async def test_broadcast_versions_arrive_and_leave_with_0017_keeping_the_deliveries(tmp_path):
+    from storage.db import Database
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path}/versions.db")
+    await upgrade_to(db, "0016_chat_language")
+    async with db.engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO chats (id, telegram_id, kind, active, first_seen_at, language) "
+            "VALUES (1, 4242, 'private', 1, '2018-03-01 12:00:00', 'bn')"))
+        await connection.execute(text(
+            "INSERT INTO mailing_lists (id, slug, title, description, public, created_at) "
+            "VALUES (1, 'protests', 'Protests', '', 1, '2018-03-01 12:00:00')"))
+        await connection.execute(text(
+            "INSERT INTO broadcasts (id, list_id, status, text, created_at, kind, custom_recipients, recipients, "
+            "sent_count, blocked_count, gone_count, failed_count, skipped_count, urgent, possible_duplicates) "
+            "VALUES (1, 1, 'done', 'Demo', '2018-03-01 12:00:00', 'alert', 0, 1, 1, 0, 0, 0, 0, 0, 0)"))
+        await connection.execute(text(
+            "INSERT INTO deliveries (id, broadcast_id, chat_id, status) VALUES (1, 1, 1, 'sent')"))
+    await upgrade_to(db, "0017_broadcast_versions")
+    async with db.engine.begin() as connection:
+        # Sent before versions existed: in the original.
+        assert (await connection.execute(text("SELECT status, language FROM deliveries"))).one() == ("sent", None)
+        await connection.execute(text(
+            "INSERT INTO broadcast_versions (broadcast_id, language, text) VALUES (1, 'bn', 'বিক্ষোভ')"))
+        assert (await connection.execute(text("SELECT sent_count FROM broadcast_versions"))).scalar_one() == 0
+
+    def down(connection):
+        command.downgrade(alembic_config(connection), "0016_chat_language")
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(down)
+    async with db.engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+        columns = await connection.run_sync(lambda sync: [c["name"] for c in inspect(sync).get_columns("deliveries")])
+        kept = (await connection.execute(text("SELECT status FROM deliveries"))).scalar_one()
+    await db.dispose()
+    assert "broadcast_versions" not in tables and "language" not in columns
+    assert kept == "sent"

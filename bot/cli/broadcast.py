@@ -41,6 +41,28 @@ def _parse_at(value: str, *, settings: Settings, now: dt.datetime) -> dt.datetim
     return moment
 
 
+def _read_versions(specs: list[str]) -> dict[str, str]:
+    """`--version bn=FILE`, each a language the bot speaks (not its source language) and a
+    readable UTF-8 file; exits naming the one that is not."""
+    from pathlib import Path
+
+    from bot.cli.support import fail
+    from messages.i18n import SOURCE_LANGUAGE, available_languages
+
+    versions: dict[str, str] = {}
+    for spec in specs:
+        language, _equals, path = spec.partition("=")
+        language = language.strip().lower()
+        if language not in available_languages() or language == SOURCE_LANGUAGE or not path:
+            raise fail("cli_broadcast_bad_version.txt", spec=spec, unreadable=False,
+                       languages=[code for code in available_languages() if code != SOURCE_LANGUAGE])
+        try:
+            versions[language] = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise fail("cli_broadcast_bad_version.txt", spec=spec, unreadable=True, languages=[]) from None
+    return versions
+
+
 @broadcast_app.command("send")
 def broadcast_send(
     list_slug: Annotated[str, typer.Option("--list", help="The list's short name.")],
@@ -49,6 +71,9 @@ def broadcast_send(
         help=f"A template in messages/ instead of --text, e.g. {EXAMPLE_TEMPLATE.removesuffix('.html')}.")] = None,
     at: Annotated[str | None, typer.Option(
         help="When to send, e.g. 2018-03-20T19:00 (in TIMEZONE unless an offset is given). Default: now.")] = None,
+    version: Annotated[list[str] | None, typer.Option(
+        "--version", help="The same alert in another language, from a UTF-8 file of Telegram HTML: bn=FILE. "
+                          "Chats that speak it get it instead. Repeat for more languages.")] = None,
 ) -> None:
     """Queue an alert to a list; the running bot sends it and reports to nobody (see `status`)."""
     from jinja2 import TemplateNotFound
@@ -66,6 +91,7 @@ def broadcast_send(
     now = SystemClock().now()
     if (text is None) == (template is None):
         raise fail("cli_broadcast_usage.txt")
+    versions = _read_versions(version or [])
     send_at = None
     if at is not None:
         try:
@@ -86,7 +112,10 @@ def broadcast_send(
             # Refuses, with the position, HTML Telegram would refuse for every recipient.
             check_message_length(text=body, media_kind=None, mailing_list=mailing_list,
                                  support_pointer=settings.support_pointer_under_alerts)
-            broadcast = await create_broadcast(session, list_id=mailing_list.id, text=body,
+            for language, version_text in versions.items():  # each checked as it will be sent
+                check_message_length(text=version_text, media_kind=None, mailing_list=mailing_list,
+                                     support_pointer=settings.support_pointer_under_alerts, language=language)
+            broadcast = await create_broadcast(session, list_id=mailing_list.id, text=body, versions=versions,
                                                created_by=None, send_at=send_at, now=now)
             count = broadcast.recipients if send_at is None else await subscriber_count(session,
                                                                                          list_id=mailing_list.id)

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
 from bot.engines.claims import Progress
-from bot.engines.dispatch import Dispatcher
+from bot.engines.dispatch import Dispatcher, Versions
 from bot.engines.notices import OrganiserNotices, OverdueReviewer, Reporter
 from bot.telegram_io.sending import Outgoing, Sender, TelegramSender
 from storage.broadcasts.claims import requeue_interrupted_deliveries
@@ -49,7 +49,8 @@ from storage.broadcasts.status import (
     sending_broadcast_ids,
     start_due_broadcasts,
 )
-from storage.broadcasts.tables import Broadcast, BroadcastStatus, get_broadcast
+from storage.broadcasts.tables import BroadcastStatus, get_broadcast
+from storage.broadcasts.versions import versions_to_send
 from storage.clock import Clock
 from storage.db import Database
 from storage.leases import live_workers
@@ -58,8 +59,9 @@ from storage.lists.models import MailingList
 
 logger = logging.getLogger(__name__)
 
-# Renders the message recipients get (the text and the list's footer) from a broadcast.
-Composer = Callable[[Broadcast, MailingList], Outgoing]
+# Renders the message recipients get (the text and the list's footer) from a broadcast: its
+# original, or with `version=` one of its versions in another language.
+Composer = Callable[..., Outgoing]
 
 
 # Seconds between looks at deliveries another process holds, while nothing else is left to send.
@@ -286,23 +288,29 @@ class Broadcaster:
         async with self.db.transaction() as session:
             broadcast = await get_broadcast(session, broadcast_id=broadcast_id)
             mailing_list = await session.get(MailingList, broadcast.list_id) if broadcast else None
+            versions = await versions_to_send(session, broadcast_id=broadcast_id) if broadcast else []
         if broadcast is None or mailing_list is None:
             return
         try:
-            message = self.compose(broadcast, mailing_list)
-            check_length(message.text, media_kind=broadcast.media_kind)
+            # Every version composed once here; each recipient's send picks one of them.
+            messages: Versions = {None: self.compose(broadcast, mailing_list)}
+            for version in versions:
+                messages[version.language] = self.compose(broadcast, mailing_list, version=version)
+            for message in messages.values():
+                check_length(message.text, media_kind=broadcast.media_kind)
         except Exception as problem:  # whatever it is, retrying will not change it
             await self.notices.fail(self.db, broadcast_id, problem)
             return
-        # The same message without its notification, for chats in their quiet hours (unless urgent).
-        quiet_message = None if broadcast.urgent or self.quiet is None else dataclasses.replace(message, silent=True)
+        # The same messages without their notification, for chats in their quiet hours (unless urgent).
+        quiet_messages = None if broadcast.urgent or self.quiet is None else {
+            language: dataclasses.replace(message, silent=True) for language, message in messages.items()}
         breaker = self.dispatch.breaker_for(broadcast_id)
         try:
-            await self._deliver_with(breaker, message, quiet_message)
+            await self._deliver_with(breaker, messages, quiet_messages)
         finally:
             self.dispatch.forget_breaker(broadcast_id)
 
-    async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing, quiet_message: Outgoing | None) -> None:
+    async def _deliver_with(self, breaker: CircuitBreaker, messages: Versions, quiet_messages: Versions | None) -> None:
         broadcast_id = breaker.broadcast_id
         after_id = 0
         while not self._stopping:
@@ -336,7 +344,7 @@ class Broadcaster:
             claim_size = self.dispatch.claim_size
             for start in range(0, len(page), claim_size):
                 chunk = page[start:start + claim_size]
-                if not await self.dispatch.claim_and_send(breaker, chunk, message, quiet_message):
+                if not await self.dispatch.claim_and_send(breaker, chunk, messages, quiet_messages):
                     await self.dispatch.drain(broadcast_id, breaker)
                     return
                 if self._stopping:

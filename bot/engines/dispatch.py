@@ -24,6 +24,9 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.lists.alert_settings import QuietPolicy
 
+# A broadcast's messages by the version's language (None: the original), composed once per broadcast.
+Versions = dict[str | None, Outgoing]
+
 logger = logging.getLogger(__name__)
 
 
@@ -85,10 +88,10 @@ class Dispatcher:
         for task in list(self.send_tasks):
             task.cancel()
 
-    async def claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing,
-                             quiet_message: Outgoing | None) -> bool:
-        """Claims `chunk` and starts its sends (silent ones for chats in their quiet hours); False
-        if the broadcast is no longer sending."""
+    async def claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], messages: Versions,
+                             quiet_messages: Versions | None) -> bool:
+        """Claims `chunk` and starts its sends, each in the version stamped on its delivery (silent
+        ones for chats in their quiet hours); False if the broadcast is no longer sending."""
         broadcast_id = breaker.broadcast_id
         wanted = sum(1 for d in chunk if d.reachable and not d.paused)
         await self.claims.reserve(wanted)
@@ -104,15 +107,20 @@ class Dispatcher:
             return False
         self.claims.claimed(broadcast_id, len(claimed))
         breaker.in_flight += len(claimed)
-        local_time = self.quiet.local_time(self.clock.now()) if quiet_message is not None else None
+        local_time = self.quiet.local_time(self.clock.now()) if quiet_messages is not None else None
         for delivery in claimed:
             silent = local_time is not None and self.quiet.silent(delivery.quiet_hours, local_time)
-            task = asyncio.create_task(self._send_one(breaker, delivery, quiet_message if silent else message))
+            # A version stamped on the delivery is always among those composed (versions are fixed
+            # before any delivery is queued); the original is the safe answer all the same.
+            language = delivery.language if delivery.language in messages else None
+            message = (quiet_messages if silent else messages)[language]
+            task = asyncio.create_task(self._send_one(breaker, delivery, message, language))
             self.send_tasks.add(task)
             task.add_done_callback(self.send_tasks.discard)
         return True
 
-    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing) -> None:
+    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing,
+                        language: str | None) -> None:
         broadcast_id = breaker.broadcast_id
         try:
             result = await self.sender.send(delivery.telegram_id, message)
@@ -123,7 +131,7 @@ class Dispatcher:
         finally:
             breaker.in_flight -= 1
         outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, DELIVERY_STATUS_OF[result.outcome],
-                                  result.new_chat_id, silent=message.silent)
+                                  result.new_chat_id, silent=message.silent, language=language)
         to_record, trip = breaker.take(outcome, result)
         if to_record:
             self.recorder.add(to_record)

@@ -4,12 +4,15 @@ place' button (the offers themselves, their deadlines and their expiry are in
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from bot.engines.composing import in_each_language
 from messages import label, render
+from messages.i18n import SOURCE_LANGUAGE
 from storage.events.offers import OfferComposer, Offering, OfferNotice
 from storage.events.tables import Event, EventDate
 
@@ -18,16 +21,21 @@ from storage.events.tables import Event, EventDate
 TakePlaceData = Callable[[int], str]
 
 
-def take_place_button(event_date_id: int, take_place_data: TakePlaceData) -> str:
-    """The notice's one button, as `Broadcast.buttons` keeps them."""
-    return json.dumps([[[label("event_take_place"), take_place_data(event_date_id)]]], ensure_ascii=False)
+def take_place_button(event_date_id: int, take_place_data: TakePlaceData, *, language: str = SOURCE_LANGUAGE) -> str:
+    """The notice's one button, as `Broadcast.buttons` keeps them, labelled in `language`."""
+    return json.dumps([[[label("event_take_place", language=language), take_place_data(event_date_id)]]],
+                      ensure_ascii=False)
 
 
 def compose_offer(tz: ZoneInfo, take_place_data: TakePlaceData) -> OfferComposer:
+    """The offer in each language the bot speaks, its button too (rendered once per language)."""
     def compose(event: Event, event_date: EventDate, expires_at: dt.datetime, open_to_all: bool) -> OfferNotice:
-        text = render("event_place_offered.html", event=event, date=event_date, expires_at=expires_at,
-                      open_to_all=open_to_all, tz=tz)
-        return OfferNotice(text, take_place_button(event_date.id, take_place_data))
+        text = in_each_language(lambda language: render(
+            "event_place_offered.html", language=language, event=event, date=event_date, expires_at=expires_at,
+            open_to_all=open_to_all, tz=tz))
+        buttons = {code: take_place_button(event_date.id, take_place_data, language=code) for code in text.versions}
+        return OfferNotice(dataclasses.replace(text, buttons=buttons),
+                           take_place_button(event_date.id, take_place_data))
 
     return compose
 

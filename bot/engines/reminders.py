@@ -31,8 +31,10 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes, JobQueue
 
+from bot.engines.composing import in_each_language
 from messages import render
 from storage.broadcasts.notices import record_notice
+from storage.broadcasts.versions import LocalisedText
 from storage.clock import Clock
 from storage.db import Database
 from storage.events import offers, reminders, tables
@@ -61,33 +63,41 @@ class RebuildReport:
     seconds: float
 
 
-def compose_reminder(tz: ZoneInfo) -> Callable[[DueReminder], str]:
-    def compose(due: DueReminder) -> str:
-        return render("event_reminder.html", event=due.event, date=due.date, tz=tz,
-                      going_only=due.rule.audience.value == "going")
+# Each of these renders its message once per language the bot speaks (`in_each_language`): the
+# engine sends every recipient the version in its chat's language, chosen when its delivery is
+# queued, through the same ledger as any broadcast.
+
+def compose_reminder(tz: ZoneInfo) -> Callable[[DueReminder], LocalisedText]:
+    def compose(due: DueReminder) -> LocalisedText:
+        return in_each_language(lambda language: render(
+            "event_reminder.html", language=language, event=due.event, date=due.date, tz=tz,
+            going_only=due.rule.audience.value == "going"))
 
     return compose
 
 
-def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], str]:
-    def compose(change: DateChange) -> str:
-        return render("event_moved.html", event=change.event, date=change.date, old_starts_at=change.old_starts_at,
-                      tz=tz)
+def compose_moved(tz: ZoneInfo) -> Callable[[DateChange], LocalisedText]:
+    def compose(change: DateChange) -> LocalisedText:
+        return in_each_language(lambda language: render(
+            "event_moved.html", language=language, event=change.event, date=change.date,
+            old_starts_at=change.old_starts_at, tz=tz))
 
     return compose
 
 
-def compose_promoted(tz: ZoneInfo) -> Callable[[tables.Event, tables.EventDate], str]:
+def compose_promoted(tz: ZoneInfo) -> Callable[[tables.Event, tables.EventDate], LocalisedText]:
     """The notice to those let in from the waiting list (queued with the promotion, in storage)."""
-    def compose(event: tables.Event, event_date: tables.EventDate) -> str:
-        return render("event_promoted.html", event=event, date=event_date, tz=tz)
+    def compose(event: tables.Event, event_date: tables.EventDate) -> LocalisedText:
+        return in_each_language(lambda language: render(
+            "event_promoted.html", language=language, event=event, date=event_date, tz=tz))
 
     return compose
 
 
-def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], str]:
-    def compose(change: DateChange) -> str:
-        return render("event_cancelled.html", event=change.event, date=change.date, tz=tz)
+def compose_cancelled(tz: ZoneInfo) -> Callable[[DateChange], LocalisedText]:
+    def compose(change: DateChange) -> LocalisedText:
+        return in_each_language(lambda language: render(
+            "event_cancelled.html", language=language, event=change.event, date=change.date, tz=tz))
 
     return compose
 

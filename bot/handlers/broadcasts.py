@@ -17,9 +17,10 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, ContextTypes, filters
 
-from bot.engines.composing import check_message_length, compose_message
+from bot.engines.composing import check_message_length, compose_broadcast, compose_message
 from bot.handlers import broadcast_reviews
 from bot.handlers.callback_data import (
+    BroadcastAddVersion,
     BroadcastControl,
     BroadcastDraftAnswer,
     BroadcastList,
@@ -31,6 +32,7 @@ from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from bot.telegram_io.sending import send_outgoing
 from messages.formatting import dated
+from messages.i18n import SOURCE_LANGUAGE, available_languages, own_name
 from storage.broadcasts import drafts, reviews
 from storage.broadcasts.drafts import DraftAnswer, DraftContent
 from storage.broadcasts.listings import (
@@ -43,34 +45,44 @@ from storage.broadcasts.listings import (
 )
 from storage.broadcasts.status import BroadcastError, TextTooLong, TimeInPast, change_broadcast, schedule_broadcast
 from storage.broadcasts.tables import BroadcastStatus, MediaKind
+from storage.broadcasts.versions import Version
 from storage.dates import DateProblem, DateProblemKind, parse_moment
 from storage.lists.models import MailingList
 from storage.telegram_html import TelegramHtmlError
 
-STEP = "broadcast_step"  # key in user_data: ("text", list_id) or ("time", broadcast_id)
+# Key in user_data: ("text", list_id), ("time", broadcast_id) or ("version", (broadcast_id, language)).
+STEP = "broadcast_step"
 
 
 def _list_buttons(choices: list[ListChoice]) -> Keyboard:
     return [[(label("broadcast_list", title=c.title, count=c.subscribers), BroadcastList.build(c.id))] for c in choices]
 
 
-def _draft_buttons(broadcast_id: int, *, urgent: bool) -> Keyboard:
+def _draft_buttons(broadcast_id: int, *, urgent: bool, versions: dict[str, str]) -> Keyboard:
     ring = (label("broadcast_ordinary"), BroadcastUrgency.build("ordinary", broadcast_id)) if urgent else (
         label("broadcast_urgent"), BroadcastUrgency.build("urgent", broadcast_id))
+    # The original is taken as written in the bot's source language: a version is offered in
+    # every other language the bot speaks, until it is added.
+    add_version = [(label("broadcast_add_version", language_name=own_name(code)),
+                    BroadcastAddVersion.build(code, broadcast_id))
+                   for code in available_languages() if code != SOURCE_LANGUAGE and code not in versions]
     return [[(label("broadcast_send_now"), BroadcastDraftAnswer.build(DraftAnswer.SEND, broadcast_id)),
              (label("broadcast_schedule"), BroadcastDraftAnswer.build(DraftAnswer.SCHEDULE, broadcast_id)),
              (label("broadcast_drop"), BroadcastDraftAnswer.build(DraftAnswer.DROP, broadcast_id))],
-            [ring]]
+            [ring], *([button] for button in add_version)]
 
 
 async def _confirm(update: Update, context: ContextTypes.DEFAULT_TYPE, made: drafts.NewDraft, *,
                    edit: bool) -> None:
-    """The question under the preview: how many it reaches, and whether it rings in quiet hours."""
+    """The question under the preview: how many it reaches, whether it rings in quiet hours,
+    and in which languages it goes."""
     settings = services_of(context).settings
     answer = edit_or_reply if edit else reply
-    await answer(update, "broadcast_confirm.html", count=made.choice.subscribers, title=made.choice.title,
+    template = "broadcast_confirm_versions.html" if made.versions else "broadcast_confirm.html"
+    await answer(update, template, count=made.choice.subscribers, title=made.choice.title,
                  urgent=made.broadcast.urgent, quiet=settings.quiet_policy.default,
-                 buttons=_draft_buttons(made.broadcast.id, urgent=made.broadcast.urgent))
+                 languages=[own_name(code) for code in made.versions],
+                 buttons=_draft_buttons(made.broadcast.id, urgent=made.broadcast.urgent, versions=made.versions))
 
 
 def _control_buttons(items: list[BroadcastSummary]) -> Keyboard:
@@ -149,6 +161,9 @@ async def next_step_message(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     kind, ident = step
     if kind == "text":
         await _text_received(update, context, list_id=ident)
+    elif kind == "version":
+        broadcast_id, language = ident
+        await _version_received(update, context, broadcast_id=broadcast_id, language=language)
     else:
         await _time_received(update, context, broadcast_id=ident)
 
@@ -168,7 +183,7 @@ def _length_check(support_pointer: bool):
 
     def check(content: DraftContent, mailing_list: MailingList) -> None:
         check_message_length(text=content.text, media_kind=content.media_kind, mailing_list=mailing_list,
-                             support_pointer=support_pointer)
+                             support_pointer=support_pointer, language=content.language)
 
     return check
 
@@ -198,6 +213,53 @@ async def _text_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, 
     preview = compose_message(text=content.text, media_kind=content.media_kind, media_file_id=content.file_id,
                               mailing_list=made.mailing_list, support_pointer=support_pointer)
     await send_outgoing(context.bot, update.effective_chat.id, preview)
+    await _confirm(update, context, made, edit=False)
+
+
+async def add_version_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"Add <language> version" under the preview: asks for the alert in that language."""
+    query = update.callback_query
+    await query.answer()
+    pressed = BroadcastAddVersion.parse(query.data)
+    if pressed.language not in available_languages():
+        await edit_or_reply(update, "broadcast_no_longer_waiting.html", broadcast_id=pressed.broadcast_id)
+        return
+    context.user_data[STEP] = ("version", (pressed.broadcast_id, pressed.language))
+    await edit_or_reply(update, "broadcast_ask_version.html", broadcast_id=pressed.broadcast_id,
+                        language_name=own_name(pressed.language))
+
+
+async def _version_received(update: Update, context: ContextTypes.DEFAULT_TYPE, *, broadcast_id: int,
+                            language: str) -> None:
+    """The alert in another language: checked like the original (the question stays open if it
+    is refused), then every version is previewed as it will be sent."""
+    content = _content_of(update.effective_message)
+    if content is None:
+        await reply(update, "broadcast_not_text.html")
+        return
+    services = services_of(context)
+    support_pointer = services.settings.support_pointer_under_alerts
+    name = own_name(language)
+    try:
+        async with services.db.transaction() as session:
+            made = await drafts.set_version(session, broadcast_id=broadcast_id, language=language, text=content.text,
+                                            check_length=_length_check(support_pointer))
+    except TextTooLong as problem:
+        await reply(update, "broadcast_version_too_long.html", problem=problem, language_name=name)
+        return
+    except TelegramHtmlError as problem:
+        await reply(update, "broadcast_version_bad_html.html", problem=problem, language_name=name)
+        return
+    except BroadcastError:
+        context.user_data.pop(STEP, None)
+        await reply(update, "broadcast_no_longer_waiting.html", broadcast_id=broadcast_id)
+        return
+    context.user_data.pop(STEP, None)
+    previews = [compose_broadcast(made.broadcast, made.mailing_list, support_pointer=support_pointer)]
+    previews += [compose_broadcast(made.broadcast, made.mailing_list, support_pointer=support_pointer,
+                                   version=Version(code, text)) for code, text in made.versions.items()]
+    for preview in previews:
+        await send_outgoing(context.bot, update.effective_chat.id, preview)
     await _confirm(update, context, made, edit=False)
 
 

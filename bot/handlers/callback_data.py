@@ -147,6 +147,14 @@ class BroadcastUrgency(Family, layout="bcast:ring:{ring}:{broadcast_id}"):
 
 
 @dataclasses.dataclass(frozen=True)
+class BroadcastAddVersion(Family, layout="bcast:lang:{language}:{broadcast_id}"):
+    """Under a preview: "Add <language> version", the same alert in another language the bot speaks."""
+
+    language: Annotated[str, r"[a-z]{2,3}"]
+    broadcast_id: int
+
+
+@dataclasses.dataclass(frozen=True)
 class BroadcastScheduleAnswer(Family, layout="bcast:at:{answer}:{broadcast_id}:{send_at}"):
     """Under the time an organiser typed, echoed in full: schedule the broadcast then, or give
     another time. `send_at` is the moment in Unix seconds, so the press needs nothing remembered."""

@@ -17,7 +17,16 @@ from sqlalchemy import and_, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from storage.broadcasts.tables import Broadcast, BroadcastKind, Delivery, DeliveryStatus, DeliveryTally, get_broadcast
+from storage.broadcasts.tables import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastVersion,
+    Delivery,
+    DeliveryStatus,
+    DeliveryTally,
+    get_broadcast,
+)
+from storage.broadcasts.versions import count_version_sends
 from storage.db import utcnow
 from storage.lists.chats import mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
@@ -74,6 +83,8 @@ class PendingDelivery:
     quiet_hours: str | None = None
     # The chat has paused alerts and this broadcast is an ordinary alert: held, not sent.
     paused: bool = False
+    # The version it gets, as stamped when it was queued (None: the original).
+    language: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +96,7 @@ class DeliveryOutcome:
     # Set when the chat turned out to have moved (a group became a supergroup).
     new_telegram_id: int | None = None
     silent: bool = False  # sent without a notification (quiet hours)
+    language: str | None = None  # the version it was sent in (None: the original)
 
 
 # ------------------------------------------------------------------ queueing
@@ -99,18 +111,26 @@ def everyone_on_list(list_id: int) -> Select:
 
 
 async def create_deliveries(session: AsyncSession, *, broadcast_id: int, chat_rows: Select) -> int:
-    """One PENDING delivery per distinct chat id that `chat_rows` selects; returns how many."""
+    """One PENDING delivery per distinct chat id that `chat_rows` selects; returns how many.
+
+    Each is stamped with the version its chat gets: the broadcast's version in the chat's
+    language if it has one, else the original (None). Stamped here, once, so the choice never
+    changes afterwards, whatever the chat does meanwhile or however often the send is resumed."""
     chosen = chat_rows.subquery()
     # The first selected column is the chat id, whatever the caller named it.
     chat_id_column = list(chosen.c)[0]
     rows = (
-        select(literal(broadcast_id), chat_id_column, literal(DeliveryStatus.PENDING.value))
+        select(literal(broadcast_id), chat_id_column, literal(DeliveryStatus.PENDING.value),
+               BroadcastVersion.language)
         .distinct()
         .join(Chat, Chat.id == chat_id_column)
+        .outerjoin(BroadcastVersion, and_(BroadcastVersion.broadcast_id == broadcast_id,
+                                          BroadcastVersion.language == Chat.language))
         .where(Chat.active.is_(True))
     )
     await session.execute(
-        insert(Delivery).from_select([Delivery.broadcast_id, Delivery.chat_id, Delivery.status], rows)
+        insert(Delivery).from_select([Delivery.broadcast_id, Delivery.chat_id, Delivery.status, Delivery.language],
+                                     rows)
     )
     return (await session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast_id)
@@ -172,14 +192,15 @@ async def pending_deliveries(session: AsyncSession, *, broadcast_id: int, after_
     reachable = Chat.active if broadcast.custom_recipients else and_(Chat.active, still_subscribed)
     paused = (Chat.paused_until > (now or utcnow())) if holds_for_pause(broadcast) else literal(False)
     query = (
-        select(Delivery.id, Delivery.chat_id, Chat.telegram_id, reachable, Chat.quiet_hours, paused)
+        select(Delivery.id, Delivery.chat_id, Chat.telegram_id, reachable, Chat.quiet_hours, paused,
+               Delivery.language)
         .join(Chat, Chat.id == Delivery.chat_id)
         .where(Delivery.broadcast_id == broadcast_id, Delivery.id > after_id,
                Delivery.status == DeliveryStatus.PENDING.value)
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return [PendingDelivery(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]))
+    return [PendingDelivery(row[0], row[1], row[2], bool(row[3]), row[4], bool(row[5]), row[6])
             for row in (await session.execute(query)).all()]
 
 
@@ -191,15 +212,16 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
 
     An outcome of PENDING puts its delivery back in the queue unsent (the engine's circuit
     breaker stopped it: it is neither a duplicate nor a failure)."""
-    groups: dict[int, dict[tuple[DeliveryStatus, bool], list[int]]] = {}
+    groups: dict[int, dict[tuple[DeliveryStatus, bool, str | None], list[int]]] = {}
     for outcome in outcomes:
-        silent = outcome.silent and outcome.status is DeliveryStatus.SENT
-        groups.setdefault(outcome.broadcast_id, {}).setdefault((outcome.status, silent), []).append(
-            outcome.delivery_id)
+        sent = outcome.status is DeliveryStatus.SENT
+        key = (outcome.status, outcome.silent and sent, outcome.language if sent else None)
+        groups.setdefault(outcome.broadcast_id, {}).setdefault(key, []).append(outcome.delivery_id)
     for broadcast_id, by_status in groups.items():
         added: dict[DeliveryStatus, int] = {}
+        in_versions: dict[str, int] = {}
         silently = 0
-        for (status, silent), delivery_ids in by_status.items():
+        for (status, silent, language), delivery_ids in by_status.items():
             # Only claimed rows change: a row erased meanwhile (/forget) is simply gone.
             values: dict[str, object] = {"status": status.value}
             if status is DeliveryStatus.PENDING:
@@ -211,7 +233,10 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
             )
             added[status] = added.get(status, 0) + (result.rowcount or 0)
             silently += (result.rowcount or 0) if silent else 0
+            if language is not None:
+                in_versions[language] = in_versions.get(language, 0) + (result.rowcount or 0)
         await add_to_counters(session, broadcast_id, added)
+        await count_version_sends(session, broadcast_id, in_versions)
         if silently:
             await session.execute(update(_broadcasts).where(_broadcasts.c.id == broadcast_id)
                                   .values(silent_count=_broadcasts.c.silent_count + silently))

@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.listings import BroadcastSummary, ListChoice, broadcast_summary, list_to_broadcast_to
@@ -21,7 +22,8 @@ from storage.broadcasts.status import (
     create_broadcast,
     send_broadcast_now,
 )
-from storage.broadcasts.tables import Broadcast, BroadcastStatus, MediaKind, get_broadcast
+from storage.broadcasts.tables import Broadcast, BroadcastStatus, BroadcastVersion, MediaKind, get_broadcast
+from storage.broadcasts.versions import versions_of
 from storage.lists.models import MailingList
 
 
@@ -40,6 +42,8 @@ class DraftContent:
     text: str
     media_kind: MediaKind | None = None
     file_id: str | None = None
+    # The version's language (its footer is in it); None: the original.
+    language: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +51,8 @@ class NewDraft:
     broadcast: Broadcast
     mailing_list: MailingList
     choice: ListChoice  # the list, with how many chats the draft would reach
+    # Its versions in other languages (language -> text), added at the preview.
+    versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # Raises if the text, composed as the recipients will get it on that list, cannot be sent
@@ -94,4 +100,25 @@ async def set_urgency(session: AsyncSession, *, broadcast_id: int, urgent: bool)
         raise BroadcastError(BroadcastProblemKind.NOT_A_DRAFT)
     draft.urgent = urgent
     await session.flush()
-    return NewDraft(draft, mailing_list, choice)
+    return NewDraft(draft, mailing_list, choice, await versions_of(session, broadcast_id=broadcast_id))
+
+
+async def set_version(session: AsyncSession, *, broadcast_id: int, language: str, text: str,
+                      check_length: LengthCheck) -> NewDraft:
+    """Adds (or replaces) the `language` version of a draft: the same alert, in another language,
+    for the recipients whose chat speaks it. Checked like the original (`check_length` raises
+    TextTooLong or TelegramHtmlError, with the draft's media kind, having stored nothing).
+    Returns the draft with all its versions. Raises BroadcastError if it is no longer a draft:
+    once its deliveries are queued, which version each recipient gets is fixed."""
+    draft = await get_broadcast(session, broadcast_id=broadcast_id)
+    mailing_list = await session.get(MailingList, draft.list_id) if draft is not None else None
+    choice = await list_to_broadcast_to(session, list_id=draft.list_id) if draft is not None else None
+    if draft is None or draft.state is not BroadcastStatus.DRAFT or mailing_list is None or choice is None:
+        raise BroadcastError(BroadcastProblemKind.NOT_A_DRAFT)
+    media_kind = MediaKind(draft.media_kind) if draft.media_kind else None
+    check_length(DraftContent(text, media_kind, draft.media_file_id, language=language), mailing_list)
+    await session.execute(delete(BroadcastVersion).where(BroadcastVersion.broadcast_id == broadcast_id,
+                                                         BroadcastVersion.language == language))
+    session.add(BroadcastVersion(broadcast_id=broadcast_id, language=language, text=text))
+    await session.flush()
+    return NewDraft(draft, mailing_list, choice, await versions_of(session, broadcast_id=broadcast_id))

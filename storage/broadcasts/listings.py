@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.deliveries import BroadcastCounts
 from storage.broadcasts.tables import Broadcast, BroadcastKind, BroadcastStatus
+from storage.broadcasts.versions import LanguageCount, sent_by_language
 from storage.lists.models import Chat, MailingList, Subscription
 
 
@@ -36,6 +37,8 @@ class BroadcastSummary:
     urgent: bool = False  # rings even in quiet hours
     approved_by: int | None = None  # the second organiser, for a broadcast that needed approval
     list_id: int | None = None
+    # Sent per version, the original first, when it went in several languages (else empty).
+    by_language: tuple[LanguageCount, ...] = ()
 
 
 def _summary(broadcast: Broadcast, mailing_list: MailingList) -> BroadcastSummary:
@@ -54,7 +57,10 @@ async def broadcast_summary(session: AsyncSession, *, broadcast_id: int) -> Broa
         select(Broadcast, MailingList).join(MailingList, MailingList.id == Broadcast.list_id)
         .where(Broadcast.id == broadcast_id)
     )).first()
-    return _summary(row[0], row[1]) if row is not None else None
+    if row is None:
+        return None
+    by_language = tuple(await sent_by_language(session, broadcast_id=broadcast_id))
+    return dataclasses.replace(_summary(row[0], row[1]), by_language=by_language)
 
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[BroadcastSummary]:

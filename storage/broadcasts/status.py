@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+from collections.abc import Mapping
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from storage.broadcasts.tables import (
     get_broadcast,
     get_broadcast_by_origin,
 )
+from storage.broadcasts.versions import LocalisedText, add_versions, as_localised
 from storage.db import utcnow
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH
 
@@ -136,7 +138,7 @@ async def create_broadcast(
     session: AsyncSession,
     *,
     list_id: int,
-    text: str,
+    text: str | LocalisedText,
     created_by: int | None,
     send_at: dt.datetime | None = None,
     origin_key: str | None = None,
@@ -148,6 +150,7 @@ async def create_broadcast(
     kind: BroadcastKind = BroadcastKind.ALERT,
     check_text: bool = True,
     urgent: bool = False,
+    versions: Mapping[str, str] | None = None,
 ) -> Broadcast | None:
     """Creates a broadcast of `text` (Telegram HTML) to the list `list_id`.
 
@@ -162,6 +165,9 @@ async def create_broadcast(
     - `kind`: REPORT for a notice to an organiser (sent without the list's footer).
     - `check_text=False`: not refused here for its length (the engine checks it when sending).
     - `urgent`: rings even in the recipients' quiet hours.
+    - `versions`: the same text in other languages (language -> Telegram HTML); a recipient whose
+      chat speaks one of them gets it instead (`versions.py`). Checked like `text`. A
+      `LocalisedText` as `text` brings its versions (and their buttons) with it.
     - `origin_key`: at most one broadcast per key, ever. If one exists already this returns
       **None** (and raises nothing; the caller's transaction stays usable).
 
@@ -172,9 +178,12 @@ async def create_broadcast(
     """
     if photo_file_id and document_file_id:
         raise BroadcastError(BroadcastProblemKind.ONE_ATTACHMENT)
+    localised = as_localised(text)
+    text, versions, version_buttons = localised.original, {**localised.versions, **(versions or {})}, localised.buttons
     media_kind = MediaKind.PHOTO if photo_file_id else MediaKind.DOCUMENT if document_file_id else None
     if check_text:
-        check_length(text, media_kind=media_kind)
+        for each in (text, *versions.values()):
+            check_length(each, media_kind=media_kind)
     now = now or utcnow()
     if send_at is not None and send_at <= now and not draft:
         send_at = None  # due already: send now rather than refuse a caller racing the clock
@@ -204,6 +213,9 @@ async def create_broadcast(
         if origin_key is not None and await get_broadcast_by_origin(session, origin_key=origin_key) is not None:
             return None
         raise
+    if versions:
+        # Before any delivery is queued: queueing stamps each with the version its chat gets.
+        await add_versions(session, broadcast_id=broadcast.id, versions=versions, buttons=version_buttons)
     if recipient_chat_rows is not None:
         broadcast.recipients = await create_deliveries(session, broadcast_id=broadcast.id,
                                                        chat_rows=recipient_chat_rows)

@@ -4,7 +4,8 @@ delivery row per recipient, with the statuses both move through.
 A broadcast moves through DRAFT -> SCHEDULED -> SENDING -> DONE, and may be PAUSED (and resumed)
 while sending, CANCELLED before it is done, or FAILED when the engine cannot put it together; a
 big one waits FOR_APPROVAL after its draft, and a scheduled one the bot could not start in time
-becomes OVERDUE (`status.py` makes these changes). Each delivery goes PENDING -> SENDING (claimed: the request
+becomes OVERDUE (`status.py` makes these changes). Each delivery (stamped with
+the version it gets, `BroadcastVersion`) goes PENDING -> SENDING (claimed: the request
 may be on its way) -> SENT, BLOCKED, GONE, FAILED, SKIPPED or PAUSED (`deliveries.py`, `claims.py`).
 """
 
@@ -126,6 +127,27 @@ class Delivery(SQLModel, table=True):
     status: str = Field(sa_column=Column(String(16), nullable=False))
     # The process that claimed it (while SENDING): its claims are its own while it is alive.
     claimed_by: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    # Which version it is (or was) sent in: a language of the broadcast's versions, stamped when
+    # the delivery is queued from the chat's language; None: the original. Fixed from then on, so a
+    # resumed or re-sent delivery goes out in the same version.
+    language: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
+
+
+class BroadcastVersion(SQLModel, table=True):
+    """The same alert in another language, added at the preview (or a reminder rendered in each
+    language the bot speaks): recipients whose chat speaks `language` get `text` instead of the
+    broadcast's own text, with the same media, footer and buttons."""
+
+    __tablename__ = "broadcast_versions"
+
+    broadcast_id: int = Field(sa_column=Column(ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True))
+    language: str = Field(sa_column=Column(String(8), primary_key=True))
+    # Telegram HTML, without the footer, like Broadcast.text.
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    # A notice's inline buttons with their labels in this language (None: the broadcast's own).
+    buttons: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Of the broadcast's sent_count, how many went in this version (kept after retention, like it).
+    sent_count: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
 
 
 class DeliveryTally(SQLModel, table=True):

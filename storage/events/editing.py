@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.broadcasts.versions import LocalisedText
 from storage.dates import ReminderRuleProblem, parse_moment, parse_reminder_rules
 from storage.events import catalogue, drafts, notices, reminders, rsvps
 from storage.events.notices import DateChange
@@ -26,7 +27,7 @@ SKIP_WORDS = {"skip", "-", "none", "no", "n/a"}
 
 # The notice of a new time, composed by the bot (as the notice to each chat let in from a
 # waiting list is: PromotionComposer).
-MovedNotice = Callable[[DateChange], str]
+MovedNotice = Callable[[DateChange], str | LocalisedText]
 
 
 def skipped(text: str) -> bool:

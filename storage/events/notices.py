@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import check_length
 from storage.broadcasts.tables import Broadcast, Delivery, DeliveryStatus
+from storage.broadcasts.versions import LocalisedText, as_localised
 from storage.events.catalogue import get_event_date
 from storage.events.offers import follow_date_change
 from storage.events.problems import EventProblemKind, InvalidEventError, NoticeNotComposable
@@ -61,7 +62,7 @@ class DateChange:
 
 async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_at: dt.datetime,
                           ends_at: dt.datetime, now: dt.datetime, tz: ZoneInfo,
-                          compose: Callable[[DateChange], str]) -> DateChange:
+                          compose: Callable[[DateChange], str | LocalisedText]) -> DateChange:
     """A date's time changes: unsent reminders are planned again from the new time, sent ones
     stay sent, and everyone who was reminded or is going is told the time changed."""
     found = await get_event_date(session, event_date_id=event_date_id)
@@ -88,7 +89,7 @@ async def move_event_date(session: AsyncSession, *, event_date_id: int, starts_a
 
 
 async def cancel_event_date(session: AsyncSession, *, event_date_id: int, now: dt.datetime,
-                            compose: Callable[[DateChange], str]) -> DateChange | None:
+                            compose: Callable[[DateChange], str | LocalisedText]) -> DateChange | None:
     """Cancels a date: its unsent reminders stop, and everyone who was reminded or said they
     would come is told. Cancelling twice tells nobody twice. None if there is no such date."""
     found = await get_event_date(session, event_date_id=event_date_id)
@@ -114,13 +115,15 @@ async def cancel_event_date(session: AsyncSession, *, event_date_id: int, now: d
     return change
 
 
-def _compose_notice(compose: Callable[[DateChange], str], change: DateChange) -> str:
+def _compose_notice(compose: Callable[[DateChange], str | LocalisedText],
+                    change: DateChange) -> str | LocalisedText:
     """The notice's text, checked against Telegram's limit before anything is handed on. Raises
     NoticeNotComposable (the caller's transaction then rolls back: the change is not made, so
     nobody misses hearing of it) with the reason and the over-long fields."""
     try:
         text = compose(change)
-        check_length(text, media_kind=None)
+        for each in as_localised(text).texts:  # every language's version
+            check_length(each, media_kind=None)
     except Exception as problem:  # whatever the row makes the composer raise, the answer is the same
         raise NoticeNotComposable(compose_failure(problem, change.event)) from problem
     return text

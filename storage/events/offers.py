@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
+from storage.broadcasts.versions import LocalisedText
 from storage.events.tables import DateStatus, Event, EventDate, OfferStatus, PlaceOffer, Rsvp, RsvpStatus
 from storage.lists import chats
 from storage.lists.models import Chat
@@ -37,7 +38,7 @@ class OfferNotice:
     """What the bot sends with an offer: Telegram HTML, and its button as `Broadcast.buttons`
     keeps them (JSON rows of [label, callback_data])."""
 
-    text: str
+    text: str | LocalisedText  # with `LocalisedText.buttons`, the button in each version's language
     buttons: str
 
 

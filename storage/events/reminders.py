@@ -19,6 +19,7 @@ from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import TextTooLong, create_broadcast
+from storage.broadcasts.versions import LocalisedText
 from storage.dates import Audience, ReminderRule
 from storage.events.drafts import overlong_fields
 from storage.events.problems import InvalidEventError
@@ -130,7 +131,7 @@ class FiringReport:
         self.failed += other.failed
 
 
-Composer = Callable[[DueReminder], str]
+Composer = Callable[[DueReminder], str | LocalisedText]
 
 
 def _pending_reminders_with_events() -> Select:
@@ -289,7 +290,7 @@ def going_chats(event_date_id: int) -> Select:
     return select(Rsvp.chat_id).where(Rsvp.event_date_id == event_date_id, Rsvp.status == RsvpStatus.GOING.value)
 
 
-async def create_event_broadcast(session: AsyncSession, *, list_id: int, text: str, origin_key: str,
+async def create_event_broadcast(session: AsyncSession, *, list_id: int, text: str | LocalisedText, origin_key: str,
                                  recipients: Select | None, now: dt.datetime) -> bool:
     """Hands a reminder or a notice to the broadcast engine, in the caller's transaction; False if
     a broadcast with that origin key exists already (nothing is created twice)."""

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.status import create_broadcast
+from storage.broadcasts.versions import LocalisedText
 from storage.events import offers
 from storage.events.catalogue import dates_of, get_event_date
 from storage.events.offers import Offering, lock_date
@@ -38,7 +39,7 @@ class RsvpResult:
 
 
 # Renders the notice to those let in from the waiting list: (event, date) -> Telegram HTML.
-PromotionComposer = Callable[[Event, EventDate], str]
+PromotionComposer = Callable[[Event, EventDate], str | LocalisedText]
 
 
 _lock_date = lock_date

@@ -43,6 +43,8 @@ def environment() -> Environment:
         newstyle=True,
     )
     env.filters.update(FILTERS)
+    # A stored language code as people read it: `{{ code | language_name }}` gives "বাংলা" for bn.
+    env.filters["language_name"] = i18n.own_name
     return env
 
 

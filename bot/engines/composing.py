@@ -5,13 +5,19 @@ organiser writes one, so the length is checked against exactly what will go out.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
+import messages
 from bot.telegram_io.sending import Outgoing
-from messages import render
+from messages.i18n import SOURCE_LANGUAGE
 from storage.broadcasts.status import check_length
 from storage.broadcasts.tables import Broadcast, BroadcastKind, MediaKind
 from storage.lists.models import MailingList
+
+# The footer goes to every recipient, so it is not in the language of the organiser previewing it
+# (the preview shows it exactly as sent): the source language, until alerts come per language.
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
 
 
 def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,

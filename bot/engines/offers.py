@@ -5,17 +5,25 @@ place' button (the offers themselves, their deadlines and their expiry are in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from messages import label, render
+import messages
+from messages.i18n import SOURCE_LANGUAGE
 from storage.events.offers import OfferComposer, Offering, OfferNotice
 from storage.events.tables import Event, EventDate
 
 # The button's callback data for a date: the wiring passes the handlers' declaration of it
 # (bot.handlers.callback_data.TakePlace.build), so no engine imports a handler module.
 TakePlaceData = Callable[[int], str]
+
+# The notice goes to someone else than whoever freed the place, so it is not in their language
+# (the one current while their press is answered): in the source language, until notices are
+# rendered per recipient.
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
+label = functools.partial(messages.label, language=SOURCE_LANGUAGE)
 
 
 def take_place_button(event_date_id: int, take_place_data: TakePlaceData) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes, JobQueue
 
-from messages import render
+import messages
+from messages.i18n import SOURCE_LANGUAGE
 from storage.broadcasts.notices import record_notice
 from storage.clock import Clock
 from storage.db import Database
@@ -41,6 +43,12 @@ from storage.events.reminders import DueReminder, FailedReminder, FiringReport
 from storage.lists import organisers
 
 logger = logging.getLogger(__name__)
+
+# What this module renders is for other chats than the one whose update may be running (a
+# reminder, a notice queued by someone else's press, a report to organisers), one text for all its
+# recipients: so in the source language, never in that of whoever caused it, whose language would
+# otherwise be current (and would stay so in any job scheduled from their update).
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
 
 JOB_PREFIX = "reminder:"
 OFFER_JOB_PREFIX = "offer:"

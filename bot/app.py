@@ -324,6 +324,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
     transport = AiohttpRequest(connections=32, paid_sends=settings.paid_broadcast)
     flood_guard = FloodGuard(limit=settings.flood_limit, window_seconds=settings.flood_window_seconds, clock=clock)
     replies = RepliesInTheSendingWindow()
+    update_processor = PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -332,12 +333,13 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
         .defaults(defaults)
         .request(transport)
         .rate_limiter(replies)
-        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard))
+        .concurrent_updates(update_processor)
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()
     )
     application.bot_data["services"] = build_services(settings, db, clock, application, replies)
+    update_processor.languages = application.bot_data["services"].languages
     application.bot_data["transport"] = transport
     register_handlers(application)
     return application

@@ -100,6 +100,12 @@ class ChatLanguages:
                                     now=self.clock.now())
         self.remember(telegram_id, language)
 
+    def cached(self, telegram_id: int) -> str | None:
+        """The stored language if this process has it at hand (None otherwise), without a query:
+        for answers that must not wait for the database (a flood being dropped)."""
+        entry = self._entries.get(telegram_id)
+        return entry.language if entry is not None else None
+
     def remember(self, telegram_id: int, language: str | None) -> None:
         """The chat's language as now stored (after the transaction that stored it committed)."""
         self._entries[telegram_id] = _Entry(language, self.clock.now())

@@ -11,7 +11,6 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -82,6 +81,7 @@ from bot.telegram_io.flood_guard import FloodGuard
 from bot.telegram_io.sending import RepliesInTheSendingWindow, TelegramSender
 from bot.telegram_io.transport import AiohttpRequest
 from bot.telegram_io.update_processor import PerChatUpdateProcessor
+from bot.telegram_io.webhook import Webhook, log_webhook_refusals
 from messages import render
 from storage.broadcasts.listings import BroadcastSummary
 from storage.clock import Clock
@@ -343,47 +343,6 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
     application.bot_data["transport"] = transport
     register_handlers(application)
     return application
-
-
-@dataclasses.dataclass(frozen=True)
-class Webhook:
-    """Where Telegram posts updates, and the secret each request must carry."""
-
-    url: str
-    secret: str
-    listen: str = "127.0.0.1"
-    port: int = 8443
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path.lstrip("/")
-
-
-class _WebhookRefusalsAsWarnings(logging.Filter):
-    """python-telegram-bot logs a refused webhook request at debug level, among much other debug
-    chatter. A POST without the right secret is someone probing the endpoint: worth a warning."""
-
-    REFUSALS = ("Request did not include the secret token", "Request had the wrong secret token")
-
-    def __init__(self, passthrough_level: int) -> None:
-        super().__init__()
-        self.passthrough_level = passthrough_level
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith(self.REFUSALS):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            # The wrong token itself is not logged: it may be a near miss of the real one.
-            record.msg, record.args = "refused a webhook request without the right secret token", ()
-            return True
-        return record.levelno >= self.passthrough_level
-
-
-def log_webhook_refusals() -> None:
-    ptb_logger = logging.getLogger("telegram.ext.Updater")  # where the webhook handler logs
-    if any(isinstance(f, _WebhookRefusalsAsWarnings) for f in ptb_logger.filters):
-        return
-    ptb_logger.addFilter(_WebhookRefusalsAsWarnings(ptb_logger.getEffectiveLevel()))
-    ptb_logger.setLevel(logging.DEBUG)
 
 
 @asynccontextmanager

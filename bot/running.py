@@ -11,9 +11,10 @@ import logging
 from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import Webhook, build_application, log_webhook_refusals, running
+from bot.app import build_application, running
 from bot.log_redaction import redact_from_logs
 from bot.settings import Settings
+from bot.telegram_io.webhook import Webhook, log_webhook_refusals
 from storage.clock import SystemClock
 from storage.db import Database
 

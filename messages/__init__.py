@@ -1,7 +1,7 @@
 """Every text and picture the bot sends: Jinja2 templates, the one function that renders them,
 and `charts.py`, which draws the /stats charts (matplotlib, imported when a chart is drawn).
 
-Every sentence is translatable: templates mark it with `{% trans %}` (Jinja2's i18n extension)
+Every sentence is translatable: templates mark it with `{{ _("...") }}` (Jinja2's i18n extension)
 and `messages/i18n.py` picks the catalogue of the language being rendered; `formatting.py` writes
 numbers and dates for that language. docs/languages.md says how a language is added.
 
@@ -45,6 +45,9 @@ def environment() -> Environment:
     env.filters.update(FILTERS)
     # A stored language code as people read it: `{{ code | language_name }}` gives "বাংলা" for bn.
     env.filters["language_name"] = i18n.own_name
+    # A text as the operator typed or a file holds it, in quotes and with any unprintable character
+    # shown, for the terminal's refusals.
+    env.filters["quoted"] = repr
     return env
 
 

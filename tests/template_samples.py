@@ -14,11 +14,8 @@ from storage.broadcasts.tables import BroadcastStatus
 from storage.dates import parse_reminder_rules
 from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.reminders import ComposeFailure
-from storage.iapt.answers import (
-    AreaAnswer,
+from storage.iapt.answer_parts import (
     AreaRef,
-    CompareAnswer,
-    ComparePromptAnswer,
     CompareRow,
     EthnicRow,
     Lineage,
@@ -27,18 +24,18 @@ from storage.iapt.answers import (
     PeerRank,
     PeerRanking,
     PeerValue,
-    Period,
     Population,
-    RankAnswer,
     ServiceWaits,
     ShareRow,
     TrendPoint,
-    WaitsAnswer,
     WaitsMonth,
     WaitsRoute,
 )
+from storage.iapt.answers import AreaAnswer, CompareAnswer, ComparePromptAnswer, RankAnswer, WaitsAnswer
 from storage.iapt.figures import Figure, Share
+from storage.iapt.records import Period
 from storage.iapt.tables import LinkKind, OrgType, Unit
+from storage.import_problems import ImportProblem, ImportProblemKind
 from storage.lists.mailing_lists import InvalidListError, ListProblemKind
 
 TZ = ZoneInfo("Europe/London")
@@ -202,3 +199,41 @@ COMPARE_ROWS = (
 COMPARE_ANSWER = CompareAnswer(AREA, SERVICE, YEAR, None, COMPARE_ROWS, ("2018-19",), ("2017-18", "2018-19"), True)
 NO_COMMON_YEAR = CompareAnswer(AREA, ENGLAND, None, "2030-31", (), ("2018-19",), (), True)
 COMPARE_PROMPT = ComparePromptAnswer(AREA, "2018-19", (SERVICE, ENGLAND))
+
+
+def import_problem_words(problem: ImportProblem) -> str:
+    """How messages/_import_problem.txt words one problem of a refused import."""
+    from messages import environment
+
+    return str(environment().get_template("_import_problem.txt").module.problem(problem))
+
+
+# One problem of each kind, with the facts its words need (hostile text where a cell's text goes).
+IMPORT_FACTS = {
+    "not_utf8_csv": {"detail": "line contains NUL"}, "header_lacks": {"columns": ["org_code", HOSTILE]},
+    "wrong_width": {"expected": 23, "found": 24},
+    "not_a_number": {"text": HOSTILE, "suppressed": True, "blank": False},
+    "not_a_date": {"text": HOSTILE}, "not_a_financial_year": {"text": "2018-20"}, "not_a_month": {"text": "2026"},
+    "not_a_reference_date": {"text": HOSTILE}, "not_a_whole_number": {"text": "about 300k"},
+    "period_dates": {"label": "2021-01", "start": dt.date(2021, 1, 1), "end": dt.date(2021, 1, 31),
+                     "found": dt.date(2021, 1, 30)},
+    "period_both_frequencies": {"label": "2018-19"}, "unknown_org_type": {"text": "Borough"},
+    "unexpected_breakdown": {"allowed": ["BME Group", "Ethnic Group"], "text": HOSTILE},
+    "total_with_variables": {"empty": "NULL"}, "figures_differ": {"earlier": 12},
+    "unknown_measure": {"measure": HOSTILE},
+    "figure_twice": {"earlier": 12}, "no_group_for": {"member": HOSTILE},
+    "breakdown_twice": {"breakdown": ("Ethnic Group", "Asian", "All"), "period": "2013-14"},
+    "measure_not_defined": {"definitions": "metadata_measures_monthly.csv", "measure": "M999_Count_Other"},
+    "provider_month_twice": {"earlier": 40}, "no_definition": {"nhs_name": "Count_Recovery", "key": "recovery_count"},
+    "ons_code_twice": {"ons": "E38000001", "first": "00C", "second": "00D"},
+    "link_to_unknown_area": {"from_area": ("CCG", "08V"), "to_area": ("PROVIDER", "RWK53"),
+                             "missing": ("PROVIDER", "RWK53")},
+    "bundle_unreadable": {"detail": "Not a gzipped file"}, "bundle_damaged": {"detail": "KeyError('areas')"},
+    "bundle_unknown_table": {"key": "weekly", "table_file": HOSTILE},
+    "bundle_lacks_tables": {"tables": ["annual_totals", "monthly_providers"]},
+    "csv_unreadable": {"detail": "field larger than field limit (131072)"}, "not_one_cell": {"cells": 2},
+    "not_a_chat_id": {"text": HOSTILE}, "chat_id_out_of_range": {"chat_id": 10**15},
+}
+IMPORT_PROBLEMS = [ImportProblem(kind, "iapt_annual_totals.csv", 3, "21 (recovery_percentage)",
+                                 IMPORT_FACTS.get(kind.value, {})) for kind in ImportProblemKind]
+

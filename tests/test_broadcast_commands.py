@@ -71,9 +71,9 @@ async def test_mydata_counts_an_organisers_reports_apart_from_alerts(running_bot
     await running_bot.services.broadcaster.wait_until_finished((await latest_broadcast(running_bot)).id)
     assert "Broadcast finished" in organiser.last["text"]
     data = await organiser.say("/mydata")
-    assert "1 reports on broadcasts received (as an organiser)" in data
-    assert "alerts received" not in data
-    assert "1 alerts received" in await running_bot.person(101).say("/mydata")
+    assert "1 report on broadcasts received (as an organiser)" in data
+    assert "alert received" not in data and "alerts received" not in data
+    assert "1 alert received" in await running_bot.person(101).say("/mydata")
 
 
 async def test_photo_with_caption_is_previewed_and_sent_as_a_photo(running_bot, organiser, protests):

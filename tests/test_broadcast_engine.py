@@ -293,7 +293,7 @@ async def test_forget_erases_the_chats_deliveries(running_bot, protests):
     await subscribe(running_bot.db, 101, "protests")
     summary = await finished(running_bot, (await create(running_bot, protests)).id)
     assert summary.counts.sent == 1
-    assert "1 alerts received" in await supporter.say("/mydata")
+    assert "1 alert received" in await supporter.say("/mydata")
     chat = await chat_row(running_bot.db, 101)
     await supporter.say("/forget")
     await supporter.press("Yes, erase")

@@ -40,11 +40,13 @@ from storage.events.problems import InvalidEventError
 from storage.events.yaml_files import EventsFileError, read_events_file
 from storage.iapt.report import View, parse_stats_request
 from storage.iapt.search import AreaEntry, AreaFinder, Choices, Found, NotFound, full_form, search_key
+from storage.import_problems import ImportRefused
 from storage.lists.mailing_lists import InvalidListError, check_new_list
 from storage.lists.models import MailingList
 from storage.lists.organisers import parse_user_id
-from storage.lists.subscriber_csv import SubscriberImportError, parse_subscriber_csv
+from storage.lists.subscriber_csv import parse_subscriber_csv
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
+from tests.template_samples import import_problem_words
 
 # Examples per parser: a few thousand for the cheap ones, fewer where one example does more work.
 MANY = 2000
@@ -307,9 +309,11 @@ csv_files = st.one_of(
 def test_subscriber_csv_gives_chat_ids_or_every_bad_line(text):
     try:
         ids = parse_subscriber_csv(text)
-    except SubscriberImportError as problem:
-        assert problem.problems and all(p.line >= 1 and p.message for p in problem.problems)
-        assert len(str(problem)) <= 200 * len(problem.problems)
+    except ImportRefused as problem:
+        words = [import_problem_words(p) for p in problem.problems]
+        assert problem.problems and all(p.line >= 1 for p in problem.problems) and all(words)
+        assert len("; ".join(f"line {p.line}: {w}" for p, w in zip(problem.problems, words, strict=True))) \
+            <= 200 * len(problem.problems)
         return
     assert all(isinstance(chat_id, int) and 0 < abs(chat_id) < 10**15 for chat_id in ids)
 

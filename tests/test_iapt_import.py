@@ -19,11 +19,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
+from messages import render
 from storage.iapt import writing
 from storage.iapt.bundle import BUNDLE_PATH, read_bundle
 from storage.iapt.loading import ensure_iapt_figures
 from storage.iapt.reading import read_iapt_directory
-from storage.iapt.records import IaptData, IaptImportError, MeasureRecord, PeriodRecord
+from storage.iapt.records import IaptData, MeasureRecord, Period
 from storage.iapt.tables import (
     IaptArea,
     IaptAreaLink,
@@ -34,7 +35,9 @@ from storage.iapt.tables import (
     IaptPopulation,
 )
 from storage.iapt.writing import import_iapt_directory, write_iapt_data
+from storage.import_problems import ImportRefused
 from tests.iapt_support import DATA_DIR, fresh_database, loaded_database, published_data, requires_data
+from tests.template_samples import import_problem_words
 
 # One event loop for the module, so that one loaded database serves every test that only reads
 # or leaves it as it was (loading a million figures takes seconds).
@@ -296,11 +299,12 @@ MALFORMED = [
 def test_a_malformed_cell_is_refused_with_file_line_and_column(tmp_path, name, line, column, new, where, problem):
     directory = linked_copy(tmp_path / "data", edit=name)
     corrupt(directory, name, line, column, new)
-    with pytest.raises(IaptImportError) as refused:
+    with pytest.raises(ImportRefused) as refused:
         read_iapt_directory(directory)
-    assert (refused.value.file, refused.value.line, refused.value.column) == (name, line, where)
-    assert problem in refused.value.problem
-    assert f"{name}, line {line}, column {where}" in str(refused.value)
+    found = refused.value.first
+    assert (found.file, found.line, found.column) == (name, line, where)
+    assert problem in import_problem_words(found)
+    assert f"{name}, line {line}, column {where}" in render("stats_import_rejected.txt", error=refused.value)
 
 
 def test_a_row_with_too_many_cells_and_a_missing_file_are_refused(tmp_path):
@@ -309,17 +313,19 @@ def test_a_row_with_too_many_cells_and_a_missing_file_are_refused(tmp_path):
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[99] = lines[99].rstrip("\n") + ",42\n"
     path.write_text("".join(lines), encoding="utf-8")
-    with pytest.raises(IaptImportError) as refused:
+    with pytest.raises(ImportRefused) as refused:
         read_iapt_directory(directory)
-    assert (refused.value.file, refused.value.line, refused.value.column) == ("iapt_annual_totals.csv", 100, "24")
-    assert "expected 23 cells, found 24" in refused.value.problem
+    found = refused.value.first
+    assert (found.file, found.line, found.column) == ("iapt_annual_totals.csv", 100, "24")
+    assert "expected 23 cells, found 24" in import_problem_words(found)
 
     (directory / "metadata_measures_monthly.csv").unlink()
     path.unlink()
     (directory / "iapt_annual_totals.csv").symlink_to(DATA_DIR / "iapt_annual_totals.csv")
-    with pytest.raises(IaptImportError) as refused:
+    with pytest.raises(ImportRefused) as refused:
         read_iapt_directory(directory)
-    assert refused.value.file == "metadata_measures_monthly.csv" and "missing" in refused.value.problem
+    found = refused.value.first
+    assert found.file == "metadata_measures_monthly.csv" and "missing" in import_problem_words(found)
 
 
 @in_module_loop
@@ -327,7 +333,7 @@ async def test_a_refused_import_leaves_the_database_as_it_was(loaded, tmp_path):
     before = await snapshot(loaded)
     directory = linked_copy(tmp_path / "data", edit="iapt_monthly_provider_key_measures.csv")
     corrupt(directory, "iapt_monthly_provider_key_measures.csv", 9000, "M192_Percentage_Recovery", "fifty")
-    with pytest.raises(IaptImportError):
+    with pytest.raises(ImportRefused):
         await import_iapt_directory(loaded, directory)
     assert await snapshot(loaded) == before
 
@@ -393,10 +399,10 @@ async def test_the_migration_matches_the_models(tmp_path):
 async def test_what_the_period_and_measure_upserts_count(tmp_path):
     # Periods and measures share one upsert; the summary counts a changed period among the
     # periods "new or changed" (it has no periods_changed) and a changed measure apart.
-    period = PeriodRecord("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "a publication")
+    period = Period("2018-19", "annual", dt.date(2018, 4, 1), dt.date(2019, 3, 31), "a publication")
     measure = MeasureRecord("recovery_count", "annual", "count", "Count_Recovery", "a definition", "a source")
 
-    def data(p: PeriodRecord, m: MeasureRecord) -> IaptData:
+    def data(p: Period, m: MeasureRecord) -> IaptData:
         return IaptData({}, {p.label: p}, {m.key: m}, [], set(), [], [])
 
     async with fresh_database(tmp_path) as db:

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from messages import render
 from messages.charts import render_waits_chart
-from storage.iapt.answers import View, WaitsAnswer, WaitsRoute
+from storage.iapt.answer_parts import WaitsRoute
+from storage.iapt.answers import View, WaitsAnswer
 from storage.iapt.report import StatsDesk, parse_stats_request
 from storage.telegram_html import MAX_TEXT_LENGTH
 from tests.iapt_support import DATA_DIR, loaded_database, requires_data

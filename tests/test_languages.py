@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.handlers.callback_data import ForgetAnswer
-from messages import render
+from messages import label, render
 from storage.lists.languages import CACHE_FOR, set_chat_language
 from storage.lists.models import ChatKind
 from tests.builders import chat_row, make_list, subscribe
@@ -136,7 +136,7 @@ async def test_joining_stores_the_telegram_language_when_the_bot_speaks_it(runni
     assert await stored(running_bot, 203) is None
     by_button = running_bot.person(204, language_code="bn")
     await by_button.send("/start")
-    await by_button.press("Join")
+    await by_button.press(label("join", title="Protests and demos", language="bn"))
     assert await stored(running_bot, 204) == "bn"
     by_link = running_bot.person(205, language_code="bn")
     await by_link.send("/start protests")  # a poster's deep link
@@ -155,7 +155,7 @@ async def test_answering_an_event_stores_it_and_a_choice_is_never_replaced(runni
     answering = running_bot.person(BENGALI, language_code="bn")
     await subscribe(running_bot.db, BENGALI, "protests")
     await answering.send("/events")
-    await answering.press("Going")
+    await answering.press(label("event_going", language="bn"))
     assert await stored(running_bot, BENGALI) == "bn"
     assert date_id is not None
 

@@ -29,7 +29,7 @@ from storage.iapt.answers import (
 )
 from storage.iapt.figures import Share
 from storage.iapt.writing import ImportSummary
-from storage.lists.subscriber_csv import CsvProblem
+from storage.import_problems import ImportProblem, ImportProblemKind, ImportRefused
 from storage.telegram_html import Position, TelegramHtmlError
 from tests.template_samples import (
     AREA,
@@ -40,6 +40,7 @@ from tests.template_samples import (
     ETHNIC_ROWS,
     EVENT_PROBLEMS,
     HOSTILE,
+    IMPORT_PROBLEMS,
     LINEAGE,
     LIST_PROBLEMS,
     MAILING_LIST,
@@ -137,7 +138,9 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
         FileProblem(problem, event=event, key=key, date=date) for problem in EVENT_PROBLEMS
         for event, key, date in ((None, None, None), (None, HOSTILE, None), (2, None, None), (2, HOSTILE, 3))]}],
     "event_compose_failure.txt": [{"failure": failure} for failure in COMPOSE_FAILURES],
-    "cli_import_rejected.txt": [{"path": "ids.csv", "problems": [CsvProblem(3, "not a chat id")]}],
+    "cli_import_rejected.txt": [{"path": "ids.csv", "problems": [
+        ImportProblem(ImportProblemKind.NOT_A_CHAT_ID, line=3, details={"text": HOSTILE}),
+        ImportProblem(ImportProblemKind.NOT_ONE_CELL, line=4, details={"cells": 2})]}],
     "cli_imported.txt": [{"rows": 10, "joined": 8, "slug": "rights"}],
     "cli_list_created.txt": [{"mailing_list": MAILING_LIST}],
     "cli_list_invalid.txt": LIST_PROBLEMS,
@@ -163,8 +166,8 @@ PLAIN_SAMPLES: dict[str, list[dict]] = {
                                                         figures_written=1000, figures_total=5000,
                                                         suppressed_total=40), "source": "data/"},
                               {"summary": ImportSummary(figures_total=5000), "source": "data/"}],
-    "stats_import_rejected.txt": [{"error": Sample(file="a.csv", line=3, column=2, problem="not a number")},
-                                  {"error": Sample(file="a.csv", line=None, column=None, problem="missing")}],
+    "stats_import_rejected.txt": [{"error": ImportRefused([problem])} for problem in IMPORT_PROBLEMS] + [
+        {"error": ImportRefused.one(ImportProblemKind.FILE_MISSING, "a.csv")}],
     "stats_no_figures.txt": [{}],
     "stats_not_found.txt": [{"answer": NotFoundAnswer(HOSTILE, (AREA,))}, {"answer": NotFoundAnswer(HOSTILE, ())}],
     "stats_trend.txt": [{"answer": TrendAnswer(AREA, TREND, LINEAGE, (), True)},
@@ -201,14 +204,16 @@ MACRO_ARGUMENTS = {
     "v": COMPARE_ANSWER.rows[2].left, "edge_note": True, "ranked": RANK_ANSWER, "published": True,
     "name": "বাংলা", "current": True,
 }
-MACRO_TEMPLATES = ("_event_problem.txt", "_list_problem.txt", "buttons.txt", "stats_buttons.txt", "stats_chart.txt",
-                   "stats_macros.txt", "stats_waits_chart.txt", "stats_waits_macros.txt")
+MACRO_TEMPLATES = ("_event_problem.txt", "_import_problem.txt", "_list_problem.txt", "buttons.txt",
+                   "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt", "stats_waits_chart.txt",
+                   "stats_waits_macros.txt")
 # The chart is only ever drawn for a trend.
 MACRO_ARGUMENTS_OF = {"stats_chart.txt": {"answer": TrendAnswer(AREA, TREND, (), (), True)},
                       "_event_problem.txt": {"field": "venue_name", "d": EVENT_PROBLEMS[0].details,
                                              "p": EVENT_PROBLEMS[0], "f": COMPOSE_FAILURES[1],
                                              "place": FileProblem(EVENT_PROBLEMS[0], event=1, key=HOSTILE, date=2)},
                       "_list_problem.txt": {"p": LIST_PROBLEMS[0]["problem"]},
+                      "_import_problem.txt": {"p": IMPORT_PROBLEMS[0], "key": ("CCG", "08V")},
                       "stats_waits_chart.txt": {"answer": WAITS_ANSWERS[1]},
                       "stats_waits_macros.txt": {"answer": WAITS_ANSWERS[1], "month": waits_month(),
                                                  "share": Share("M036", "M031", 84.3),
@@ -256,7 +261,8 @@ def _render_macros(name):
 
 def test_every_refusal_has_words_of_its_own():
     for template, problems in (("_event_problem.txt", EVENT_PROBLEMS),
-                               ("_list_problem.txt", [sample["problem"] for sample in LIST_PROBLEMS])):
+                               ("_list_problem.txt", [sample["problem"] for sample in LIST_PROBLEMS]),
+                               ("_import_problem.txt", IMPORT_PROBLEMS)):
         words = environment().get_template(template).module
         for problem in problems:
             text = str(words.problem(problem))

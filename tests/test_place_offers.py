@@ -204,7 +204,7 @@ async def test_offers_show_in_mydata_and_go_with_forget_and_the_sweep(database, 
         await first.press("Can't go")
         await delivered(bot, second, 1)
         shown = await second.say("/mydata")
-        assert "Places offered to you" in shown and "Small group, 17 March 2018 10:00 UTC: open until" in shown
+        assert "Places offered to you" in shown and "Small group, 17 March 2018 10:00: open until" in shown
         await second.send("/forget")
         await second.press("Yes, erase everything")
         assert await offer_rows(database, date_id) == []

@@ -122,7 +122,8 @@ async def test_old_deliveries_become_counts_and_every_figure_stays_the_same(runn
     assert await tallies_of(running_bot.db, report_broadcast_id) == {"sent": 1}
     # Those still on the list stay; the alert is no longer among "their data".
     assert await slugs_of(running_bot.db, 101) == ["protests"]
-    assert "alerts received" not in await running_bot.person(101).say("/mydata")
+    shown = await running_bot.person(101).say("/mydata")
+    assert "alert received" not in shown and "alerts received" not in shown
 
 
 async def test_the_sweep_is_idempotent(running_bot, protests, clock):
@@ -216,7 +217,7 @@ async def test_an_answered_event_keeps_the_chat_until_the_period_after_it_ends(r
     await supporter.say("/stop")
     data = await supporter.say("/mydata")
     erased_on = (starts_at + dt.timedelta(hours=4) + 30 * DAY).astimezone(settings.tz)
-    assert f"will be erased on {erased_on:%d %B %Y}" in data
+    assert f"will be erased on {erased_on:%A} {erased_on.day} {erased_on:%B %Y}" in data
 
     clock.advance(31 * DAY)
     await sweep(running_bot)
@@ -309,7 +310,7 @@ async def test_privacy_and_mydata_state_the_period(running_bot, protests, settin
     await supporter.say("/subscribe protests")
     assert "How long: while this chat is on a list." in await supporter.say("/mydata")
     assert "erased 30 days after" in await supporter.say("/stop")
-    assert "will be erased on 31 March 2018" in await supporter.say("/mydata")
+    assert "will be erased on Saturday 31 March 2018" in await supporter.say("/mydata")
 
 
 async def test_the_period_is_a_setting(database, telegram, clock, settings):

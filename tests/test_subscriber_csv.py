@@ -7,17 +7,14 @@ import datetime as dt
 
 import pytest
 
+from storage.import_problems import ImportRefused
 from storage.lists import subscriber_csv
 from storage.lists.chats import mark_chat_unreachable
 from storage.lists.mailing_lists import get_list_by_slug
-from storage.lists.subscriber_csv import (
-    SubscriberImportError,
-    export_subscribers,
-    import_subscribers,
-    parse_subscriber_csv,
-)
+from storage.lists.subscriber_csv import export_subscribers, import_subscribers, parse_subscriber_csv
 from tests.builders import chat_row, make_list, slugs_of, subscribe
 from tests.conftest import invoke
+from tests.template_samples import import_problem_words
 
 NOW = dt.datetime(2018, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -78,9 +75,9 @@ def test_every_bad_row_of_a_large_file_is_reported_by_its_line():
     lines[50_000] = "1,2"
     lines[99_999] = "0"
     lines[100_000] = str(10**15)
-    with pytest.raises(SubscriberImportError) as refused:
+    with pytest.raises(ImportRefused) as refused:
         parse_subscriber_csv("\n".join(lines) + "\n")
-    assert [(problem.line, problem.message) for problem in refused.value.problems] == [
+    assert [(problem.line, import_problem_words(problem)) for problem in refused.value.problems] == [
         (25_001, "'not-a-number' is not a Telegram chat id"),
         (50_001, "expected one chat id, found 2 cells"),
         (100_000, "0 is out of range for a Telegram chat id"),

@@ -167,7 +167,7 @@ async def test_leaving_erases_every_row_about_the_chat_after_the_retention_perio
     assert len(await rows_keyed_by_chat_row(running_bot.db, chat.id)) == 4  # 2 subscriptions, 1 delivery, 1 answer
 
     await leave_by(running_bot, supporter, how)
-    assert "1 alerts received" in await supporter.say("/mydata")
+    assert "1 alert received" in await supporter.say("/mydata")
     clock.advance(29 * DAY)
     await running_bot.services.retention.sweep_now()
     assert await chat_row(running_bot.db, supporter.chat_id) is not None  # the period runs from the event's end

@@ -7,8 +7,9 @@ import socket
 
 import aiohttp
 
-from bot.app import Webhook, build_application, running
+from bot.app import build_application, running
 from bot.telegram_io.observing import ProcessedUpdates
+from bot.telegram_io.webhook import Webhook
 from tests.builders import make_list, slugs_of
 from tests.conftest import TOKEN
 

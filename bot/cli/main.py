@@ -159,14 +159,15 @@ def subscribers_import(
     """Add chat ids from a CSV file (one a row) to a list. Any bad row and nothing is added."""
     from bot.cli.support import fail, load_settings, with_database
     from messages import render
+    from storage.import_problems import ImportRefused
     from storage.lists.mailing_lists import get_list_by_slug
-    from storage.lists.subscriber_csv import SubscriberImportError, import_subscribers, parse_subscriber_csv
+    from storage.lists.subscriber_csv import import_subscribers, parse_subscriber_csv
 
     try:
         # Read as it goes (utf-8-sig: a spreadsheet's byte-order mark is not part of the first id).
         with csv_file.open(encoding="utf-8-sig", newline="") as lines:
             chat_ids = parse_subscriber_csv(lines)
-    except SubscriberImportError as error:
+    except ImportRefused as error:
         raise fail("cli_import_rejected.txt", path=str(csv_file), problems=error.problems) from None
 
     async def add(db):

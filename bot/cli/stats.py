@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from storage.iapt.records import IaptImportError
+    from storage.import_problems import ImportRefused
 
 # Each command imports what it needs when it runs (see bot/cli/main.py).
 
 stats_app = typer.Typer(help="Published NHS Talking Therapies (IAPT) figures.", no_args_is_help=True)
 
 
-def _rejected(error: IaptImportError) -> typer.Exit:
+def _rejected(error: ImportRefused) -> typer.Exit:
     from messages import render
 
     typer.echo(render("stats_import_rejected.txt", error=error), err=True)
@@ -32,12 +32,12 @@ def import_figures(
     """Load the files of DIRECTORY (the layout of tests/data/iapt, unpacked). A malformed file: nothing changes."""
     from bot.cli.support import load_settings, with_database
     from messages import render
-    from storage.iapt.records import IaptImportError
     from storage.iapt.writing import import_iapt_directory
+    from storage.import_problems import ImportRefused
 
     try:
         summary = asyncio.run(with_database(load_settings(), lambda db: import_iapt_directory(db, directory)))
-    except IaptImportError as error:
+    except ImportRefused as error:
         raise _rejected(error) from None
     typer.echo(render("stats_import_done.txt", summary=summary, source=str(directory)))
 
@@ -52,12 +52,12 @@ def build_bundle_command(
     """Write the compact embedded default (gzip JSON) from the published files."""
     from messages import render
     from storage.iapt.bundle import BUNDLE_PATH, build_bundle
-    from storage.iapt.records import IaptImportError
+    from storage.import_problems import ImportRefused
 
     out = out or BUNDLE_PATH
     try:
         data = build_bundle(directory, out)
-    except IaptImportError as error:
+    except ImportRefused as error:
         raise _rejected(error) from None
     figures = sum(table.figure_count() for table in data.tables)
     typer.echo(render("stats_bundle_built.txt", path=str(out), size=out.stat().st_size, figures=figures,

@@ -1,7 +1,8 @@
 """The long-running parts of the bot, each built on its parts (database, clock, time zone, job
 queue, a `wake` or `share_rate` callable) and never on the Application or `bot.services`:
 
-- `broadcaster`: the broadcast engine's loop and delivery passes, with `claims` (the crash-safety
+- `broadcaster`: the broadcast engine's loop and delivery passes, with `dispatch` (its send side:
+  claims, sends in flight and breakers, for every broadcast at once), `claims` (the crash-safety
   rule), `breaker` (a message Telegram refuses pauses its broadcast), `recorder` (outcomes
   committed in batches), `notices` (what organisers are told), `composing` (what recipients get)
   and `sharing` (start and stop as one process among several);

@@ -4,7 +4,8 @@ One `Broadcaster` runs inside the bot's Application (started at start-up, stoppe
 Its loop starts scheduled broadcasts when the injected clock says they are due, and runs one
 delivery task per SENDING broadcast. A delivery task reads pending deliveries in keyset pages,
 claims a few at a time (marks them SENDING in one commit) just before handing them to the
-`Sender`, and a single recorder commits the outcomes in batches.
+`Sender`, and a single recorder commits the outcomes in batches. Claiming, sending, recording and
+the breakers are the send side, `bot/engines/dispatch.py`; this module decides what to send.
 
 Crash safety rests on one rule, kept by `bot/engines/claims.py`: at most `concurrency`
 deliveries are claimed and not yet recorded, so a kill leaves at most that many to send again.
@@ -33,12 +34,12 @@ import uuid
 from collections.abc import Callable
 
 from bot.engines.breaker import CircuitBreaker
-from bot.engines.claims import ClaimWindow, Progress
+from bot.engines.claims import Progress
+from bot.engines.dispatch import Dispatcher
 from bot.engines.notices import OrganiserNotices, OverdueReviewer, Reporter
-from bot.engines.recorder import DELIVERY_STATUS_OF, OutcomeRecorder
-from bot.telegram_io.sending import Outgoing, Sender, SendOutcome, SendResult, TelegramSender
-from storage.broadcasts.claims import claim_deliveries, requeue_interrupted_deliveries
-from storage.broadcasts.deliveries import DeliveryOutcome, PendingDelivery, pending_deliveries
+from bot.telegram_io.sending import Outgoing, Sender, TelegramSender
+from storage.broadcasts.claims import requeue_interrupted_deliveries
+from storage.broadcasts.deliveries import pending_deliveries
 from storage.broadcasts.listings import BroadcastSummary, broadcast_summary
 from storage.broadcasts.notices import broadcasts_awaiting_report, report_of
 from storage.broadcasts.status import (
@@ -90,7 +91,6 @@ class Broadcaster:
         review_overdue: OverdueReviewer | None = None,
     ) -> None:
         self.db = db
-        # Whose quiet hours a send falls in (sent silently then); None: every send rings.
         self.quiet = quiet
         # Whose claims these are: the process's name (its worker lease says it is alive).
         self.claimer = claimer or f"engine:{uuid.uuid4().hex[:12]}"
@@ -106,16 +106,18 @@ class Broadcaster:
         self.concurrency = concurrency or default_concurrency(rate)
         self.flush_interval = flush_interval
         self.poll_interval = poll_interval
-        # How many deliveries one claim takes: about a tenth of a second of sending.
-        self.claim_size = max(1, min(self.concurrency // 2, math.ceil(rate * 0.1)))
         self.page_size = max(50, min(1000, math.ceil(rate * 2)))
-        self.claims = ClaimWindow(self.concurrency)
         self._wake = asyncio.Event()
         self.progress = Progress()
-        self.recorder = OutcomeRecorder(db=db, clock=clock, flush_interval=flush_interval,
-                                        on_recorded=self._recorded)
+        # The send side: claims, sends in flight, breakers and the recorder, for every broadcast.
+        self.dispatch = Dispatcher(
+            db=db, sender=sender, clock=clock, notices=self.notices, claimer=self.claimer,
+            concurrency=self.concurrency,
+            # How many deliveries one claim takes: about a tenth of a second of sending.
+            claim_size=max(1, min(self.concurrency // 2, math.ceil(rate * 0.1))),
+            flush_interval=flush_interval, quiet=quiet, progress=self.progress, wake=self.wake,
+        )
         self._delivery_tasks: dict[int, asyncio.Task] = {}
-        self._send_tasks: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._recorder_task: asyncio.Task | None = None
         self._stopping = False
@@ -123,7 +125,6 @@ class Broadcaster:
         self.requeued_after_restart = 0
         # Broadcasts whose delivery task must start its pass again from the first pending row.
         self._rewind: set[int] = set()
-        self._breakers: dict[int, CircuitBreaker] = {}
 
     @property
     def report(self) -> Reporter | None:
@@ -139,42 +140,38 @@ class Broadcaster:
         """Starts the loop and the recorder. The engine owns every task it starts and `stop` (from
         on_shutdown) awaits them all: PTB's `Application.create_task` would not do, since it only
         tracks tasks made while the Application runs and awaits them in `stop`, before on_shutdown."""
-        self._stopping = False
-        self._recorder_task = asyncio.create_task(self.recorder.record_forever(), name="broadcast-recorder")
+        self._stopping = self.dispatch.stopping = False
+        self._recorder_task = asyncio.create_task(self.dispatch.recorder.record_forever(), name="broadcast-recorder")
         self._loop_task = asyncio.create_task(self._run_forever(), name="broadcaster")
 
     async def stop(self, *, timeout: float = 10.0) -> None:
         """Stops claiming, lets sends in flight finish (up to `timeout`) and records them."""
-        self._stopping = True
+        self._stopping = self.dispatch.stopping = True
         self._wake.set()
         tasks = [t for t in (self._loop_task, *self._delivery_tasks.values()) if t is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         for task in tasks:
             task.cancel()
-        if self._send_tasks:
-            await asyncio.wait(list(self._send_tasks), timeout=timeout)
-        for task in list(self._send_tasks):
-            task.cancel()
-        await asyncio.gather(*tasks, *self._send_tasks, return_exceptions=True)
+        await self.dispatch.stop(timeout=timeout)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._recorder_task is not None:
             self._recorder_task.cancel()
             await asyncio.gather(self._recorder_task, return_exceptions=True)
-        # Refusals held by a breaker were not delivered: back in the queue, not counted as duplicates.
-        for breaker in list(self._breakers.values()):
-            self._requeue_held(breaker)
+        self.dispatch.requeue_every_held()
         # Whatever was sent and not yet recorded is recorded now, so a clean stop leaves no duplicates.
-        await self.recorder.flush()
+        await self.dispatch.recorder.flush()
 
     def halt_as_if_killed(self) -> None:
         """Stops every task at once and records nothing, leaving the database as a kill -9 would
         (for tests of the restart; a real shutdown calls `stop`)."""
-        self._stopping = True
-        tasks = [self._loop_task, self._recorder_task, *self._delivery_tasks.values(), *self._send_tasks]
+        self._stopping = self.dispatch.stopping = True
+        tasks = [self._loop_task, self._recorder_task, *self._delivery_tasks.values()]
         for task in tasks:
             if task is not None:
                 task.cancel()
-        self.recorder.forget()
+        self.dispatch.cancel_sends()
+        self.dispatch.recorder.forget()
 
     def share_rate_with(self, processes: int) -> None:
         """`processes` engines send for this bot now; this one keeps to its part of the rate."""
@@ -299,11 +296,11 @@ class Broadcaster:
             return
         # The same message without its notification, for chats in their quiet hours (unless urgent).
         quiet_message = None if broadcast.urgent or self.quiet is None else dataclasses.replace(message, silent=True)
-        breaker = self._breakers[broadcast_id] = CircuitBreaker(broadcast_id)
+        breaker = self.dispatch.breaker_for(broadcast_id)
         try:
             await self._deliver_with(breaker, message, quiet_message)
         finally:
-            self._breakers.pop(broadcast_id, None)
+            self.dispatch.forget_breaker(broadcast_id)
 
     async def _deliver_with(self, breaker: CircuitBreaker, message: Outgoing, quiet_message: Outgoing | None) -> None:
         broadcast_id = breaker.broadcast_id
@@ -316,7 +313,7 @@ class Broadcaster:
                 page = await pending_deliveries(session, broadcast_id=broadcast_id, after_id=after_id,
                                                 limit=self.page_size, now=self.clock.now())
             if not page:
-                await self._drain(broadcast_id, breaker)
+                await self.dispatch.drain(broadcast_id, breaker)
                 async with self.db.transaction() as session:
                     done = await finish_broadcast(session, broadcast_id=broadcast_id, now=self.clock.now())
                     if done:
@@ -336,92 +333,12 @@ class Broadcaster:
                 after_id = 0
                 continue
             after_id = page[-1].id
-            for start in range(0, len(page), self.claim_size):
-                chunk = page[start:start + self.claim_size]
-                if not await self._claim_and_send(breaker, chunk, message, quiet_message):
-                    await self._drain(broadcast_id, breaker)
+            claim_size = self.dispatch.claim_size
+            for start in range(0, len(page), claim_size):
+                chunk = page[start:start + claim_size]
+                if not await self.dispatch.claim_and_send(breaker, chunk, message, quiet_message):
+                    await self.dispatch.drain(broadcast_id, breaker)
                     return
                 if self._stopping:
                     break
-        await self._drain(broadcast_id, breaker)
-
-    async def _claim_and_send(self, breaker: CircuitBreaker, chunk: list[PendingDelivery], message: Outgoing,
-                              quiet_message: Outgoing | None) -> bool:
-        """Claims `chunk` and starts its sends (silent ones for chats in their quiet hours); False
-        if the broadcast is no longer sending."""
-        broadcast_id = breaker.broadcast_id
-        wanted = sum(1 for d in chunk if d.reachable and not d.paused)
-        await self.claims.reserve(wanted)
-        try:
-            async with self.db.transaction() as session:
-                claimed = await claim_deliveries(session, broadcast_id=broadcast_id, deliveries=chunk,
-                                                            claimer=self.claimer)
-        except BaseException:
-            self.claims.give_back(wanted)
-            raise
-        self.claims.give_back(wanted - len(claimed or []))
-        if claimed is None:
-            return False
-        self.claims.claimed(broadcast_id, len(claimed))
-        breaker.in_flight += len(claimed)
-        local_time = self.quiet.local_time(self.clock.now()) if quiet_message is not None else None
-        for delivery in claimed:
-            silent = local_time is not None and self.quiet.silent(delivery.quiet_hours, local_time)
-            task = asyncio.create_task(self._send_one(breaker, delivery, quiet_message if silent else message))
-            self._send_tasks.add(task)
-            task.add_done_callback(self._send_tasks.discard)
-        return True
-
-    async def _send_one(self, breaker: CircuitBreaker, delivery: PendingDelivery, message: Outgoing) -> None:
-        broadcast_id = breaker.broadcast_id
-        try:
-            result = await self.sender.send(delivery.telegram_id, message)
-        except Exception:
-            # The Sender promises not to raise; if one does anyway, count a failure and go on.
-            logger.exception("sender raised for broadcast %s", broadcast_id)
-            result = SendResult(SendOutcome.FAILED)
-        finally:
-            breaker.in_flight -= 1
-        outcome = DeliveryOutcome(broadcast_id, delivery.id, delivery.telegram_id, DELIVERY_STATUS_OF[result.outcome],
-                                  result.new_chat_id, silent=message.silent)
-        to_record, trip = breaker.take(outcome, result)
-        if to_record:
-            self.recorder.add(to_record)
-        if trip:
-            await self._trip(breaker)
-        elif breaker.tripped and not breaker.paused:
-            await self._pause(breaker)  # the pause could not be committed before: try again
-        elif breaker.every_send_refused:
-            await self.progress.tell()  # a drain may be waiting to see whether every send was refused
-
-    async def _trip(self, breaker: CircuitBreaker) -> None:
-        """The message itself is refused: pause the broadcast, then put the held deliveries back."""
-        breaker.trip()
-        logger.error("broadcast %s: its first %d sends were refused for what the message is; pausing it",
-                     breaker.broadcast_id, len(breaker.held))
-        # Paused first, so the deliveries going back in the queue are not claimed again meanwhile.
-        await self._pause(breaker)
-        self._requeue_held(breaker)
-
-    def _requeue_held(self, breaker: CircuitBreaker) -> None:
-        self.recorder.add(breaker.release_held())
-
-    async def _pause(self, breaker: CircuitBreaker) -> None:
-        if await self.notices.pause(self.db, breaker.broadcast_id, reason=breaker.reason):
-            breaker.paused = True
-            self._wake.set()  # the organiser's notice is a broadcast of its own
-
-    async def _drain(self, broadcast_id: int, breaker: CircuitBreaker) -> None:
-        """Waits until every delivery this process claimed for the broadcast is recorded."""
-        while self.claims.unrecorded(broadcast_id) > 0:
-            if breaker.every_send_refused and not self._stopping:
-                await self._trip(breaker)
-            self.recorder.hurry()
-            await self.progress.wait(1.0)
-            if not self._send_tasks and self.recorder.empty and self._stopping:
-                return
-
-    async def _recorded(self, outcomes: list[DeliveryOutcome]) -> None:
-        """The recorder committed these: their send slots are free again."""
-        self.claims.recorded(outcomes)
-        await self.progress.tell()
+        await self.dispatch.drain(broadcast_id, breaker)

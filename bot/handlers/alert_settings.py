@@ -59,11 +59,8 @@ async def quiet_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
             chosen = await alert_settings.alert_settings(session, telegram_id=update.effective_chat.id)
         await _show_quiet(update, context, chosen, changed=False)
         return
-    if typed.lower() in ("off", "default"):
-        await _set_quiet(update, context, None if typed.lower() == "off" else "default")
-        return
     try:
-        hours = QuietHours.parse(typed)
+        hours = alert_settings.quiet_choice(typed)
     except QuietHoursProblem as problem:
         await reply(update, "quiet_bad.html", text=typed, problem=problem)
         return
@@ -74,10 +71,7 @@ async def quiet_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     """A button under /quiet."""
     await update.callback_query.answer()
     choice = QuietChoice.parse(update.callback_query.data).choice
-    if choice in ("off", "default"):
-        await _set_quiet(update, context, None if choice == "off" else "default")
-    else:
-        await _set_quiet(update, context, QuietHours.parse(choice))
+    await _set_quiet(update, context, alert_settings.quiet_choice(choice))
 
 
 async def _set_pause(update: Update, context: ContextTypes.DEFAULT_TYPE, days: int | None) -> None:

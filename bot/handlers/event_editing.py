@@ -11,11 +11,11 @@ from telegram.ext import ContextTypes, ConversationHandler
 
 from bot.engines.reminders import compose_moved, compose_promoted
 from bot.handlers.callback_data import EditDate, EditField
-from bot.handlers.events import coming_dates_buttons
+from bot.handlers.events import coming_dates_buttons, picked_date
 from bot.services import services_of
 from bot.telegram_io.replies import edit_or_reply, label, reply
 from storage.dates import DateProblem
-from storage.events import catalogue, editing, problems
+from storage.events import editing, problems
 from storage.events.editing import EDITABLE
 from storage.events.problems import InvalidEventError
 
@@ -36,12 +36,8 @@ async def edit_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def edit_date_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    query = update.callback_query
-    await query.answer()
+    date_id, found = await picked_date(update, context, EditDate)
     services = services_of(context)
-    date_id = EditDate.parse(query.data).event_date_id
-    async with services.db.transaction() as session:
-        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await reply(update, "event_rsvp_closed.html")
         return ConversationHandler.END

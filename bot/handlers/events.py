@@ -37,6 +37,7 @@ from storage.events.attendance import attendance_file
 from storage.events.calendar import event_date_ics, ics_filename
 from storage.events.cards import DateCard
 from storage.events.rsvps import RsvpOutcome
+from storage.events.tables import Event, EventDate
 from storage.lists.subscriptions import lists_of_chat
 
 logger = logging.getLogger(__name__)
@@ -240,6 +241,17 @@ async def coming_dates_buttons(update: Update, context: ContextTypes.DEFAULT_TYP
             for card in date_cards]
 
 
+async def picked_date(update: Update, context: ContextTypes.DEFAULT_TYPE, family: type[CancelPick] | type[EditDate],
+                      ) -> tuple[int, tuple[Event, EventDate] | None]:
+    """A date pressed in a pick list (/cancelevent's or /editevent's), answered at once: its id,
+    and the event and date as stored (None if it is gone meanwhile)."""
+    query = update.callback_query
+    await query.answer()
+    date_id = family.parse(query.data).event_date_id
+    async with services_of(context).db.transaction() as session:
+        return date_id, await catalogue.get_event_date(session, event_date_id=date_id)
+
+
 async def cancel_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancelevent: pick a date, confirm, and everyone concerned is told."""
     buttons = await coming_dates_buttons(update, context, CancelPick)
@@ -247,12 +259,8 @@ async def cancel_event(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def cancel_picked(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    await query.answer()
+    date_id, found = await picked_date(update, context, CancelPick)
     services = services_of(context)
-    date_id = CancelPick.parse(query.data).event_date_id
-    async with services.db.transaction() as session:
-        found = await catalogue.get_event_date(session, event_date_id=date_id)
     if found is None:
         await edit_or_reply(update, "event_cancel_done.html", change=None, tz=services.settings.tz)
         return

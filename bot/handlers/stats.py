@@ -26,9 +26,9 @@ from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
 from messages.charts import render_rank_chart, render_trend_chart, render_waits_chart
+from storage.iapt.answer_parts import AreaRef
 from storage.iapt.answers import (
     AreaAnswer,
-    AreaRef,
     ChoicesAnswer,
     CompareAnswer,
     ComparePromptAnswer,

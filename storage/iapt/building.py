@@ -8,23 +8,20 @@ from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import (
-    AreaAnswer,
+from storage.iapt.answer_parts import (
     AreaRef,
-    EthnicityAnswer,
     EthnicRow,
     Lineage,
     MeasureRow,
     MonthlyBlock,
-    Period,
     Population,
-    RankAnswer,
     ShareRow,
-    TrendAnswer,
     TrendPoint,
 )
+from storage.iapt.answers import AreaAnswer, EthnicityAnswer, RankAnswer, TrendAnswer
 from storage.iapt.figures import ABSENT_COUNT, Figure, Share
 from storage.iapt.ranking import build_peer_ranking
+from storage.iapt.records import Period
 from storage.iapt.stats_index import FigureKey, StatsIndex, select_figures
 from storage.iapt.tables import LinkKind
 

@@ -21,14 +21,15 @@ from storage.iapt.records import (
     Breakdown,
     FigureTable,
     IaptData,
-    IaptImportError,
     LinkRecord,
     MeasureRecord,
-    PeriodRecord,
+    Period,
     PopulationRecord,
     Value,
 )
 from storage.iapt.tables import OGL_ATTRIBUTION, OGL_LICENCE
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 
 BUNDLE_PATH = Path(__file__).with_name("data") / "iapt_figures.json.gz"
 BUNDLE_FORMAT = "campaign-bot/iapt-bundle"
@@ -87,13 +88,13 @@ def read_bundle(path: Path = BUNDLE_PATH) -> IaptData:
         with gzip.open(path, "rb") as handle:
             document = json.loads(handle.read())
     except (OSError, ValueError) as error:
-        raise IaptImportError(name, f"not a readable bundle: {error}") from None
+        raise ImportRefused.one(Kind.BUNDLE_UNREADABLE, name, detail=str(error)) from None
     header = bundle_header(name, document)
     try:
         tables = [FigureTable(table["key"], table["file_name"], tuple(table["measures"]),
                               bundle_rows(table["rows"], header)) for table in document["tables"]]
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise IaptImportError(name, f"the bundle is damaged: {error!r}") from None
+        raise ImportRefused.one(Kind.BUNDLE_DAMAGED, name, detail=repr(error)) from None
     return dataclasses.replace(header.data, tables=tables)
 
 
@@ -107,13 +108,13 @@ class BundleHeader:
 
 
 def bundle_header(name: str, document: dict[str, Any]) -> BundleHeader:
-    """The bundle's document, less its `tables`, decoded; raises IaptImportError."""
+    """The bundle's document, less its `tables`, decoded; raises ImportRefused."""
     if document.get("format") != BUNDLE_FORMAT or document.get("version") != BUNDLE_VERSION:
-        raise IaptImportError(name, "not a campaign-bot IAPT bundle of a version this code reads")
+        raise ImportRefused.one(Kind.BUNDLE_VERSION, name)
     try:
         area_keys: list[AreaKey] = [(org_type, code) for org_type, code, _names in document["areas"]]
         areas = {(org_type, code): list(names) for org_type, code, names in document["areas"]}
-        periods = {label: PeriodRecord(label, freq, dt.date.fromisoformat(start), dt.date.fromisoformat(end), pub)
+        periods = {label: Period(label, freq, dt.date.fromisoformat(start), dt.date.fromisoformat(end), pub)
                    for label, freq, start, end, pub in document["periods"]}
         measures = {row[0]: MeasureRecord(*row) for row in document["measures"]}
         breakdowns: list[Breakdown] = [tuple(b) for b in document["breakdowns"]]
@@ -124,7 +125,7 @@ def bundle_header(name: str, document: dict[str, Any]) -> BundleHeader:
                                         dt.date.fromisoformat(row[4]) if row[4] else None, *row[5:])
                        for row in document["populations"]]
     except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise IaptImportError(name, f"the bundle is damaged: {error!r}") from None
+        raise ImportRefused.one(Kind.BUNDLE_DAMAGED, name, detail=repr(error)) from None
     return BundleHeader(IaptData(areas, periods, measures, [], aliases, links, populations), area_keys, breakdowns)
 
 

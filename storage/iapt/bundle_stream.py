@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from storage.iapt.bundle import bundle_header
-from storage.iapt.records import IaptImportError
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 
 
 class JsonWalk:
@@ -102,7 +103,7 @@ class BundleStream:
             else:
                 raise ValueError("the bundle has no tables")
         except ValueError as error:
-            raise IaptImportError(name, f"not a readable bundle: {error}") from None
+            raise ImportRefused.one(Kind.BUNDLE_UNREADABLE, name, detail=str(error)) from None
         self.header = bundle_header(name, document)
 
     def tables(self) -> Iterator[tuple[str, str, tuple[str, ...], Iterator[list[Any]]]]:

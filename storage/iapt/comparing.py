@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import AreaRef, CompareAnswer, ComparePromptAnswer, CompareRow
+from storage.iapt.answer_parts import AreaRef, CompareRow
+from storage.iapt.answers import CompareAnswer, ComparePromptAnswer
 from storage.iapt.figures import Figure, Share
 from storage.iapt.ranking import build_peer_ranking
 from storage.iapt.stats_index import StatsIndex, select_figures

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from storage.iapt.answers import AreaAnswer, AreaRef, HeadlineAnswer, View, WaitsAnswer
+from storage.iapt.answer_parts import AreaRef
+from storage.iapt.answers import AreaAnswer, HeadlineAnswer, View, WaitsAnswer
 from storage.iapt.tables import OrgType
 
 PREFIX = "stats-"

@@ -36,7 +36,7 @@ from storage.db import Database, utcnow
 from storage.iapt.bundle import BUNDLE_PATH, BundleHeader, bundle_rows
 from storage.iapt.bundle_stream import BundleStream, inflate_bundle
 from storage.iapt.reading import DATASET_FILES
-from storage.iapt.records import SUPPRESSED, IaptImportError, add_to_content_digest, content_digest
+from storage.iapt.records import SUPPRESSED, add_to_content_digest, content_digest
 from storage.iapt.tables import (
     OGL_ATTRIBUTION,
     OGL_LICENCE,
@@ -46,6 +46,8 @@ from storage.iapt.tables import (
     dataset_loading_marker,
 )
 from storage.iapt.writing import FigureKeys, ImportSummary, insert_figure_records, write_iapt_reference
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 from storage.leases import release_lease, take_or_renew_lease
 
 LEASE_NAME = "iapt-bundle-load"
@@ -174,7 +176,7 @@ class BundleLoader:
         try:
             text, file_sha256 = await asyncio.to_thread(inflate_bundle, self.bundle)
         except (OSError, EOFError, UnicodeDecodeError) as error:
-            raise IaptImportError(name, f"not a readable bundle: {error}") from None
+            raise ImportRefused.one(Kind.BUNDLE_UNREADABLE, name, detail=str(error)) from None
         await self._step()
         stream = BundleStream(name, text)
         summary = ImportSummary()
@@ -186,16 +188,16 @@ class BundleLoader:
         try:
             for key, file_name, measures, rows in stream.tables():
                 if DATASET_FILES.get(key) != file_name or key in seen:
-                    raise IaptImportError(name, f"a table this code does not know: {key!r} from {file_name!r}")
+                    raise ImportRefused.one(Kind.BUNDLE_UNKNOWN_TABLE, name, key=key, table_file=file_name)
                 seen.add(key)
                 dataset = plan.get(key)
                 if dataset is not None and dataset.clear_first:
                     await self._clear(dataset, keys)
                 await self._write_table(dataset, measures, rows, stream.header, keys, summary)
         except (KeyError, IndexError, TypeError, ValueError) as error:
-            raise IaptImportError(name, f"the bundle is damaged: {error!r}") from None
+            raise ImportRefused.one(Kind.BUNDLE_DAMAGED, name, detail=repr(error)) from None
         if seen != set(DATASET_FILES):
-            raise IaptImportError(name, f"the bundle lacks the table(s) {sorted(set(DATASET_FILES) - seen)}")
+            raise ImportRefused.one(Kind.BUNDLE_LACKS_TABLES, name, tables=sorted(set(DATASET_FILES) - seen))
         await self.release()
         return summary
 

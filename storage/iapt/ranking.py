@@ -18,8 +18,9 @@ import dataclasses
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import AreaRef, PeerRank, PeerRanking, PeerValue, Period
+from storage.iapt.answer_parts import AreaRef, PeerRank, PeerRanking, PeerValue
 from storage.iapt.figures import Figure, Share
+from storage.iapt.records import Period
 from storage.iapt.stats_index import StatsIndex, select_figures
 from storage.iapt.tables import OrgType, Unit
 

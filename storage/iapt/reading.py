@@ -1,17 +1,17 @@
 """Reading the published IAPT files (the layout of tests/data/iapt) into an `IaptData`.
 
 `read_iapt_directory` parses every file strictly and refuses the first malformed cell with its
-file, line and column (IaptImportError); nothing touches the database until all of it has been
+file, line and column (`storage.import_problems.ImportRefused`); nothing touches the database until all of it has been
 read (storage.iapt.writing does that).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from pathlib import Path
 
+from storage.iapt import reference_files
 from storage.iapt.records import (
     NOT_APPLICABLE,
     TOTAL,
@@ -19,42 +19,27 @@ from storage.iapt.records import (
     Breakdown,
     FigureTable,
     IaptData,
-    IaptImportError,
-    LinkRecord,
     MeasureRecord,
-    PeriodRecord,
-    PopulationRecord,
+    Period,
     Value,
 )
-from storage.iapt.search import search_key
+from storage.iapt.reference_files import MONTHLY_METADATA_FILE
 from storage.iapt.strict_csv import CellError, StrictCsv, cell_value, financial_year, month_span, parse_date
 from storage.iapt.tables import (
-    CURATED_AREA_LINKS,
-    CURATED_SAME_AREAS,
     ENGLAND_CODE,
-    PROVIDER_ICB_CITATION,
-    STP_TO_ICB_CITATION,
-    STP_TO_ICB_DATE,
-    AliasKind,
     Frequency,
-    LinkKind,
     OrgType,
     Unit,
     annual_publication,
     monthly_publication,
 )
+from storage.import_problems import ImportProblemKind as Kind
+from storage.import_problems import ImportRefused
 
 TOTALS_FILE = "iapt_annual_totals.csv"
 ETHNICITY_FILE = "iapt_annual_ethnicity.csv"
 LEGACY_FILE = "iapt_annual_england_2012_2017_legacy.csv"
 MONTHLY_FILE = "iapt_monthly_provider_key_measures.csv"
-ANNUAL_METADATA_FILE = "metadata_measures_annual.csv"
-MONTHLY_METADATA_FILE = "metadata_measures_monthly.csv"
-PROVIDERS_FILE = "metadata_providers.csv"
-CCG20_LOOKUP_FILE = "lookup_ccg20_ons_to_ods.csv"
-CCG21_LOOKUP_FILE = "lookup_ccg21_ons_to_ods.csv"
-CCG21_POPULATION_FILE = "ccg21_population_ons.csv"
-POPULATION_FILE = "population.csv"
 
 # Each source table of figures, by the key its dataset row carries.
 DATASET_FILES = {
@@ -91,18 +76,7 @@ MONTHLY_COLUMNS = ("reporting_period", "start_date", "end_date", "group_type", "
 ENGLAND_NAME = "England"
 
 
-CCG21_POPULATION = {
-    "reference": "year not stated",
-    "kind": "ONS clinical commissioning group mid-year population estimate, all ages",
-    "source": "github:open-innovations/mental-health-data-map data/ons-population-estimates.csv "
-              "@ e394749017cea905afc75c0504307c9240a56a4e",
-    "source_detail": "ONS 'Clinical commissioning group mid-year population estimates' for the 106 April-2021 "
-                     "CCGs. The year is not stated; SOURCE.md says probably mid-2020, unverified.",
-    "confidence": "year unverified",
-}
-
 _MONTHLY_COLUMN = re.compile(r"^(M\d{3})_((Count|Percentage|Mean|Median)_\w+)$")
-_MID_YEAR = re.compile(r"^mid-(\d{4})$")
 
 
 class _Reader:
@@ -112,7 +86,7 @@ class _Reader:
         self.directory = directory
         # (org_type, code) -> {name: latest period label it was published under}
         self.area_names: dict[AreaKey, dict[str, str]] = {}
-        self.periods: dict[str, PeriodRecord] = {}
+        self.periods: dict[str, Period] = {}
 
     def file(self, name: str, required: tuple[str, ...]) -> StrictCsv:
         return StrictCsv(self.directory, name, required)
@@ -127,29 +101,29 @@ class _Reader:
         try:
             start, end = (financial_year if frequency is Frequency.ANNUAL else month_span)(label)
         except CellError as error:
-            raise source.fail(line, "reporting_period", str(error)) from None
+            raise source.fail_cell(line, "reporting_period", error) from None
         for column, expected in (("start_date", start), ("end_date", end)):
             try:
                 given = parse_date(row[column])
             except CellError as error:
-                raise source.fail(line, column, str(error)) from None
+                raise source.fail_cell(line, column, error) from None
             if given != expected:
-                raise source.fail(line, column, f"{label} should run {start} to {end}, found {given}")
+                raise source.fail(line, column, Kind.PERIOD_DATES, label=label, start=start, end=end, found=given)
         if label not in self.periods:
             publication = annual_publication(label) if frequency is Frequency.ANNUAL else monthly_publication(label)
-            self.periods[label] = PeriodRecord(label, frequency.value, start, end, publication)
+            self.periods[label] = Period(label, frequency.value, start, end, publication)
         elif self.periods[label].frequency != frequency.value:
-            raise source.fail(line, "reporting_period", f"{label} is both an annual and a monthly period")
+            raise source.fail(line, "reporting_period", Kind.PERIOD_BOTH_FREQUENCIES, label=label)
         return label
 
     def area(self, source: StrictCsv, line: int, org_type: str, code: str, name: str, period: str) -> AreaKey:
         if org_type not in OrgType.__members__.values():
             column = "org_type" if "org_type" in source.header else "group_type"
-            raise source.fail(line, column, f"unknown organisation type {org_type[:40]!r}")
+            raise source.fail(line, column, Kind.UNKNOWN_ORG_TYPE, text=org_type[:40])
         if org_type == OrgType.ENGLAND:
             code, name = ENGLAND_CODE, ENGLAND_NAME
         if not code:
-            raise source.fail(line, "org_code" if "org_code" in source.header else "provider_code", "empty code")
+            raise source.fail(line, "org_code" if "org_code" in source.header else "provider_code", Kind.EMPTY_CODE)
         key = (org_type, code)
         self.note_area(key, name, period)
         return key
@@ -165,26 +139,25 @@ class _Reader:
             period = self.note_period(source, line, row, Frequency.ANNUAL)
             area = self.area(source, line, row["org_type"], row["org_code"], row["org_name"], period)
             if row["variable_type"] not in allowed:
-                raise source.fail(line, "variable_type", f"expected one of {sorted(allowed)}, "
-                                                         f"found {row['variable_type'][:40]!r}")
+                raise source.fail(line, "variable_type", Kind.UNEXPECTED_BREAKDOWN, allowed=sorted(allowed),
+                                  text=row["variable_type"][:40])
             breakdown = (row["variable_type"], *(NOT_APPLICABLE if row[c] == "NULL" else row[c]
                                                  for c in ("variable_a", "variable_b")))
             if breakdown[0] == "Total" and breakdown != TOTAL:
-                raise source.fail(line, "variable_a", "a Total row must have NULL variables")
+                raise source.fail(line, "variable_a", Kind.TOTAL_WITH_VARIABLES, empty="NULL")
             values: list[Value] = []
             for measure in ANNUAL_MEASURES:
                 try:
                     values.append(cell_value(row[measure], allow_suppressed=True, allow_blank=False))
                 except CellError as error:
-                    raise source.fail(line, measure, str(error)) from None
+                    raise source.fail_cell(line, measure, error) from None
             identity = (area, period, breakdown)
             if identity in first_line:
                 # TAF90 is published twice in 2023-24, under two names with the same figures:
                 # one set of figures, both names kept. Different figures would be a real conflict.
                 earlier, earlier_values = first_line[identity]
                 if earlier_values != tuple(values):
-                    raise source.fail(line, "org_code", f"the same area, period and breakdown as line {earlier}, "
-                                                        "with different figures")
+                    raise source.fail(line, "org_code", Kind.FIGURES_DIFFER, earlier=earlier)
                 continue
             first_line[identity] = (line, tuple(values))
             rows.append((area, period, breakdown, tuple(values)))
@@ -202,25 +175,25 @@ class _Reader:
                 continue  # age, gender, deprivation… are not used by the bot
             period = self.note_period(source, line, row, Frequency.ANNUAL)
             if row["org_type"] != OrgType.ENGLAND:
-                raise source.fail(line, "org_type", "this file should hold England only")
+                raise source.fail(line, "org_type", Kind.ENGLAND_ONLY)
             self.area(source, line, row["org_type"], row["org_code"], row["org_name"], period)
             measure = f"{row['measure_name']}_{row['measure_statistic']}"
             if measure not in ANNUAL_MEASURES:
-                raise source.fail(line, "measure_name", f"unknown measure {measure[:60]!r}")
+                raise source.fail(line, "measure_name", Kind.UNKNOWN_MEASURE, measure=measure[:60])
             try:
                 value = cell_value(row["value"], allow_suppressed=True, allow_blank=False)
             except CellError as error:
-                raise source.fail(line, "value", str(error)) from None
+                raise source.fail_cell(line, "value", error) from None
             if row["variable_type"] == "Total":
                 if row["variable_a"] or row["variable_b"]:
-                    raise source.fail(line, "variable_a", "a Total row must have empty variables")
+                    raise source.fail(line, "variable_a", Kind.TOTAL_WITH_VARIABLES, empty="empty")
                 breakdown = TOTAL
             else:
                 ethnic_rows.append((line, period, row["variable_a"], row["variable_b"], measure))
                 breakdown = ("Ethnic Group", row["variable_a"], row["variable_b"])
             identity = (period, breakdown, measure)
             if identity in where:
-                raise source.fail(line, "measure_name", f"the same figure as line {where[identity]}")
+                raise source.fail(line, "measure_name", Kind.FIGURE_TWICE, earlier=where[identity])
             where[identity] = line
             cells.setdefault((period, breakdown), {})[measure] = value
         cells = self._regroup_legacy_ethnicity(source, cells, ethnic_rows)
@@ -247,14 +220,14 @@ class _Reader:
                     breakdown = (kind, group, "All")
                 elif not group:
                     if member not in group_of:
-                        raise source.fail(lines[(period, group, member)], "variable_a",
-                                          f"no group known for {member[:40]!r}")
+                        raise source.fail(lines[(period, group, member)], "variable_a", Kind.NO_GROUP_FOR,
+                                          member=member[:40])
                     breakdown = (kind, group_of[member], member)
             target = regrouped.setdefault((period, breakdown), {})
             clash = set(target) & set(values)
             if clash:
-                raise source.fail(lines.get((period, group, member), 0), "variable_b",
-                                  f"{breakdown} appears twice in {period}")
+                raise source.fail(lines.get((period, group, member), 0), "variable_b", Kind.BREAKDOWN_TWICE,
+                                  breakdown=breakdown, period=period)
             target.update(values)
         return regrouped
 
@@ -268,12 +241,11 @@ class _Reader:
         for column in measure_columns:
             match = _MONTHLY_COLUMN.match(column)
             if not match:
-                raise IaptImportError(MONTHLY_FILE, "expected a column named like M001_Count_ReferralsReceived",
-                                      line=1, column=source.column(column))
+                raise source.fail(1, column, Kind.MONTHLY_COLUMN_NAME)
             measure_id, nhs_name, kind = match.groups()
             if measure_id not in definitions or definitions[measure_id][0] != nhs_name:
-                raise IaptImportError(MONTHLY_FILE, f"{MONTHLY_METADATA_FILE} does not define {column}",
-                                      line=1, column=source.column(column))
+                raise source.fail(1, column, Kind.MEASURE_NOT_DEFINED, definitions=MONTHLY_METADATA_FILE,
+                                  measure=column)
             unit = {"Count": Unit.COUNT, "Percentage": Unit.PERCENTAGE}.get(kind, Unit.DAYS)
             measures[measure_id] = MeasureRecord(
                 measure_id, Frequency.MONTHLY.value, unit.value, nhs_name, definitions[measure_id][1],
@@ -291,133 +263,37 @@ class _Reader:
                     # A blank is missing or suppressed and the file cannot say which: not stored.
                     values.append(cell_value(row[column], allow_suppressed=False, allow_blank=True))
                 except CellError as error:
-                    raise source.fail(line, column, str(error)) from None
+                    raise source.fail_cell(line, column, error) from None
             if (area, period) in first_line:
-                raise source.fail(line, "provider_code",
-                                  f"the same provider and month as line {first_line[area, period]}")
+                raise source.fail(line, "provider_code", Kind.PROVIDER_MONTH_TWICE, earlier=first_line[area, period])
             first_line[area, period] = line
             rows.append((area, period, TOTAL, tuple(values)))
         return FigureTable("monthly_providers", MONTHLY_FILE, tuple(keys), rows), measures
 
-    # -- definitions, names and codes -----------------------------------------------------------
-
-    def annual_definitions(self) -> dict[str, MeasureRecord]:
-        source = self.file(ANNUAL_METADATA_FILE, ("reporting_period", "dataset_name", "field_name", "description"))
-        fields: dict[str, tuple[str, str]] = {}
-        for _line, row in source.records():
-            if row["dataset_name"] == "measures_annual":
-                fields[row["field_name"]] = (row["description"].strip(), row["reporting_period"])
-        measures: dict[str, MeasureRecord] = {}
-        for key in ANNUAL_MEASURES:
-            stem, statistic = key.rsplit("_", 1)
-            nhs_name = f"{statistic.capitalize()}_{''.join(part.capitalize() for part in stem.split('_'))}"
-            if nhs_name not in fields:
-                raise IaptImportError(ANNUAL_METADATA_FILE, f"no definition of {nhs_name} (for {key})")
-            description, year = fields[nhs_name]
-            unit = Unit.COUNT if statistic == "count" else Unit.PERCENTAGE
-            measures[key] = MeasureRecord(key, Frequency.ANNUAL.value, unit.value, nhs_name, description,
-                                          f"{ANNUAL_METADATA_FILE} (NHS Digital, {year}), field {nhs_name}")
-        return measures
-
-    def monthly_definitions(self) -> dict[str, tuple[str, str]]:
-        source = self.file(MONTHLY_METADATA_FILE, ("measure_id", "measure_name", "description"))
-        return {row["measure_id"]: (row["measure_name"], row["description"].strip()) for _l, row in source.records()}
-
-    def ons_codes(self) -> list[tuple[int, str, str, str]]:
-        """(line, file, ONS code, ODS code) of every CCG in both lookups."""
-        found = []
-        for name, year in ((CCG20_LOOKUP_FILE, "20"), (CCG21_LOOKUP_FILE, "21")):
-            source = self.file(name, (f"CCG{year}CD", f"CCG{year}CDH", f"CCG{year}NM"))
-            for line, row in source.records():
-                found.append((line, name, row[f"CCG{year}CD"], row[f"CCG{year}CDH"]))
-        return found
-
-    def providers(self) -> dict[str, tuple[str, str]]:
-        """Provider code -> (its name, the ICB code NHS England's lookup files it under, or "")."""
-        source = self.file(PROVIDERS_FILE, ("org_code", "org_name", "icb_code"))
-        return {row["org_code"]: (row["org_name"], row["icb_code"]) for _line, row in source.records()}
-
-    def populations(self, ons_to_ods: dict[str, str]) -> list[PopulationRecord]:
-        records: list[PopulationRecord] = []
-        source = self.file(POPULATION_FILE, ("area_name", "area_code", "reference_date", "kind", "population",
-                                             "source", "source_detail", "confidence"))
-        for line, row in source.records():
-            reference = row["reference_date"]
-            mid_year = _MID_YEAR.match(reference)
-            try:
-                when = dt.date(int(mid_year.group(1)), 6, 30) if mid_year else parse_date(reference)
-            except CellError:
-                raise source.fail(line, "reference_date",
-                                  f"expected mid-YYYY or YYYY-MM-DD, found {reference[:40]!r}") from None
-            if not row["population"].isdigit():
-                raise source.fail(line, "population", f"expected a whole number, found {row['population'][:40]!r}")
-            records.append(PopulationRecord(
-                CURATED_SAME_AREAS.get(row["area_code"]), row["area_code"], row["area_name"], reference, when,
-                int(row["population"]), row["kind"], row["source"], row["source_detail"], row["confidence"],
-            ))
-        source = self.file(CCG21_POPULATION_FILE, ("CCG Code", "CCG Name", "All Ages"))
-        for line, row in source.records():
-            if not row["All Ages"].isdigit():
-                raise source.fail(line, "All Ages", f"expected a whole number, found {row['All Ages'][:40]!r}")
-            ods = ons_to_ods.get(row["CCG Code"])
-            records.append(PopulationRecord(
-                (OrgType.CCG.value, ods) if ods else None, row["CCG Code"], row["CCG Name"],
-                CCG21_POPULATION["reference"], None, int(row["All Ages"]), CCG21_POPULATION["kind"],
-                CCG21_POPULATION["source"], CCG21_POPULATION["source_detail"], CCG21_POPULATION["confidence"],
-            ))
-        return records
-
 
 def read_iapt_directory(directory: Path) -> IaptData:
-    """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises IaptImportError."""
+    """Every file of the published layout (tests/data/iapt, unpacked), parsed and checked; raises ImportRefused."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise IaptImportError(str(directory), "not a directory")
+        raise ImportRefused.one(Kind.NOT_A_DIRECTORY, str(directory))
     reader = _Reader(directory)
-    measures = reader.annual_definitions()
+    measures = reference_files.annual_definitions(directory, ANNUAL_MEASURES)
     tables = [reader.annual(TOTALS_FILE, "annual_totals"), reader.annual(ETHNICITY_FILE, "annual_ethnicity"),
               reader.legacy()]
-    monthly_table, monthly_measures = reader.monthly(reader.monthly_definitions())
+    monthly_table, monthly_measures = reader.monthly(reference_files.monthly_definitions(directory))
     tables.append(monthly_table)
     measures.update(monthly_measures)
 
     areas = {key: [name for name, _ in sorted(names.items(), key=lambda item: (item[1], item[0]), reverse=True)]
              for key, names in reader.area_names.items()}
-    aliases: set[tuple[AreaKey, str, str]] = set()
-    for key, names in areas.items():
-        for older in names[1:]:
-            aliases.add((key, AliasKind.PUBLISHED_NAME.value, older))
-    providers = reader.providers()
-    for code, (name, _icb) in providers.items():
-        key = (OrgType.PROVIDER.value, code)
-        if key in areas and search_key(name) not in {search_key(n) for n in areas[key]}:
-            aliases.add((key, AliasKind.ODS_NAME.value, name))
-    ons_to_ods: dict[str, str] = {}
-    for line, name, ons, ods in reader.ons_codes():
-        if ons_to_ods.setdefault(ons, ods) != ods:
-            raise IaptImportError(name, f"{ons} maps to both {ons_to_ods[ons]} and {ods}", line=line)
-        if (OrgType.CCG.value, ods) in areas:
-            aliases.add(((OrgType.CCG.value, ods), AliasKind.ONS_CODE.value, ons))
-    for ons, area in CURATED_SAME_AREAS.items():
-        if area in areas:
-            aliases.add((area, AliasKind.SAME_AREA_CODE.value, ons))
-
-    links = [LinkRecord(link.from_area, link.to_area, link.kind.value, link.effective_on, link.cited_from)
-             for link in CURATED_AREA_LINKS]
-    for org_type, code in areas:
-        if org_type == OrgType.STP and (OrgType.ICB.value, code) in areas and code != "UNKNOWN":
-            links.append(LinkRecord((org_type, code), (OrgType.ICB.value, code), LinkKind.SUCCEEDED_BY.value,
-                                    STP_TO_ICB_DATE, STP_TO_ICB_CITATION))
-    # Only between areas the figures have: the lookup also names ICBs of 2026 mergers with no figures yet.
-    links += [LinkRecord((OrgType.ICB.value, icb), (OrgType.PROVIDER.value, code), LinkKind.ICB_SERVICE.value,
-                         None, PROVIDER_ICB_CITATION)
-              for code, (_name, icb) in sorted(providers.items())
-              if (OrgType.ICB.value, icb) in areas and (OrgType.PROVIDER.value, code) in areas]
+    providers = reference_files.providers(directory)
+    aliases, ons_to_ods = reference_files.other_names(directory, areas, providers)
+    links = reference_files.links_between(areas, providers)
     for link in links:
         for end in (link.from_area, link.to_area):
             if end not in areas:
-                raise IaptImportError(TOTALS_FILE, f"the curated link {link.from_area} -> {link.to_area} names "
-                                                   f"{end}, which the data does not have")
-    populations = reader.populations(ons_to_ods)
+                raise ImportRefused.one(Kind.LINK_TO_UNKNOWN_AREA, TOTALS_FILE, from_area=link.from_area,
+                                        to_area=link.to_area, missing=end)
+    populations = reference_files.populations(directory, ons_to_ods)
     populations = [dataclasses.replace(p, area=None) if p.area not in areas else p for p in populations]
     return IaptData(areas, reader.periods, measures, tables, aliases, links, populations)

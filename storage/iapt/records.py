@@ -1,5 +1,5 @@
-"""The IAPT figures as they are held in memory between reading and writing, and the error every
-step raises for a file it cannot take.
+"""The IAPT figures as they are held in memory between reading and writing. Every step raises
+`storage.import_problems.ImportRefused` for a file it cannot take.
 
 storage.iapt.reading fills an `IaptData` from the published CSV files, storage.iapt.bundle from
 the embedded bundle; storage.iapt.writing and storage.iapt.loading put it in the database. The
@@ -23,21 +23,11 @@ AreaKey = tuple[str, str]  # (org_type, code)
 Breakdown = tuple[str, str, str]
 
 
-class IaptImportError(ValueError):
-    """A file that cannot be imported, and where: nothing was written."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Period:
+    """One reporting period (a financial year or a month): the same type between reading and
+    writing and in the answers built from the database."""
 
-    def __init__(self, file: str, problem: str, *, line: int | None = None, column: str | None = None) -> None:
-        self.file, self.line, self.column, self.problem = file, line, column, problem
-        where = file
-        if line is not None:
-            where += f", line {line}"
-        if column is not None:
-            where += f", column {column}"
-        super().__init__(f"{where}: {problem}")
-
-
-@dataclasses.dataclass(frozen=True)
-class PeriodRecord:
     label: str
     frequency: str
     start_date: dt.date
@@ -118,7 +108,7 @@ def add_to_content_digest(digest, rows: Iterable[tuple[AreaKey, str, Breakdown, 
 class IaptData:
     # (org_type, code) -> every name published for it, the latest period's first.
     areas: dict[AreaKey, list[str]]
-    periods: dict[str, PeriodRecord]
+    periods: dict[str, Period]
     measures: dict[str, MeasureRecord]
     tables: list[FigureTable]
     aliases: set[tuple[AreaKey, str, str]]  # (area, kind, alias)

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import AreaRef, Period, Population
+from storage.iapt.answer_parts import AreaRef, Population
+from storage.iapt.records import Period
 from storage.iapt.search import AreaEntry, AreaFinder
 from storage.iapt.tables import (
     ENGLAND_CODE,

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.iapt.answers import AreaRef, ServiceWaits, WaitsAnswer, WaitsMonth, WaitsRoute
+from storage.iapt.answer_parts import AreaRef, ServiceWaits, WaitsMonth, WaitsRoute
+from storage.iapt.answers import WaitsAnswer
 from storage.iapt.building import FigureReader, lineage_of
 from storage.iapt.figures import ABSENT_COUNT, Figure, Share
 from storage.iapt.stats_index import StatsIndex, select_figures

@@ -70,6 +70,18 @@ class QuietHours:
         return f"{self.start:%H%M}-{self.end:%H%M}"
 
 
+def quiet_choice(text: str) -> QuietHours | None | str:
+    """What a chat chose, typed after /quiet or pressed under it, as `set_quiet_hours` takes it:
+    "off" is None (no quiet hours), "default" stays "default", anything else is a span (raises
+    QuietHoursProblem)."""
+    word = text.strip().lower()
+    if word == OFF:
+        return None
+    if word == "default":
+        return "default"
+    return QuietHours.parse(text)
+
+
 @functools.lru_cache(maxsize=256)
 def _stored(value: str) -> QuietHours | None:
     return None if value == OFF else QuietHours.parse(value)

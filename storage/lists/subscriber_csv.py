@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Iterable
@@ -13,6 +12,8 @@ from sqlalchemy import case, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_with_conflicts, integer_rows, utcnow
+from storage.import_problems import ImportProblem, ImportRefused
+from storage.import_problems import ImportProblemKind as Kind
 from storage.lists.models import Chat, ChatKind, MailingList, Subscription
 
 # Chat ids written per statement (bound as one parameter, see storage.db.integer_rows): each
@@ -22,23 +23,11 @@ IMPORT_BATCH = 5000
 EXPORT_BATCH = 2000
 
 
-@dataclasses.dataclass(frozen=True)
-class CsvProblem:
-    line: int
-    message: str
-
-
-class SubscriberImportError(ValueError):
-    def __init__(self, problems: list[CsvProblem]) -> None:
-        super().__init__("; ".join(f"line {p.line}: {p.message}" for p in problems))
-        self.problems = problems
-
-
 def parse_subscriber_csv(text: str | Iterable[str]) -> list[int]:
     """Chat ids, one a row (a header row `chat_id` is allowed), from the text or its lines (an
-    open file, read as it goes). Raises SubscriberImportError, and only that, reporting every bad row."""
+    open file, read as it goes). Raises ImportRefused, and only that, with every bad row."""
     ids: list[int] = []
-    problems: list[CsvProblem] = []
+    problems: list[ImportProblem] = []
     reader = csv.reader(io.StringIO(text) if isinstance(text, str) else text)
     try:
         for line_number, row in enumerate(reader, start=1):
@@ -47,13 +36,13 @@ def parse_subscriber_csv(text: str | Iterable[str]) -> list[int]:
                 problems.append(problem)
     except csv.Error as error:
         # A file the csv module cannot read at all (a cell past its size limit): nothing is imported.
-        raise SubscriberImportError([CsvProblem(reader.line_num, f"not readable as CSV ({error})")]) from None
+        raise ImportRefused.one(Kind.CSV_UNREADABLE, line=reader.line_num, detail=str(error)) from None
     if problems:
-        raise SubscriberImportError(problems)
+        raise ImportRefused(problems)
     return ids
 
 
-def _row_problem(row: list[str], line_number: int, ids: list[int]) -> CsvProblem | None:
+def _row_problem(row: list[str], line_number: int, ids: list[int]) -> ImportProblem | None:
     """Appends the row's chat id to `ids`, or says what is wrong with the row."""
     cells = [cell.strip() for cell in row]
     if not any(cells):
@@ -61,13 +50,13 @@ def _row_problem(row: list[str], line_number: int, ids: list[int]) -> CsvProblem
     if line_number == 1 and cells[0].lower() in {"chat_id", "telegram_id", "id"}:
         return None
     if len(cells) != 1:
-        return CsvProblem(line_number, f"expected one chat id, found {len(cells)} cells")
+        return ImportProblem(Kind.NOT_ONE_CELL, line=line_number, details={"cells": len(cells)})
     try:
         chat_id = int(cells[0])
     except ValueError:
-        return CsvProblem(line_number, f"{cells[0][:40]!r} is not a Telegram chat id")
+        return ImportProblem(Kind.NOT_A_CHAT_ID, line=line_number, details={"text": cells[0][:40]})
     if chat_id == 0 or abs(chat_id) >= 10**15:
-        return CsvProblem(line_number, f"{chat_id} is out of range for a Telegram chat id")
+        return ImportProblem(Kind.CHAT_ID_OUT_OF_RANGE, line=line_number, details={"chat_id": chat_id})
     ids.append(chat_id)
     return None
 

@@ -24,6 +24,7 @@ from telegram.ext import (
     Defaults,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -42,6 +43,7 @@ from bot.handlers import (
     event_conversations,
     events,
     fallbacks,
+    languages,
     membership,
     organisers,
     stats,
@@ -61,6 +63,7 @@ from bot.handlers.callback_data import (
     CancelPick,
     Family,
     ForgetAnswer,
+    LanguageChoice,
     ListToggle,
     PauseChoice,
     QuietChoice,
@@ -86,6 +89,7 @@ from storage.clock import Clock
 from storage.db import Database
 from storage.iapt.bundle import BUNDLE_PATH
 from storage.iapt.links import PREFIX as STATS_LINK_PREFIX
+from storage.lists.languages import ChatLanguages
 from storage.lists.organisers import settle_organiser_menus
 
 logger = logging.getLogger(__name__)
@@ -116,6 +120,8 @@ class Button:
 
 
 ORGANISERS = Who.ORGANISERS
+# The handler group that sets each update's language; it runs before group -1 (broadcasts.drop_question).
+LANGUAGE_GROUP = -2
 CHAT_MANAGERS = Who.CHAT_MANAGERS
 # The pending /broadcast question: an organiser refused on the way (removed meanwhile) loses it.
 BROADCAST_DRAFT = (broadcasts.STEP,)
@@ -142,6 +148,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("forget", supporters.forget, CHAT_MANAGERS),
     Command("quiet", alert_settings.quiet_command, CHAT_MANAGERS),
     Command("pause", alert_settings.pause_command, CHAT_MANAGERS),
+    # In a group its administrators choose the language for everyone in it.
+    Command("language", languages.language_command, CHAT_MANAGERS),
     Command("newlist", organisers.new_list, ORGANISERS),
     Command("organiser", organisers.organiser_command, ORGANISERS),
     Command("broadcast", broadcasts.broadcast_command, ORGANISERS, drafts=BROADCAST_DRAFT),
@@ -162,6 +170,7 @@ BUTTONS: tuple[Button, ...] = (
     Button(ForgetAnswer, supporters.forget_answered, CHAT_MANAGERS),
     Button(QuietChoice, alert_settings.quiet_pressed, CHAT_MANAGERS),
     Button(PauseChoice, alert_settings.pause_pressed, CHAT_MANAGERS),
+    Button(LanguageChoice, languages.language_pressed, CHAT_MANAGERS),
     Button(BroadcastList, broadcasts.list_chosen, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastDraftAnswer, broadcasts.draft_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
     Button(BroadcastScheduleAnswer, broadcasts.schedule_time_answered, ORGANISERS, drafts=BROADCAST_DRAFT),
@@ -186,6 +195,10 @@ def register_handlers(application: Application) -> None:
 
     def add(handler: BaseHandler, who: Who, drafts: tuple[str, ...] = ()) -> None:
         application.add_handler(guard_handler(handler, who, drafts=drafts))
+
+    # Before everything else, in a group of its own (a group runs only its first matching handler):
+    # the language every answer to this update is rendered in, refusals and errors included.
+    application.add_handler(TypeHandler(Update, languages.speak_the_chats_language), group=LANGUAGE_GROUP)
 
     application.add_handler(ChatMemberHandler(membership.bot_membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.group_migrated))
@@ -281,8 +294,9 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
     reminders = ReminderScheduler(db=db, clock=clock, tz=settings.tz, configured_organisers=settings.organiser_ids,
                                   job_queue=application.job_queue, wake_broadcaster=wake_broadcaster,
                                   offering=offering)
+    chat_languages = ChatLanguages(db, clock)
     retention = RetentionSweeper(db=db, clock=clock, keep_for=settings.retention_period,
-                                 job_queue=application.job_queue)
+                                 job_queue=application.job_queue, on_erased=chat_languages.forget_all)
     services = Services(
         settings=settings, db=db, clock=clock, process_name=process_name,
         broadcaster=Broadcaster(db=db, sender=sender, clock=clock, compose=compose, report=report,
@@ -296,7 +310,7 @@ def build_services(settings: Settings, db: Database, clock: Clock, application: 
         stats=StatsService(db, per_user_per_minute=settings.stats_per_user_per_minute,
                            load_bundle=settings.stats_load_bundle, holder=process_name,
                            bundle=settings.stats_bundle_path or BUNDLE_PATH),
-        offering=offering,
+        offering=offering, languages=chat_languages,
     )
     application.bot_data["scheduler_lease"] = SchedulerLease(
         db=db, holder=process_name, scheduler=reminders, retention=retention,
@@ -312,6 +326,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
     transport = AiohttpRequest(connections=32, paid_sends=settings.paid_broadcast)
     flood_guard = FloodGuard(limit=settings.flood_limit, window_seconds=settings.flood_window_seconds, clock=clock)
     replies = RepliesInTheSendingWindow()
+    update_processor = PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard)
     application = (
         ApplicationBuilder()
         .token(token)
@@ -320,12 +335,13 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
         .defaults(defaults)
         .request(transport)
         .rate_limiter(replies)
-        .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard))
+        .concurrent_updates(update_processor)
         .post_init(on_startup)
         .post_shutdown(on_shutdown)
         .build()
     )
     application.bot_data["services"] = build_services(settings, db, clock, application, replies)
+    update_processor.languages = application.bot_data["services"].languages
     application.bot_data["transport"] = transport
     register_handlers(application)
     return application

@@ -23,6 +23,7 @@ from bot.settings import Settings
 from storage.clock import Clock
 from storage.db import Database
 from storage.events.offers import Offering
+from storage.lists.languages import ChatLanguages
 
 
 @dataclasses.dataclass
@@ -39,6 +40,8 @@ class Services:
     stats: StatsService
     # How places freed on a full event are offered to the waiting list (PLACE_OFFER_HOURS).
     offering: Offering
+    # Each chat's stored language, cached in this process (storage/lists/languages.py).
+    languages: ChatLanguages
 
 
 def new_process_name() -> str:

@@ -43,6 +43,8 @@ def environment() -> Environment:
         newstyle=True,
     )
     env.filters.update(FILTERS)
+    # A stored language code as people read it: `{{ code | language_name }}` gives "বাংলা" for bn.
+    env.filters["language_name"] = i18n.own_name
     # A text as the operator typed or a file holds it, in quotes and with any unprintable character
     # shown, for the terminal's refusals.
     env.filters["quoted"] = repr

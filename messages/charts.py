@@ -19,7 +19,7 @@ import textwrap
 import threading
 from typing import TYPE_CHECKING
 
-from messages import environment
+from messages import environment, i18n
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -63,8 +63,10 @@ def _or_gap(value: float | None) -> float:
 
 
 def _words(name: str, *args: object) -> str:
-    """A chart label: the macro `name` of messages/stats_chart.txt."""
-    return str(getattr(environment().get_template("stats_chart.txt").module, name)(*args)).strip()
+    """A chart label: the macro `name` of messages/stats_chart.txt, always in English: matplotlib
+    has no Bengali font or text shaping here (docs/languages.md)."""
+    with i18n.speaking(i18n.SOURCE_LANGUAGE):
+        return str(getattr(environment().get_template("stats_chart.txt").module, name)(*args)).strip()
 
 
 def render_trend_chart(answer: TrendAnswer, *, dpi: int = 110) -> bytes:
@@ -172,7 +174,8 @@ SERVICE_COLOURS = ("#005eb8", "#da291c", "#009639", "#ed8b00", "#330072", "#00a4
 
 
 def _waits_words(name: str, *args: object) -> str:
-    return str(getattr(environment().get_template("stats_waits_chart.txt").module, name)(*args)).strip()
+    with i18n.speaking(i18n.SOURCE_LANGUAGE):  # in English, as `_words`
+        return str(getattr(environment().get_template("stats_waits_chart.txt").module, name)(*args)).strip()
 
 
 def render_waits_chart(answer: WaitsAnswer, *, dpi: int = 110) -> bytes:

@@ -37,10 +37,21 @@ def available_languages() -> tuple[str, ...]:
     return (SOURCE_LANGUAGE, *[code for code in compiled if code != SOURCE_LANGUAGE])
 
 
+def translated_languages() -> frozenset[str]:
+    """The languages with a catalogue: those a chat's Telegram language is adopted in (English,
+    the source, is what a chat with no language gets anyway)."""
+    return frozenset(available_languages()) - {SOURCE_LANGUAGE}
+
+
 def own_name(code: str) -> str:
     """A language's name in itself ("বাংলা" for bn), as the /language buttons show it."""
     name = Locale.parse(code).get_display_name(code) or code
     return name[:1].upper() + name[1:]
+
+
+def english_name(code: str) -> str:
+    """A language's name in English ("Bangla" for bn), which /language also accepts typed."""
+    return Locale.parse(code).get_display_name(SOURCE_LANGUAGE) or code
 
 
 def choose_language(stored: str | None, telegram_code: str | None) -> str:

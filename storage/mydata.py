@@ -62,6 +62,9 @@ class ChatData:
     idle_since: dt.datetime | None = None
     # A private chat the bot gave the organisers' command menu (storage/lists/organisers.py).
     organiser_menu: bool = False
+    # The language chosen with /language, or adopted from the Telegram app on joining a list or
+    # answering an event (storage/lists/languages.py); None: none stored.
+    language: str | None = None
 
     def erased_after(self, days: int) -> dt.datetime | None:
         """When the retention sweep will erase this chat unless it joins a list or answers an event."""
@@ -95,4 +98,5 @@ async def chat_data(session: AsyncSession, *, telegram_id: int) -> ChatData | No
                     event_answers=answers, places_offered=offered, quiet_hours=chat.quiet_hours,
                     paused_until=chat.paused_until, idle_since=idle_since,
                     organiser_menu=chat.kind == ChatKind.PRIVATE.value
-                    and await has_organiser_menu(session, user_id=chat.telegram_id))
+                    and await has_organiser_menu(session, user_id=chat.telegram_id),
+                    language=chat.language)

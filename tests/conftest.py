@@ -106,7 +106,11 @@ class RunningBot:
     def db(self) -> Database:
         return self.services.db
 
-    def person(self, user_id: int, *, chat_id: int | None = None) -> Person:
+    def person(self, user_id: int, *, chat_id: int | None = None, language_code: str | None = None) -> Person:
+        """Someone in their private chat (or in the group `chat_id`); with `language_code`, their
+        Telegram app is in that language ("bn"), else in English."""
+        if language_code is not None:
+            self.server.set_user_language(user_id, language_code)
         return Person(self, user_id, chat_id if chat_id is not None else user_id)
 
     async def deliver(self, update: dict[str, Any]) -> None:

@@ -417,4 +417,5 @@ def test_what_only_a_groups_administrators_may_do_there(running_bot):
             if getattr(getattr(handler, "callback", None), "who", Who.ANYONE) is Who.CHAT_MANAGERS:
                 managed.add(handler.callback.__name__)
     assert managed == {"join_from_link", "subscribe", "unsubscribe", "stop", "my_data", "forget", "forget_answered",
-                       "list_button_pressed", "quiet_command", "quiet_pressed", "pause_command", "pause_pressed"}
+                       "list_button_pressed", "quiet_command", "quiet_pressed", "pause_command", "pause_pressed",
+                       "language_command", "language_pressed"}

@@ -208,6 +208,7 @@ MACRO_ARGUMENTS = {
     "kind": "CCG", "n": 142, "value": 41.5, "rank": RANKING.ranks[0], "peers": RANKING.ranks[0].ranked,
     "ranking": RANKING, "newest": YEAR, "offers": (AREA,), "row": COMPARE_ANSWER.rows[0],
     "v": COMPARE_ANSWER.rows[2].left, "edge_note": True, "ranked": RANK_ANSWER, "published": True,
+    "name": "বাংলা", "current": True,
 }
 MACRO_TEMPLATES = ("_event_problem.txt", "_import_problem.txt", "_list_problem.txt", "buttons.txt",
                    "stats_buttons.txt", "stats_chart.txt", "stats_macros.txt", "stats_waits_chart.txt",

@@ -9,16 +9,22 @@ wherever it is composed, so the preview an organiser sees is what goes out."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 
+import messages
 from bot.telegram_io.sending import Outgoing
-from messages import render
 from messages.i18n import SOURCE_LANGUAGE, available_languages
 from storage.broadcasts.status import check_length
 from storage.broadcasts.tables import Broadcast, BroadcastKind, MediaKind
 from storage.broadcasts.versions import LocalisedText, Version
 from storage.lists.models import MailingList
+
+# What is composed here goes to other chats than the one whose update may be running: each text
+# names its language (one version per language), and whatever does not is in the source language,
+# never in the language of the organiser whose press is being answered.
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
 
 
 def compose_message(*, text: str, media_kind: str | None, media_file_id: str | None,

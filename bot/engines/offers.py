@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+import messages
 from bot.engines.composing import in_each_language
-from messages import label, render
 from messages.i18n import SOURCE_LANGUAGE
 from storage.events.offers import OfferComposer, Offering, OfferNotice
 from storage.events.tables import Event, EventDate
@@ -19,6 +20,12 @@ from storage.events.tables import Event, EventDate
 # The button's callback data for a date: the wiring passes the handlers' declaration of it
 # (bot.handlers.callback_data.TakePlace.build), so no engine imports a handler module.
 TakePlaceData = Callable[[int], str]
+
+# The notice goes to someone else than whoever freed the place: it is rendered once per language
+# (in_each_language), and whatever names no language is in the source language, never in that of
+# the person whose press is being answered.
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
+label = functools.partial(messages.label, language=SOURCE_LANGUAGE)
 
 
 def take_place_button(event_date_id: int, take_place_data: TakePlaceData, *, language: str = SOURCE_LANGUAGE) -> str:

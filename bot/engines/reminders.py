@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -31,8 +32,9 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ContextTypes, JobQueue
 
+import messages
 from bot.engines.composing import in_each_language
-from messages import render
+from messages.i18n import SOURCE_LANGUAGE
 from storage.broadcasts.notices import record_notice
 from storage.broadcasts.versions import LocalisedText
 from storage.clock import Clock
@@ -43,6 +45,13 @@ from storage.events.reminders import DueReminder, FailedReminder, FiringReport
 from storage.lists import organisers
 
 logger = logging.getLogger(__name__)
+
+# What this module renders is for other chats than the one whose update may be running (a
+# reminder, a notice queued by someone else's press, a report to organisers), one text for all its
+# recipients: each version names its language (in_each_language), and whatever names none is in
+# the source language, never in that of whoever caused it, whose language would otherwise be
+# current (and would stay so in any job scheduled from their update).
+render = functools.partial(messages.render, language=SOURCE_LANGUAGE)
 
 JOB_PREFIX = "reminder:"
 OFFER_JOB_PREFIX = "offer:"

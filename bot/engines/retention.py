@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from telegram.ext import ContextTypes, JobQueue
 
@@ -20,8 +21,12 @@ SWEEP_EVERY = 3600.0  # seconds: the promise is in days, so an hour late is of n
 
 
 class RetentionSweeper:
-    def __init__(self, *, db: Database, clock: Clock, keep_for: dt.timedelta, job_queue: JobQueue | None) -> None:
+    def __init__(self, *, db: Database, clock: Clock, keep_for: dt.timedelta, job_queue: JobQueue | None,
+                 on_erased: Callable[[], None] = lambda: None) -> None:
         self.db = db
+        # Told after a sweep erased chats, so that nothing this process keeps about them outlives
+        # them (the cache of chats' languages).
+        self.on_erased = on_erased
         self.clock = clock
         self.keep_for = keep_for
         self.job_queue = job_queue
@@ -78,6 +83,8 @@ class RetentionSweeper:
         async with self._sweeping:
             report = await retention.sweep(self.db, now=self.clock.now(), keep_for=self.keep_for,
                                            keep_going=lambda: self._sweeping_allowed)
+        if report.chats_erased:
+            self.on_erased()
         self.last_report = report
         self.swept.set()
         if report.deliveries_reduced or report.chats_erased:

@@ -11,17 +11,19 @@ at approval, since someone removed since writing it should not have it sent.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+import messages
 from bot.engines.composing import compose_message
 from bot.handlers.callback_data import BroadcastReviewAnswer
 from bot.services import services_of
-from bot.telegram_io.replies import label, reply
-from messages import render
+from bot.telegram_io.replies import reply
+from messages import i18n
 from storage.broadcasts import reviews
 from storage.broadcasts.listings import BroadcastSummary, broadcast_summary
 from storage.broadcasts.notices import record_notice
@@ -30,6 +32,12 @@ from storage.broadcasts.status import BroadcastError
 from storage.broadcasts.tables import Broadcast
 from storage.lists import organisers
 from storage.lists.models import MailingList
+
+# Reviews and their outcomes go to other organisers than the one whose update is answered, one
+# text for all of them: in the source language, not the presser's, until notices are rendered per
+# recipient. Answers to the presser go through `reply`, in their own language.
+render = functools.partial(messages.render, language=i18n.SOURCE_LANGUAGE)
+label = functools.partial(messages.label, language=i18n.SOURCE_LANGUAGE)
 
 
 def _review(about: str, broadcast: Broadcast, mailing_list: MailingList, buttons, *,

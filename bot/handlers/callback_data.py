@@ -120,6 +120,14 @@ class PauseChoice(Family, layout="pause:{days}"):
     days: Literal["1", "7", "30", "off"]
 
 
+@dataclasses.dataclass(frozen=True)
+class LanguageChoice(Family, layout="lang:{code}"):
+    """A language under /language, by its code ("bn"); one without a catalogue is answered as a
+    code typed after /language would be."""
+
+    code: Annotated[str, r"[a-z]{2,3}"]
+
+
 # ------------------------------------------------------------------ broadcasts
 
 

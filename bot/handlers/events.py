@@ -28,6 +28,7 @@ from bot.handlers.callback_data import (
 )
 from bot.handlers.common import Handler, asker_is_organiser, chat_kind, is_private
 from bot.handlers.fallbacks import stale_button
+from bot.handlers.languages import adoptable_language
 from bot.services import Services, services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, label, reply
 from messages import render
@@ -126,12 +127,15 @@ async def rsvp_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     pressed = RsvpAnswer.parse(query.data)
     services = services_of(context)
+    app_language = adoptable_language(update)
     async with services.db.transaction() as session:
         result = await rsvps.answer_rsvp(session, event_date_id=pressed.event_date_id,
                                           telegram_id=update.effective_chat.id, kind=chat_kind(update),
                                           going=pressed.answer == "going", now=services.clock.now(),
                                           compose_promoted=compose_promoted(services.settings.tz),
-                                          offering=services.offering)
+                                          offering=services.offering, app_language=app_language)
+    if app_language is not None:
+        services.languages.changed(update.effective_chat.id)  # it may have been stored with the answer
     if result.promoted:
         services.broadcaster.wake()
     await services.reminders.follow_offers()

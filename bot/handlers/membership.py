@@ -30,6 +30,10 @@ async def bot_membership_changed(update: Update, context: ContextTypes.DEFAULT_T
 async def group_migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A group became a supergroup: its subscriptions follow it to the new chat id."""
     message = update.effective_message
-    async with services_of(context).db.transaction() as session:
+    services = services_of(context)
+    async with services.db.transaction() as session:
         await move_chat(session, old_telegram_id=message.chat.id,
                         new_telegram_id=message.migrate_to_chat_id)
+    # Its language went with it.
+    services.languages.changed(message.chat.id)
+    services.languages.changed(message.migrate_to_chat_id)

@@ -8,6 +8,7 @@ from telegram.ext import ContextTypes
 from bot.handlers.callback_data import ForgetAnswer, ListToggle
 from bot.handlers.common import argument_text, argument_within_limit, asker_is_organiser, chat_kind, is_private
 from bot.handlers.keyboards import forget_buttons, list_buttons
+from bot.handlers.languages import adoptable_language
 from bot.services import services_of
 from bot.telegram_io.command_menus import hide_organiser_menu, show_organiser_menu
 from bot.telegram_io.replies import edit_or_reply, reply
@@ -75,16 +76,19 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _join_named(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, *, deep_link: bool) -> None:
-    db = services_of(context).db
+    services = services_of(context)
+    app_language = adoptable_language(update)
     try:
-        async with db.transaction() as session:
+        async with services.db.transaction() as session:
             outcome, mailing_list = await join_list_named(
-  session, telegram_id=update.effective_chat.id, kind=chat_kind(update), name=name
+  session, telegram_id=update.effective_chat.id, kind=chat_kind(update), name=name, app_language=app_language
             )
     except ListNotFound as missing:
         await reply(update, "unknown_list.html", name=missing.name, suggestions=missing.suggestions,
                     deep_link=deep_link)
         return
+    if app_language is not None:
+        services.languages.changed(update.effective_chat.id)  # it may have been stored with the chat
     await reply(update, "joined.html", outcome=outcome.value, mailing_list=mailing_list)
 
 
@@ -149,6 +153,7 @@ async def forget_answered(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     async with services.db.transaction() as session:
         forgotten = await retention.forget(session, telegram_id=update.effective_chat.id, person_id=person_id,
                                            configured=services.settings.organiser_ids)
+    services.languages.changed(update.effective_chat.id)
     if forgotten.organiser_removed and person_id is not None:
         await hide_organiser_menu(context.bot, person_id)
     await edit_or_reply(update, "forgotten.html", forgotten=forgotten)
@@ -160,9 +165,12 @@ async def list_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE
     pressed = ListToggle.parse(query.data)
     await query.answer()
     services = services_of(context)
+    app_language = adoptable_language(update) if pressed.action == "join" else None
     async with services.db.transaction() as session:
         lists = await toggle_list(
             session, telegram_id=update.effective_chat.id, kind=chat_kind(update), list_id=pressed.list_id,
-            join=pressed.action == "join", now=services.clock.now(),
+            join=pressed.action == "join", now=services.clock.now(), app_language=app_language,
         )
+    if app_language is not None:
+        services.languages.changed(update.effective_chat.id)
     await edit_or_reply(update, "lists.html", lists=lists, buttons=list_buttons(lists))

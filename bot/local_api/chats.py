@@ -27,8 +27,10 @@ class ChatState:
         return data
 
 
-def user_json(user_id: int) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": f"User {user_id}", "language_code": "en"}
+def user_json(user_id: int, language_code: str = "en") -> dict[str, Any]:
+    """A person; their Telegram app is in English unless a test or the try-out says otherwise
+    (`LocalBotApi.user_languages`)."""
+    return {"id": user_id, "is_bot": False, "first_name": f"User {user_id}", "language_code": language_code}
 
 
 def bot_user_json(username: str) -> dict[str, Any]:

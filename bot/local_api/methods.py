@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.local_api.chats import BOT_USER_ID, ChatState, bot_user_json, user_json
+from bot.local_api.chats import BOT_USER_ID, ChatState, bot_user_json
 
 
 class ApiError(Exception):
@@ -40,6 +40,7 @@ class ApiMethods:
     _changed: asyncio.Condition
     _closing: bool
     _chat: Callable[..., ChatState]
+    _user: Callable[[int], dict[str, Any]]
 
     def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return bot_user_json(self.bot_username)
@@ -63,7 +64,7 @@ class ApiMethods:
         if user_id in chat.admins:
             return {
                 "status": "administrator",
-                "user": user_json(user_id),
+                "user": self._user(user_id),
                 "can_be_edited": False,
                 "is_anonymous": False,
                 "can_manage_chat": True,
@@ -77,7 +78,7 @@ class ApiMethods:
                 "can_edit_stories": False,
                 "can_delete_stories": False,
             }
-        return {"status": "member", "user": user_json(user_id)}
+        return {"status": "member", "user": self._user(user_id)}
 
     def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._bot_message(params, {"text": params.get("text", "")})

@@ -102,6 +102,7 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         self.keep_history = keep_history
         self.requests: list[ApiRequest] = []
         self.chats: dict[int, ChatState] = {}
+        self.user_languages: dict[int, str] = {}
         self.command_menus: dict = {}  # (scope, language code) -> commands (bot/local_api/menus.py)
         self.faults: dict[int, ChatFault] = {}
         self.delivered: collections.Counter[int] = collections.Counter()

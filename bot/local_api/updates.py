@@ -22,6 +22,15 @@ class PushedUpdates:
     _update_ids: itertools.count
     _callback_ids: itertools.count
     _notify: Callable[[], Awaitable[None]]
+    # The language of each person's Telegram app, by user id (absent: "en").
+    user_languages: dict[int, str]
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        return user_json(user_id, self.user_languages.get(user_id, "en"))
+
+    def set_user_language(self, user_id: int, language_code: str) -> None:
+        """From now on `user_id`'s updates say their Telegram app is in `language_code` ("bn", "bn-BD")."""
+        self.user_languages[user_id] = language_code
 
     def _chat(self, chat_id: int, *, chat_type: str | None = None, title: str | None = None) -> ChatState:
         chat = self.chats.get(chat_id)
@@ -51,7 +60,7 @@ class PushedUpdates:
             "message_id": next(chat.message_ids),
             "date": int(time.time()),
             "chat": chat.as_json(),
-            "from": user_json(user_id),
+            "from": self._user(user_id),
         }
         if text is not None:
             message["text"] = text
@@ -68,7 +77,7 @@ class PushedUpdates:
     def press_button(self, user_id: int, message: dict[str, Any], callback_data: str) -> dict[str, Any]:
         query = {
             "id": str(next(self._callback_ids)),
-            "from": user_json(user_id),
+            "from": self._user(user_id),
             "message": {k: v for k, v in message.items() if not k.startswith("_")},
             "chat_instance": str(message["chat"]["id"]),
             "data": callback_data,
@@ -81,7 +90,7 @@ class PushedUpdates:
         return self.push_update({"channel_post": post})
 
     def inline_query(self, user_id: int, query: str) -> dict[str, Any]:
-        inline = {"id": str(next(self._callback_ids)), "from": user_json(user_id), "query": query, "offset": ""}
+        inline = {"id": str(next(self._callback_ids)), "from": self._user(user_id), "query": query, "offset": ""}
         return self.push_update({"inline_query": inline})
 
     def member_status_change(self, user_id: int, *, chat_id: int | None = None, new_status: str) -> dict[str, Any]:
@@ -91,7 +100,7 @@ class PushedUpdates:
         old_status = "member" if new_status == "kicked" else "kicked"
         change: dict[str, Any] = {
             "chat": chat.as_json(),
-            "from": user_json(user_id),
+            "from": self._user(user_id),
             "date": int(time.time()),
             "old_chat_member": {"status": old_status, "user": bot_user},
             "new_chat_member": {"status": new_status, "user": bot_user},

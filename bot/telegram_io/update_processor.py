@@ -24,7 +24,8 @@ from telegram.error import TelegramError
 from telegram.ext import BaseUpdateProcessor
 
 from bot.telegram_io.flood_guard import FloodGuard, FloodVerdict
-from messages import render
+from messages import i18n, render
+from storage.lists.languages import ChatLanguages
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
         self.flood_guard = flood_guard
+        # Set by the wiring once the services exist: a dropped update is answered in the chat's
+        # language when this process has it at hand (no query for an update being dropped).
+        self.languages: ChatLanguages | None = None
 
     # PTB marks process_update final for type checkers; see the module docstring for why it is replaced.
     async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:  # type: ignore[misc]
@@ -48,7 +52,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if not verdict.admitted:
                 if isinstance(coroutine, Coroutine):
                     coroutine.close()  # never run: say so, or Python warns it was never awaited
-                await _answer_dropped(update, verdict, self.flood_guard)
+                stored = self.languages.cached(chat_id) if self.languages is not None else None
+                user = update.effective_user
+                with i18n.speaking(i18n.choose_language(stored, user.language_code if user else None)):
+                    await _answer_dropped(update, verdict, self.flood_guard)
                 return
         lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
         self._waiting[chat_id] = self._waiting.get(chat_id, 0) + 1

@@ -21,6 +21,7 @@ from storage.events.offers import Offering, lock_date
 from storage.events.problems import EventProblemKind, InvalidEventError
 from storage.events.tables import DateStatus, Event, EventDate, Rsvp, RsvpStatus
 from storage.lists import chats
+from storage.lists.languages import adopt_app_language
 from storage.lists.models import Chat, ChatKind
 
 
@@ -47,12 +48,13 @@ _lock_date = lock_date
 
 async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id: int, kind: ChatKind,
                       going: bool, now: dt.datetime, compose_promoted: PromotionComposer,
-                      offering: Offering | None = None) -> RsvpResult:
+                      offering: Offering | None = None, app_language: str | None = None) -> RsvpResult:
     """'Going' takes a place, or a place on the waiting list when none is free or others wait
     already ('Going' from someone offered a place takes it); 'Can't go' frees the place (or the
     place offered), and it is offered to the next waiting (`offering`) or the first waiting take
     it; their notice is queued in this transaction: the caller wakes the broadcast engine after
-    committing."""
+    committing. `app_language` is stored with a chat that has no language (storage/lists/languages.py
+    `adopt_app_language`)."""
     if not await _lock_date(session, event_date_id):
         return RsvpResult(RsvpOutcome.CLOSED, [])
     found = await get_event_date(session, event_date_id=event_date_id)
@@ -61,6 +63,7 @@ async def answer_rsvp(session: AsyncSession, *, event_date_id: int, telegram_id:
     if event_date.status == DateStatus.CANCELLED.value or event_date.starts_at <= now:
         return RsvpResult(RsvpOutcome.CLOSED, [])
     chat = await chats.record_chat(session, telegram_id=telegram_id, kind=kind, now=now)
+    adopt_app_language(chat, app_language)
     answer = await session.get(Rsvp, (event_date_id, chat.id))
     previous = answer.status if answer is not None else None
     if going:

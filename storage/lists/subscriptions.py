@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import utcnow
 from storage.lists.chats import get_chat, record_chat
+from storage.lists.languages import adopt_app_language
 from storage.lists.mailing_lists import find_list, get_list_by_id, nearest_lists, public_lists
 from storage.lists.models import Chat, ChatKind, MailingList, Subscription
 
@@ -51,9 +52,12 @@ async def _subscribed_list_ids(session: AsyncSession, chat: Chat | None) -> list
 
 
 async def join_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
-                    mailing_list: MailingList) -> JoinOutcome:
+                    mailing_list: MailingList, app_language: str | None = None) -> JoinOutcome:
+    """Puts the chat on the list; `app_language` is stored with a chat that has no language
+    (storage/lists/languages.py `adopt_app_language`)."""
     chat = await record_chat(session, telegram_id=telegram_id, kind=kind)
     chat.left_at = None
+    adopt_app_language(chat, app_language)
     if await session.get(Subscription, (chat.id, mailing_list.id)) is not None:
         return JoinOutcome.ALREADY
     session.add(Subscription(chat_id=chat.id, list_id=mailing_list.id))
@@ -132,10 +136,12 @@ async def _list_named(session: AsyncSession, name: str) -> MailingList:
 
 
 async def join_list_named(session: AsyncSession, *, telegram_id: int, kind: ChatKind,
-                          name: str) -> tuple[JoinOutcome, MailingList]:
+                          name: str, app_language: str | None = None) -> tuple[JoinOutcome, MailingList]:
     """Joins the public list called `name`; raises ListNotFound with suggestions."""
     mailing_list = await _list_named(session, name)
-    return await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list), mailing_list
+    outcome = await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list,
+                              app_language=app_language)
+    return outcome, mailing_list
 
 
 async def leave_list_named(session: AsyncSession, *, telegram_id: int, name: str,
@@ -145,12 +151,14 @@ async def leave_list_named(session: AsyncSession, *, telegram_id: int, name: str
 
 
 async def toggle_list(session: AsyncSession, *, telegram_id: int, kind: ChatKind, list_id: int,
-                      join: bool, now: dt.datetime | None = None) -> list[ListMembership]:
+                      join: bool, now: dt.datetime | None = None,
+                      app_language: str | None = None) -> list[ListMembership]:
     """A join/leave button was pressed: apply it and return the lists as they now stand."""
     mailing_list = await get_list_by_id(session, list_id=list_id)
     if mailing_list is not None and mailing_list.public:
         if join:
-            await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list)
+            await join_list(session, telegram_id=telegram_id, kind=kind, mailing_list=mailing_list,
+                            app_language=app_language)
         else:
             await leave_list(session, telegram_id=telegram_id, mailing_list=mailing_list, now=now)
     return await lists_with_membership(session, telegram_id=telegram_id)

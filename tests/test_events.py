@@ -409,7 +409,7 @@ async def test_mydata_shows_answers_and_forget_erases_them(running_bot, supporte
     await supporter.press("Going")
     await supporter.press("Share my name")
     data = await supporter.say("/mydata")
-    assert "Events you answered" in data and "Small group, 17 March 2018 10:00 UTC: going" in data
+    assert "Events you answered" in data and "Small group, 17 March 2018 10:00: going" in data
     assert "User 101" in data
     await supporter.say("/forget")
     await supporter.press("Yes, erase")

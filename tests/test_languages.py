@@ -264,3 +264,22 @@ async def test_an_organiser_removed_loses_the_menu_in_every_language(running_bot
     await organiser.say("/organiser remove 555")
     assert "broadcast" not in server.menu_seen_in(555, language_code="bn")
     assert "broadcast" not in server.menu_seen_in(555)
+
+
+async def test_a_bengali_supporter_meets_the_event_card_and_the_erasure_in_bengali(running_bot, protests, clock,
+                                                                                  settings):
+    await small_event(running_bot.db, clock, settings, slug="protests", starts_at=clock.now() + 7 * DAY)
+    person = running_bot.person(BENGALI, language_code="bn")
+    await person.say("/subscribe protests")
+    await person.send("/events")
+    card = next(m for m in reversed(person.messages) if person.buttons(m))
+    going = label("event_going", language="bn")
+    assert going in [button["text"] for button in person.buttons(card)] and going != label("event_going")
+    await person.press(going)
+    await person.send("/forget")
+    confirm = person.last["text"]
+    assert confirm == render("forget_confirm.html", language="bn") != render("forget_confirm.html")
+    await running_bot.deliver(running_bot.server.press_button(BENGALI, person.last, ForgetAnswer.build("yes")))
+    done = next(m["text"] for m in reversed(person.messages) if m["text"] != confirm)
+    assert "এই চ্যাট সম্পর্কে রাখা সবকিছু মুছে ফেলা হয়েছে" in done  # "everything ... has been erased"
+    assert await chat_row(running_bot.db, BENGALI) is None

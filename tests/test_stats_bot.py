@@ -406,3 +406,14 @@ def test_a_malformed_import_file_is_refused_with_file_line_and_column(tmp_path, 
     assert ("Nothing was imported: iapt_annual_totals.csv, line 12, column 21 (recovery_percentage): "
             "expected a number or '*'") in refused.output
     assert "The database is as it was." in refused.output
+
+
+async def test_a_person_whose_telegram_is_in_bengali_gets_the_figures_and_buttons_in_bengali(stats_bot, asker):
+    person = stats_bot.person(302, language_code="bn")
+    bengali = plain(await person.say("/stats tower hamlets 2018-19"))
+    english = plain(await asker.say("/stats tower hamlets 2018-19"))
+    assert bengali.startswith("NHS TOWER HAMLETS CCG · CCG 08V")  # the area's name as published
+    assert "প্রাপ্ত রেফারেল" in bengali and "Referrals received" not in bengali
+    assert "10,270" in bengali and "1,603,643" not in bengali  # England's figure, in lakhs: 16,03,643
+    assert labels(person) != labels(asker) and len(labels(person)) == len(labels(asker))
+    assert english.startswith("NHS TOWER HAMLETS CCG · CCG 08V") and "Referrals received: 10,270" in english

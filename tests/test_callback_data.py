@@ -19,6 +19,7 @@ from bot.handlers.callback_data import (
     BroadcastScheduleAnswer,
     EditField,
     Family,
+    LanguageChoice,
     QuietChoice,
     StatsChoice,
     StatsCompare,
@@ -31,7 +32,8 @@ from storage.iapt.report import View
 FAMILIES = sorted(Family.__subclasses__(), key=lambda family: family.__name__)
 SAMPLE_TEXT = {EditField: ["time", "booked_elsewhere"], StatsChoice: ["", "2018-19"],
                QuietChoice: ["2200-0730", "0000-2359", "off", "default"], StatsCompare: ["", "2018-19"],
-               BroadcastScheduleAnswer: ["1", "999999999999"], BroadcastAddVersion: ["bn", "xyz"]}
+               BroadcastScheduleAnswer: ["1", "999999999999"], BroadcastAddVersion: ["bn", "xyz"],
+               LanguageChoice: ["bn", "en", "xyz"]}
 
 
 def _samples(family: type[Family]) -> list[dict[str, object]]:
@@ -52,7 +54,7 @@ def _samples(family: type[Family]) -> list[dict[str, object]]:
 
 
 def test_every_family_is_found():
-    assert len(FAMILIES) == 25
+    assert len(FAMILIES) == 26
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda family: family.__name__)

@@ -15,10 +15,17 @@ python-telegram-bot. It maps what Telegram answers to a `SendResult`:
   result carries the new id so the caller can store it;
 - 5xx and network errors: retried after `RETRY_DELAYS`, then FAILED.
 
-`Throttle` keeps the limits: a steady pace 2% under `rate` messages a second (itself at most 95%
-of the hard cap: 30, or 1000 with paid broadcasts), never more than `rate` in any second,
-at most one message a second to a private chat and 20 a minute to a group. Sends are concurrent:
-each waits only for its own turn, so many are in flight at once.
+`Throttle` keeps the limits: never more than `rate` messages (at most the hard cap: 30, or 1000
+with paid broadcasts) in any one second as Telegram counts them, on arrival; at most one message
+a second to a private chat and 20 a minute to a group. Sends are concurrent: each waits only for
+its own turn, so many are in flight at once.
+
+The one margin is `ARRIVAL_GUARD`: Telegram's window is one second of arrival time, and a send
+reaches it a little later or earlier than planned (timer lateness, a GC pause or a busy loop
+between the turn and the write, the network's jitter). The throttle therefore keeps every window
+of 1 s + ARRIVAL_GUARD of its own turns within the rate, so that any one second at arrival holds
+at most the rate as long as the sends' lateness varies by less than the guard. The pace that
+fills such windows exactly is rate / (1 + ARRIVAL_GUARD), 98.5% of the rate.
 """
 
 from __future__ import annotations
@@ -54,16 +61,20 @@ FREE_CAP_PER_SECOND = 30
 PAID_CAP_PER_SECOND = 1000
 PER_CHAT_INTERVAL = 1.0
 GROUP_MESSAGES_PER_MINUTE = 20
-# Sends are timed here but counted on arrival at Telegram, and a busy moment on either side bunches
-# them up on the way: the rate stays this fraction below Telegram's cap...
-CAP_HEADROOM = 0.05
-# ...and the steady pace this fraction below the rate, so that a send a few milliseconds late does
-# not put one more message into the next second than the rate allows.
-PACE_HEADROOM = 0.02
-# Per-chat turns are kept a little more than the limit apart, for the same reason.
+# Seconds of window time kept free for the spread of the sends' lateness on the way to Telegram
+# (measured by benchmarks/pace_skew.py on the local Bot API server at 30/s and 1000/s: asyncio timers
+# a fraction of a millisecond late, the write after the turn ~0.1-1 ms, gen-0 GC pauses under 1 ms,
+# loopback jitter under 1 ms, a loaded 2-core machine's scheduling up to several ms; monotonic clock
+# resolution 1 ns). A sender whose turn comes later than this after its time (the loop stalled) does
+# not go at once with the others due meanwhile: that burst could arrive spread wider than the guard.
+ARRIVAL_GUARD = 0.015
+# Of the guard, the part a timer may fire late and its send still go at its turn; the rest is left
+# for the way from the turn to Telegram's arrival stamp (the write, the network).
+LATE_TURN = 0.010
+# The window the throttle keeps to its rate: Telegram's one second plus the guard.
+WINDOW_SPAN = 1.0 + ARRIVAL_GUARD
+# Per-chat turns are kept this much more than the limit apart, for the same reason.
 WINDOW_GUARD = 0.02
-# How late an asyncio timer may fire and still count as on time.
-TIMER_SLOP = 0.005
 # After a 429 the pace drops by a tenth for this long (repeated 429s lengthen Telegram's ban).
 SLOWDOWN_AFTER_429 = 0.9
 SLOWDOWN_SECONDS = 10.0
@@ -184,8 +195,8 @@ class Throttle:
         # Injected so tests can run the limits on virtual time, timers firing late included.
         self._clock = clock
         self._sleep = sleep
-        # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
-        self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
+        # The configured rate, never above Telegram's cap: the guard keeps it as counted on arrival.
+        self.whole_rate = min(rate, hard_cap)
         self.hard_cap = hard_cap
         self.share_with(1)
         self._next_turn = 0.0
@@ -204,10 +215,11 @@ class Throttle:
         """Several processes send for the same bot: each keeps to its part of the rate and the cap,
         so together they stay within Telegram's limit."""
         processes = max(1, processes)
-        self.rate = self.whole_rate / processes * (1 - PACE_HEADROOM)
-        # No one-second window may hold more than this process's part of the configured rate,
-        # however late the loop got round to its sends.
+        # No window of WINDOW_SPAN of this process's turns holds more than its part of the rate,
+        # however late the loop got round to its sends; the parts add up to at most the rate.
         self._window_allowance = max(1, math.floor(self.whole_rate / processes))
+        # The steady pace that fills such a window exactly.
+        self.rate = self._window_allowance / WINDOW_SPAN
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
@@ -269,20 +281,23 @@ class Throttle:
             self._next_turn = turn + 1.0 / self.current_rate
             if turn > now:
                 await self._sleep(turn - now)
-            now = self._clock()
+                now = self._clock()
             if now < self._paused_until:
                 continue  # a 429 came while we waited: queue again behind the pause
-            # The cap, however late the loop got round to us: never more than it in any second.
-            # A timer a millisecond late stamps the send at its turn (else every send would push
-            # the pace back a little); after a real stall, sends are stamped when they go.
-            stamp = turn if now - turn < TIMER_SLOP else now
+            if now - turn > LATE_TURN:
+                # The loop stalled (GC, a slow commit, the machine busy): the sends due meanwhile
+                # would all go at once. Each takes a new slot from now instead, behind those given out.
+                continue
+            # Stamped at its turn: the guard covers the few milliseconds it may go later.
             recent = self._recent
-            while recent and recent[0] <= stamp - 1.0:
+            # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)
+            while recent and recent[0] <= turn - WINDOW_SPAN + 1e-6:
                 recent.popleft()
             if len(recent) < self._window_allowance:
-                recent.append(max(stamp, recent[-1]) if recent else stamp)
+                recent.append(max(turn, recent[-1]) if recent else turn)
                 return
-            self._next_turn = max(self._next_turn, recent[0] + 1.0)
+            # Replies took part of this window: wait until its oldest send leaves it.
+            self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN)
 
 
 class TelegramSender:

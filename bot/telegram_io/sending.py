@@ -34,9 +34,11 @@ import asyncio
 import collections
 import dataclasses
 import enum
+import json
 import logging
 import math
 import time
+import urllib.parse
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -46,7 +48,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.telegram_io.transport import SEND_METHODS
+from bot.telegram_io.transport import SEND_METHODS, AiohttpRequest, EncodedRequestData
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +177,35 @@ def api_call(chat_id: int, message: Outgoing, *, paid: bool = False) -> tuple[st
     if message.document:
         return "sendDocument", {**params, "document": message.document, "caption": message.text}
     return "sendMessage", {**params, "text": message.text}
+
+
+def _form_value(value: object) -> str:
+    """A parameter as the Bot API reads it from a form: JSON for anything but a string."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedMessage:
+    """`message` encoded once for many chats: the method, and the form body but for the chat id."""
+
+    method: str
+    rest: bytes
+
+    @classmethod
+    def of(cls, message: Outgoing, *, paid: bool) -> EncodedMessage:
+        method, params = api_call(0, message, paid=paid)
+        del params["chat_id"]
+        rest = urllib.parse.urlencode({name: _form_value(value) for name, value in params.items()})
+        return cls(method, rest.encode())
+
+    def body(self, chat_id: int) -> bytes:
+        return b"chat_id=%d&%b" % (chat_id, self.rest)
+
+
+async def send_encoded(bot: Bot, chat_id: int, encoded: EncodedMessage) -> None:
+    """`send_outgoing` for a message encoded once: one Bot API call, raising what python-telegram-bot
+    raises (its request class maps the answer to the same errors)."""
+    await bot.request.post(f"{bot.base_url}/{encoded.method}", request_data=EncodedRequestData(encoded.body(chat_id)))
 
 
 async def send_outgoing(bot: Bot, chat_id: int, message: Outgoing, *, paid: bool = False) -> None:
@@ -311,6 +342,20 @@ class TelegramSender:
         self.throttle = Throttle(rate=min(rate, cap), hard_cap=cap)
         self.retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self.rate_limited = 0  # 429s met, for reports and benchmarks
+        # Photos and documents go as python-telegram-bot sends them (a file id, or an upload);
+        # text is encoded once per message when the transport can take an encoded body.
+        self._encodes = isinstance(bot.request, AiohttpRequest)
+        self._encoded: dict[Outgoing, EncodedMessage] = {}
+
+    def _deliver(self, chat_id: int, message: Outgoing) -> Awaitable[None]:
+        if not self._encodes or message.photo or message.document:
+            return send_outgoing(self.bot, chat_id, message, paid=self.paid)
+        encoded = self._encoded.get(message)
+        if encoded is None:
+            if len(self._encoded) >= 64:  # a broadcast or two at a time; forget older ones
+                self._encoded.clear()
+            encoded = self._encoded[message] = EncodedMessage.of(message, paid=self.paid)
+        return send_encoded(self.bot, chat_id, encoded)
 
     @property
     def rate(self) -> float:
@@ -323,7 +368,7 @@ class TelegramSender:
         while True:
             await self.throttle.wait_turn(chat_id)
             try:
-                await send_outgoing(self.bot, chat_id, message, paid=self.paid)
+                await self._deliver(chat_id, message)
                 return SendResult(SendOutcome.SENT, new_chat_id)
             except RetryAfter as error:
                 self.rate_limited += 1

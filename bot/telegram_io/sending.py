@@ -230,7 +230,10 @@ class Throttle:
         self.whole_rate = min(rate, hard_cap)
         self.hard_cap = hard_cap
         self.share_with(1)
+        # Turns are planned on a timeline that slides by `_shift` whenever the loop stalls, so that
+        # every turn planned before the stall moves by as much (see wait_turn).
         self._next_turn = 0.0
+        self._shift = 0.0
         self._recent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
         self._slowed_until = 0.0
@@ -254,7 +257,7 @@ class Throttle:
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
-        self._next_turn = max(self._next_turn, self._clock() + seconds)
+        self._next_turn = max(self._next_turn, self._clock() + seconds - self._shift)
 
     async def admit_reply(self) -> None:
         """A reply to someone goes ahead of the broadcast's queue but counts in its window, so the
@@ -270,7 +273,7 @@ class Throttle:
         self._paused_until = max(self._paused_until, now + seconds)
         self._slowed_until = self._paused_until + SLOWDOWN_SECONDS
         # Turns reserved before the pause are void; everyone queues again after it.
-        self._next_turn = max(self._next_turn, self._paused_until)
+        self._next_turn = max(self._next_turn, self._paused_until - self._shift)
 
     def _forget_old_chats(self, now: float) -> None:
         while self._expiry and self._expiry[0][0] <= now:
@@ -308,17 +311,21 @@ class Throttle:
         while True:
             # The steady pace: each send takes the next free slot, 1/rate apart.
             now = self._clock()
-            turn = max(now, self._next_turn)
-            self._next_turn = turn + 1.0 / self.current_rate
-            if turn > now:
+            planned = max(now - self._shift, self._next_turn)
+            self._next_turn = planned + 1.0 / self.current_rate
+            turn = planned + self._shift
+            while turn > now:
                 await self._sleep(turn - now)
                 now = self._clock()
+                turn = planned + self._shift  # a stall meanwhile moved it
             if now < self._paused_until:
                 continue  # a 429 came while we waited: queue again behind the pause
             if now - turn > LATE_TURN:
                 # The loop stalled (GC, a slow commit, the machine busy): the sends due meanwhile
-                # would all go at once. Each takes a new slot from now instead, behind those given out.
-                continue
+                # would all go at once. Instead every turn not yet taken moves by the stall, and the
+                # pace resumes from now.
+                self._shift += now - turn
+                turn = now
             # Stamped at its turn: the guard covers the few milliseconds it may go later.
             recent = self._recent
             # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)
@@ -328,7 +335,7 @@ class Throttle:
                 recent.append(max(turn, recent[-1]) if recent else turn)
                 return
             # Replies took part of this window: wait until its oldest send leaves it.
-            self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN)
+            self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN - self._shift)
 
 
 class TelegramSender:

@@ -118,6 +118,8 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         self.last_attempt_at = 0.0
         self.busiest_attempt_second = 0
         self._attempt_window: collections.deque[float] = collections.deque()
+        # The latest attempts' (chat id, arrival), for benchmarks that compare them with when they were sent.
+        self.arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=100_000)
         self._arrived_at = 0.0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -202,6 +204,8 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
             return 400, {"ok": False, "error_code": 400, "description": broken_rule}
         if method in SEND_METHODS:
             self._note_attempt(arrived_at)
+            if isinstance(params.get("chat_id"), int):
+                self.arrivals.append((params["chat_id"], arrived_at))
         if method in SEND_METHODS or method == "editMessageText":
             refusal = await self._refusal_for(method, params)
             if refusal is not None:
@@ -327,6 +331,8 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
             ]
         if request.query.get("counts") == "1":
             stats["delivered"] = {str(chat): count for chat, count in self.delivered.items()}
+        if request.query.get("arrivals"):
+            stats["arrivals"] = list(self.arrivals)
         return web.json_response(stats)
 
     async def _control_reset(self, request: web.Request) -> web.Response:
@@ -344,6 +350,7 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         self.first_attempt_at = self.last_attempt_at = 0.0
         self.busiest_attempt_second = 0
         self._attempt_window.clear()
+        self.arrivals.clear()
         if self._flood is not None:
             self._flood.clear()
         return web.json_response({"ok": True})

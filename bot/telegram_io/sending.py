@@ -205,7 +205,10 @@ class EncodedMessage:
 async def send_encoded(bot: Bot, chat_id: int, encoded: EncodedMessage) -> None:
     """`send_outgoing` for a message encoded once: one Bot API call, raising what python-telegram-bot
     raises (its request class maps the answer to the same errors)."""
-    await bot.request.post(f"{bot.base_url}/{encoded.method}", request_data=EncodedRequestData(encoded.body(chat_id)))
+    # The answer (a Message) is not parsed: nothing here reads it (see send_outgoing). The request
+    # class's wrapper still maps every answer other than 200 to python-telegram-bot's errors.
+    await bot.request._request_wrapper(f"{bot.base_url}/{encoded.method}", "POST",
+                                       request_data=EncodedRequestData(encoded.body(chat_id)))
 
 
 async def send_outgoing(bot: Bot, chat_id: int, message: Outgoing, *, paid: bool = False) -> None:

@@ -23,10 +23,7 @@ class EncodedRequestData(RequestData):
 
     def __init__(self, body: bytes) -> None:
         super().__init__()
-        self.body = body
-
-
-FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+        self.body = aiohttp.BytesPayload(body, content_type="application/x-www-form-urlencoded")
 
 # The methods that put a message in a chat, which Telegram counts against its flood limits.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVenue", "sendLocation", "copyMessage"})
@@ -49,6 +46,8 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        # The timeouts of an encoded send (always the defaults), made once rather than per send.
+        self._encoded_timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
 
     @property
     def read_timeout(self) -> float | None:
@@ -77,6 +76,8 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
+        if isinstance(request_data, EncodedRequestData):
+            return await self._send(method, url, request_data.body, self._encoded_timeout)
         files = request_data.multipart_data if request_data and request_data.contains_files else None
         if isinstance(read_timeout, DefaultValue):
             read_timeout = self._read_timeout
@@ -89,11 +90,8 @@ class AiohttpRequest(BaseRequest):
         if files and isinstance(write_timeout, (int, float)) and isinstance(read_timeout, (int, float)):
             total = write_timeout + read_timeout
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect_timeout, sock_read=read_timeout)
-        body: aiohttp.FormData | dict[str, str] | bytes | None = None
-        headers = None
-        if isinstance(request_data, EncodedRequestData):
-            body, headers = request_data.body, FORM_HEADERS
-        elif request_data is not None:
+        body: aiohttp.FormData | dict[str, str] | None = None
+        if request_data is not None:
             parameters = request_data.json_parameters
             if self._paid_sends and url.rsplit("/", 1)[-1] in SEND_METHODS:
                 parameters["allow_paid_broadcast"] = "true"
@@ -110,8 +108,11 @@ class AiohttpRequest(BaseRequest):
                 body = form
             else:
                 body = parameters
+        return await self._send(method, url, body, timeout)
+
+    async def _send(self, method: str, url: str, body: object, timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
         try:
-            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+            async with self._session.request(method, url, data=body, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error

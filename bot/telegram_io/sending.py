@@ -325,10 +325,10 @@ class Throttle:
                 continue  # a 429 came while we waited: queue again behind the pause
             if now - turn > LATE_TURN:
                 # The loop stalled (GC, a slow commit, the machine busy): the sends due meanwhile
-                # would all go at once. Instead every turn not yet taken moves by the stall (less
-                # the lateness the guard allows anyway), and the pace resumes from now.
-                self._shift += now - turn - LATE_TURN
-                turn = now - LATE_TURN
+                # would all go at once. Instead every turn not yet taken moves by the stall, and the
+                # pace resumes from now: nothing due during the stall goes in a bunch.
+                self._shift += now - turn
+                turn = now
             # Stamped at its turn: the guard covers the few milliseconds it may go later.
             recent = self._recent
             # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)

@@ -8,7 +8,7 @@ import heapq
 import itertools
 import random
 
-from bot.telegram_io.sending import PACE_HEADROOM, Throttle
+from bot.telegram_io.sending import ARRIVAL_GUARD, LATE_TURN, WINDOW_SPAN, Throttle
 
 
 class VirtualTime:
@@ -43,11 +43,11 @@ class VirtualTime:
             await self._settle()
 
 
-def busiest_second(times: list[float]) -> int:
+def busiest_second(times: list[float], span: float = 1.0) -> int:
     times = sorted(times)
     busiest, start = 0, 0
     for end, moment in enumerate(times):
-        while times[start] <= moment - 1.0:
+        while times[start] <= moment - span:
             start += 1
         busiest = max(busiest, end - start + 1)
     return busiest
@@ -65,13 +65,36 @@ async def send_all(time: VirtualTime, throttle: Throttle, chats: list[int]) -> l
     return sent_at
 
 
-async def test_the_pace_is_just_under_the_rate_and_no_second_holds_more_than_the_rate():
+async def test_the_pace_leaves_only_the_arrival_guard_and_no_second_holds_more_than_the_rate():
     time = VirtualTime()
     throttle = Throttle(rate=25, hard_cap=30, clock=time.clock, sleep=time.sleep)
     sent_at = await send_all(time, throttle, list(range(1, 1001)))
     achieved = (len(sent_at) - 1) / (max(sent_at) - min(sent_at))
-    assert abs(achieved - 25 * (1 - PACE_HEADROOM)) < 0.01
+    assert abs(achieved - 25 / WINDOW_SPAN) < 0.01
     assert busiest_second(sent_at) == 25
+    # A second and the guard (less a microsecond of rounding) hold no more than the rate:
+    # sends up to the guard late still fit any second.
+    assert busiest_second(sent_at, WINDOW_SPAN - 1e-6) == 25
+
+
+async def test_the_whole_cap_is_the_rate_with_no_other_margin():
+    time = VirtualTime()
+    throttle = Throttle(rate=30, hard_cap=30, clock=time.clock, sleep=time.sleep)
+    sent_at = await send_all(time, throttle, list(range(1, 601)))
+    achieved = (len(sent_at) - 1) / (max(sent_at) - min(sent_at))
+    assert achieved > 0.98 * 30
+    assert busiest_second(sent_at, WINDOW_SPAN - 1e-6) == 30
+
+
+async def test_sends_late_by_less_than_the_guard_fit_any_second_at_arrival():
+    jitter = random.Random(5)
+    time = VirtualTime(late=lambda: jitter.uniform(0, LATE_TURN))
+    throttle = Throttle(rate=1000, hard_cap=1000, clock=time.clock, sleep=time.sleep)
+    sent_at = await send_all(time, throttle, list(range(1, 6001)))
+    # On the way each send is delayed by a different amount, less than what the guard leaves.
+    way = random.Random(6)
+    arrived_at = [moment + way.uniform(0, ARRIVAL_GUARD - LATE_TURN) for moment in sent_at]
+    assert busiest_second(arrived_at) <= 1000
 
 
 async def test_timers_firing_a_little_late_cost_no_pace():
@@ -81,7 +104,7 @@ async def test_timers_firing_a_little_late_cost_no_pace():
     sent_at = await send_all(time, throttle, list(range(1, 4001)))
     assert busiest_second(sent_at) <= 200
     achieved = (len(sent_at) - 1) / (max(sent_at) - min(sent_at))
-    assert achieved > 0.995 * 200 * (1 - PACE_HEADROOM)
+    assert achieved > 0.995 * 200 / WINDOW_SPAN
 
 
 async def test_after_a_stall_the_sends_due_meanwhile_do_not_overfill_a_second():
@@ -100,8 +123,10 @@ async def test_after_a_stall_the_sends_due_meanwhile_do_not_overfill_a_second():
     sent_at = await send_all(time, throttle, list(range(1, 4001)))
     assert stalls and busiest_second(sent_at) <= 200
     # Each stall costs at most its own length; the pace does not drift further after it.
-    steady = (len(sent_at) - 1) / (200 * (1 - PACE_HEADROOM))
+    steady = (len(sent_at) - 1) / (200 / WINDOW_SPAN)
     assert max(sent_at) - min(sent_at) <= steady + sum(stalls) + 0.05
+    # The sends due during a stall do not all go when it ends: no burst beyond the pace's own.
+    assert busiest_second(sent_at, 0.05) <= 0.05 * 200 + 4
 
 
 async def test_processes_sharing_the_rate_each_keep_to_their_part():

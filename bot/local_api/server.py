@@ -112,6 +112,15 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         self.duplicates = 0
         self.busiest_second = 0
         self._last_second: list[float] = []
+        # Every send that arrived, refused ones too (Telegram counts them against the limit alike):
+        # how many, the first and last arrival, the most in any one second.
+        self.attempts = 0
+        self.first_attempt_at = 0.0
+        self.last_attempt_at = 0.0
+        self.busiest_attempt_second = 0
+        self._attempt_window: collections.deque[float] = collections.deque()
+        # The latest attempts' (chat id, arrival), for benchmarks that compare them with when they were sent.
+        self.arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=100_000)
         self._arrived_at = 0.0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
@@ -194,6 +203,10 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         broken_rule = refusal_of(method, params)
         if broken_rule is not None:
             return 400, {"ok": False, "error_code": 400, "description": broken_rule}
+        if method in SEND_METHODS:
+            self._note_attempt(arrived_at)
+            if isinstance(params.get("chat_id"), int):
+                self.arrivals.append((params["chat_id"], arrived_at))
         if method in SEND_METHODS or method == "editMessageText":
             refusal = await self._refusal_for(method, params)
             if refusal is not None:
@@ -209,6 +222,17 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
             return 200, {"ok": True, "result": handler(params)}
         except ApiError as error:
             return error.status, {"ok": False, "error_code": error.status, "description": error.description}
+
+    def _note_attempt(self, moment: float) -> None:
+        if not self.attempts:
+            self.first_attempt_at = moment
+        self.attempts += 1
+        self.last_attempt_at = max(self.last_attempt_at, moment)
+        window = self._attempt_window
+        window.append(moment)
+        while moment - window[0] >= 1.0:
+            window.popleft()
+        self.busiest_attempt_second = max(self.busiest_attempt_second, len(window))
 
     async def _refusal_for(self, method: str, params: dict[str, Any]) -> Answer | None:
         chat_id = params.get("chat_id")
@@ -267,6 +291,10 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         return {
             "busiest_second": self.busiest_second,
             "sent_total": self.sent_total,
+            "attempts": self.attempts,
+            "first_attempt_at": self.first_attempt_at,
+            "last_attempt_at": self.last_attempt_at,
+            "busiest_attempt_second": self.busiest_attempt_second,
             "distinct_chats": len(self.delivered),
             "duplicates": self.duplicates,
             "answered_429": self.answered_429,
@@ -304,6 +332,8 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
             ]
         if request.query.get("counts") == "1":
             stats["delivered"] = {str(chat): count for chat, count in self.delivered.items()}
+        if request.query.get("arrivals"):
+            stats["arrivals"] = list(self.arrivals)
         return web.json_response(stats)
 
     async def _control_reset(self, request: web.Request) -> web.Response:
@@ -317,6 +347,11 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
         self.duplicates = 0
         self.busiest_second = 0
         self._last_second.clear()
+        self.attempts = 0
+        self.first_attempt_at = self.last_attempt_at = 0.0
+        self.busiest_attempt_second = 0
+        self._attempt_window.clear()
+        self.arrivals.clear()
         if self._flood is not None:
             self._flood.clear()
         return web.json_response({"ok": True})

@@ -15,10 +15,17 @@ python-telegram-bot. It maps what Telegram answers to a `SendResult`:
   result carries the new id so the caller can store it;
 - 5xx and network errors: retried after `RETRY_DELAYS`, then FAILED.
 
-`Throttle` keeps the limits: a steady pace 2% under `rate` messages a second (itself at most 95%
-of the hard cap: 30, or 1000 with paid broadcasts), never more than `rate` in any second,
-at most one message a second to a private chat and 20 a minute to a group. Sends are concurrent:
-each waits only for its own turn, so many are in flight at once.
+`Throttle` keeps the limits: never more than `rate` messages (at most the hard cap: 30, or 1000
+with paid broadcasts) in any one second as Telegram counts them, on arrival; at most one message
+a second to a private chat and 20 a minute to a group. Sends are concurrent: each waits only for
+its own turn, so many are in flight at once.
+
+The one margin is `ARRIVAL_GUARD`: Telegram's window is one second of arrival time, and a send
+reaches it a little later or earlier than planned (timer lateness, a GC pause or a busy loop
+between the turn and the write, the network's jitter). The throttle therefore keeps every window
+of 1 s + ARRIVAL_GUARD of its own turns within the rate, so that any one second at arrival holds
+at most the rate as long as the sends' lateness varies by less than the guard. The pace that
+fills such windows exactly is rate / (1 + ARRIVAL_GUARD), 98.5% of the rate.
 """
 
 from __future__ import annotations
@@ -27,9 +34,11 @@ import asyncio
 import collections
 import dataclasses
 import enum
+import json
 import logging
 import math
 import time
+import urllib.parse
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -39,7 +48,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
-from bot.telegram_io.transport import SEND_METHODS
+from bot.telegram_io.transport import SEND_METHODS, AiohttpRequest, EncodedRequestData
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +63,20 @@ FREE_CAP_PER_SECOND = 30
 PAID_CAP_PER_SECOND = 1000
 PER_CHAT_INTERVAL = 1.0
 GROUP_MESSAGES_PER_MINUTE = 20
-# Sends are timed here but counted on arrival at Telegram, and a busy moment on either side bunches
-# them up on the way: the rate stays this fraction below Telegram's cap...
-CAP_HEADROOM = 0.05
-# ...and the steady pace this fraction below the rate, so that a send a few milliseconds late does
-# not put one more message into the next second than the rate allows.
-PACE_HEADROOM = 0.02
-# Per-chat turns are kept a little more than the limit apart, for the same reason.
+# Seconds of window time kept free for the spread of the sends' lateness on the way to Telegram
+# (measured by benchmarks/pace_skew.py on the local Bot API server at 30/s and 1000/s: asyncio timers
+# a fraction of a millisecond late, the write after the turn ~0.1-1 ms, gen-0 GC pauses under 1 ms,
+# loopback jitter under 1 ms, a loaded 2-core machine's scheduling up to several ms; monotonic clock
+# resolution 1 ns). A sender whose turn comes later than this after its time (the loop stalled) does
+# not go at once with the others due meanwhile: that burst could arrive spread wider than the guard.
+ARRIVAL_GUARD = 0.015
+# Of the guard, the part a timer may fire late and its send still go at its turn; the rest is left
+# for the way from the turn to Telegram's arrival stamp (the write, the network).
+LATE_TURN = 0.010
+# The window the throttle keeps to its rate: Telegram's one second plus the guard.
+WINDOW_SPAN = 1.0 + ARRIVAL_GUARD
+# Per-chat turns are kept this much more than the limit apart, for the same reason.
 WINDOW_GUARD = 0.02
-# How late an asyncio timer may fire and still count as on time.
-TIMER_SLOP = 0.005
 # After a 429 the pace drops by a tenth for this long (repeated 429s lengthen Telegram's ban).
 SLOWDOWN_AFTER_429 = 0.9
 SLOWDOWN_SECONDS = 10.0
@@ -166,6 +179,38 @@ def api_call(chat_id: int, message: Outgoing, *, paid: bool = False) -> tuple[st
     return "sendMessage", {**params, "text": message.text}
 
 
+def _form_value(value: object) -> str:
+    """A parameter as the Bot API reads it from a form: JSON for anything but a string."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class EncodedMessage:
+    """`message` encoded once for many chats: the method, and the form body but for the chat id."""
+
+    method: str
+    rest: bytes
+
+    @classmethod
+    def of(cls, message: Outgoing, *, paid: bool) -> EncodedMessage:
+        method, params = api_call(0, message, paid=paid)
+        del params["chat_id"]
+        rest = urllib.parse.urlencode({name: _form_value(value) for name, value in params.items()})
+        return cls(method, rest.encode())
+
+    def body(self, chat_id: int) -> bytes:
+        return b"chat_id=%d&%b" % (chat_id, self.rest)
+
+
+async def send_encoded(bot: Bot, chat_id: int, encoded: EncodedMessage) -> None:
+    """`send_outgoing` for a message encoded once: one Bot API call, raising what python-telegram-bot
+    raises (its request class maps the answer to the same errors)."""
+    # The answer (a Message) is not parsed: nothing here reads it (see send_outgoing). The request
+    # class's wrapper still maps every answer other than 200 to python-telegram-bot's errors.
+    await bot.request._request_wrapper(f"{bot.base_url}/{encoded.method}", "POST",
+                                       request_data=EncodedRequestData(encoded.body(chat_id)))
+
+
 async def send_outgoing(bot: Bot, chat_id: int, message: Outgoing, *, paid: bool = False) -> None:
     """One Bot API call for `message`; raises what python-telegram-bot raises. Also used for previews,
     so the organiser sees exactly what recipients will.
@@ -184,11 +229,14 @@ class Throttle:
         # Injected so tests can run the limits on virtual time, timers firing late included.
         self._clock = clock
         self._sleep = sleep
-        # Aim a little below Telegram's cap: a busy moment on either side bunches sends on the wire.
-        self.whole_rate = min(rate, hard_cap * (1 - CAP_HEADROOM))
+        # The configured rate, never above Telegram's cap: the guard keeps it as counted on arrival.
+        self.whole_rate = min(rate, hard_cap)
         self.hard_cap = hard_cap
         self.share_with(1)
+        # Turns are planned on a timeline that slides by `_shift` whenever the loop stalls, so that
+        # every turn planned before the stall moves by as much (see wait_turn).
         self._next_turn = 0.0
+        self._shift = 0.0
         self._recent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
         self._slowed_until = 0.0
@@ -204,14 +252,15 @@ class Throttle:
         """Several processes send for the same bot: each keeps to its part of the rate and the cap,
         so together they stay within Telegram's limit."""
         processes = max(1, processes)
-        self.rate = self.whole_rate / processes * (1 - PACE_HEADROOM)
-        # No one-second window may hold more than this process's part of the configured rate,
-        # however late the loop got round to its sends.
+        # No window of WINDOW_SPAN of this process's turns holds more than its part of the rate,
+        # however late the loop got round to its sends; the parts add up to at most the rate.
         self._window_allowance = max(1, math.floor(self.whole_rate / processes))
+        # The steady pace that fills such a window exactly.
+        self.rate = self._window_allowance / WINDOW_SPAN
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
-        self._next_turn = max(self._next_turn, self._clock() + seconds)
+        self._next_turn = max(self._next_turn, self._clock() + seconds - self._shift)
 
     async def admit_reply(self) -> None:
         """A reply to someone goes ahead of the broadcast's queue but counts in its window, so the
@@ -227,7 +276,7 @@ class Throttle:
         self._paused_until = max(self._paused_until, now + seconds)
         self._slowed_until = self._paused_until + SLOWDOWN_SECONDS
         # Turns reserved before the pause are void; everyone queues again after it.
-        self._next_turn = max(self._next_turn, self._paused_until)
+        self._next_turn = max(self._next_turn, self._paused_until - self._shift)
 
     def _forget_old_chats(self, now: float) -> None:
         while self._expiry and self._expiry[0][0] <= now:
@@ -265,24 +314,31 @@ class Throttle:
         while True:
             # The steady pace: each send takes the next free slot, 1/rate apart.
             now = self._clock()
-            turn = max(now, self._next_turn)
-            self._next_turn = turn + 1.0 / self.current_rate
-            if turn > now:
+            planned = max(now - self._shift, self._next_turn)
+            self._next_turn = planned + 1.0 / self.current_rate
+            turn = planned + self._shift
+            while turn > now:
                 await self._sleep(turn - now)
-            now = self._clock()
+                now = self._clock()
+                turn = planned + self._shift  # a stall meanwhile moved it
             if now < self._paused_until:
                 continue  # a 429 came while we waited: queue again behind the pause
-            # The cap, however late the loop got round to us: never more than it in any second.
-            # A timer a millisecond late stamps the send at its turn (else every send would push
-            # the pace back a little); after a real stall, sends are stamped when they go.
-            stamp = turn if now - turn < TIMER_SLOP else now
+            if now - turn > LATE_TURN:
+                # The loop stalled (GC, a slow commit, the machine busy): the sends due meanwhile
+                # would all go at once. Instead every turn not yet taken moves by the stall, and the
+                # pace resumes from now: nothing due during the stall goes in a bunch.
+                self._shift += now - turn
+                turn = now
+            # Stamped at its turn: the guard covers the few milliseconds it may go later.
             recent = self._recent
-            while recent and recent[0] <= stamp - 1.0:
+            # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)
+            while recent and recent[0] <= turn - WINDOW_SPAN + 1e-6:
                 recent.popleft()
             if len(recent) < self._window_allowance:
-                recent.append(max(stamp, recent[-1]) if recent else stamp)
+                recent.append(max(turn, recent[-1]) if recent else turn)
                 return
-            self._next_turn = max(self._next_turn, recent[0] + 1.0)
+            # Replies took part of this window: wait until its oldest send leaves it.
+            self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN - self._shift)
 
 
 class TelegramSender:
@@ -296,6 +352,20 @@ class TelegramSender:
         self.throttle = Throttle(rate=min(rate, cap), hard_cap=cap)
         self.retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self.rate_limited = 0  # 429s met, for reports and benchmarks
+        # Photos and documents go as python-telegram-bot sends them (a file id, or an upload);
+        # text is encoded once per message when the transport can take an encoded body.
+        self._encodes = isinstance(bot.request, AiohttpRequest)
+        self._encoded: dict[Outgoing, EncodedMessage] = {}
+
+    def _deliver(self, chat_id: int, message: Outgoing) -> Awaitable[None]:
+        if not self._encodes or message.photo or message.document:
+            return send_outgoing(self.bot, chat_id, message, paid=self.paid)
+        encoded = self._encoded.get(message)
+        if encoded is None:
+            if len(self._encoded) >= 64:  # a broadcast or two at a time; forget older ones
+                self._encoded.clear()
+            encoded = self._encoded[message] = EncodedMessage.of(message, paid=self.paid)
+        return send_encoded(self.bot, chat_id, encoded)
 
     @property
     def rate(self) -> float:
@@ -308,7 +378,7 @@ class TelegramSender:
         while True:
             await self.throttle.wait_turn(chat_id)
             try:
-                await send_outgoing(self.bot, chat_id, message, paid=self.paid)
+                await self._deliver(chat_id, message)
                 return SendResult(SendOutcome.SENT, new_chat_id)
             except RetryAfter as error:
                 self.rate_limited += 1

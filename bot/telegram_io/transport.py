@@ -14,6 +14,17 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.log_redaction import redact
 
+
+class EncodedRequestData(RequestData):
+    """A request whose body is already encoded (application/x-www-form-urlencoded): a broadcast
+    encodes its message once and only the chat id differs from send to send, which spares
+    python-telegram-bot's per-parameter encoding and aiohttp's form building (a third of a
+    send's CPU, as profiled here)."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = aiohttp.BytesPayload(body, content_type="application/x-www-form-urlencoded")
+
 # The methods that put a message in a chat, which Telegram counts against its flood limits.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendVenue", "sendLocation", "copyMessage"})
 
@@ -35,6 +46,8 @@ class AiohttpRequest(BaseRequest):
         self._connect_timeout = connect_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        # The timeouts of an encoded send (always the defaults), made once rather than per send.
+        self._encoded_timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
 
     @property
     def read_timeout(self) -> float | None:
@@ -63,6 +76,8 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
+        if isinstance(request_data, EncodedRequestData):
+            return await self._send(method, url, request_data.body, self._encoded_timeout)
         files = request_data.multipart_data if request_data and request_data.contains_files else None
         if isinstance(read_timeout, DefaultValue):
             read_timeout = self._read_timeout
@@ -93,6 +108,9 @@ class AiohttpRequest(BaseRequest):
                 body = form
             else:
                 body = parameters
+        return await self._send(method, url, body, timeout)
+
+    async def _send(self, method: str, url: str, body: object, timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
         try:
             async with self._session.request(method, url, data=body, timeout=timeout) as response:
                 return response.status, await response.read()

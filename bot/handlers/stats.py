@@ -2,9 +2,10 @@
 with a button, or shared from any chat in inline mode (`@bot tower hamlets`).
 
 Each handler parses what was asked, asks `StatsService` once and sends the template the answer
-names. A trend, and a rank among peers, is a chart drawn in a worker thread (matplotlib is
-CPU-bound), sent as a photo whose caption is the same figures as text. "Compare" buttons carry
-both areas (StatsCompare), so the comparison needs nothing kept between presses.
+names. A trend, and a rank among peers, is a chart drawn in a child process (`messages.chart_process`,
+so that matplotlib never weighs on the bot), waited for in a worker thread, and sent as a photo
+whose caption is the same figures as text. "Compare" buttons carry both areas (StatsCompare), so
+the comparison needs nothing kept between presses.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from messages.charts import render_rank_chart, render_trend_chart, render_waits_chart
+from messages.chart_process import render_rank_chart, render_trend_chart, render_waits_chart
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -175,7 +176,7 @@ async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer | WaitsAn
                       kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
     try:
-        # In a worker thread: drawing is CPU-bound, tens of milliseconds.
+        # In a worker thread: the child process takes tens of milliseconds (a second when it starts).
         chart = await asyncio.to_thread(draw, answer)
     except Exception:
         logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)

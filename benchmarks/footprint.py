@@ -113,13 +113,14 @@ async def idle_footprint(folder: Path) -> None:
             server.user_message(ASKER, text=question)
             await wait_for(lambda before=before: len(server.sent_to(ASKER)) > before, 120, f"an answer to {question}")
             await asyncio.sleep(QUIET_SECONDS)
-            readings.append((question, proc_status_mb(bot.pid, "VmRSS"), proc_status_mb(bot.pid, "VmHWM")))
+            readings.append((question, proc_status_mb(bot.pid, "VmRSS"), proc_status_mb(bot.pid, "VmHWM"),
+                             proc_status_mb(bot.pid, "RssAnon"), proc_status_mb(bot.pid, "RssFile")))
     finally:
         await asyncio.to_thread(stop_bot, bot)
         await server.stop()
-    for question, rss, peak in readings:
-        print(f"idle bot, {QUIET_SECONDS:.0f} s after answering {question!r}: RSS {rss:.1f} MB, "
-              f"peak so far {peak:.1f} MB")
+    for question, rss, peak, anon, file in readings:
+        print(f"idle bot, {QUIET_SECONDS:.0f} s after answering {question!r}: RSS {rss:.1f} MB "
+              f"({anon:.1f} anonymous, {file:.1f} mapped files), peak so far {peak:.1f} MB")
     print(f"(load average {load_average()})")
 
 
@@ -172,13 +173,19 @@ def broadcast_footprint(folder: Path, recipients: int) -> None:
         started = time.monotonic()
         deadline = started + recipients / 1000 * 3 + 300
         status, sent = broadcast_status(db_path)
+        # RSS as each tenth of the recipients is passed: a peak at the snapshot, or a slow climb.
+        timeline, next_mark = [(0, proc_status_mb(bot.pid, "VmRSS"))], recipients // 10
         while status != "done":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the broadcast did not finish in time ({sent} sent)")
             time.sleep(1)
             status, sent = broadcast_status(db_path)
+            if sent >= next_mark and status != "done":
+                timeline.append((sent, proc_status_mb(bot.pid, "VmRSS")))
+                next_mark = (sent // (recipients // 10) + 1) * (recipients // 10)
         seconds = time.monotonic() - started
         peak, rss = proc_status_mb(bot.pid, "VmHWM"), proc_status_mb(bot.pid, "VmRSS")
+        anon, file = proc_status_mb(bot.pid, "RssAnon"), proc_status_mb(bot.pid, "RssFile")
         arrived = json.loads(urllib.request.urlopen(f"{api_url}/_control/stats", timeout=30).read())
     finally:
         if bot is not None:
@@ -187,7 +194,8 @@ def broadcast_footprint(folder: Path, recipients: int) -> None:
         api.wait(timeout=30)
     print(f"broadcast to {recipients:,} at 1000/s: {sent:,} recorded sent, {arrived.get('sent_total')} arrived, "
           f"{seconds:.0f} s; bot peak RSS {peak:.1f} MB, RSS at the end {rss:.1f} MB "
-          f"(load average {load_average()})")
+          f"({anon:.1f} MB anonymous, {file:.1f} MB mapped files) (load average {load_average()})")
+    print("bot RSS along the way (sent: MB): " + ", ".join(f"{count:,}: {mb:.1f}" for count, mb in timeline))
 
 
 def main() -> None:

@@ -55,6 +55,10 @@ def run(
     """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
     import logging
 
+    from bot.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts (see bot/memory.py)
+
     from bot.cli.support import (
         DATABASE_UNREACHABLE,
         database_unreachable,

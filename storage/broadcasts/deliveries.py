@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from storage.broadcasts.tables import Broadcast, BroadcastKind, Delivery, DeliveryStatus, DeliveryTally, get_broadcast
-from storage.db import utcnow
+from storage.db import few_shapes, utcnow
 from storage.lists.chats import mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
@@ -205,7 +205,7 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
             if status is DeliveryStatus.PENDING:
                 values["claimed_by"] = None
             result = await session.execute(
-                update(_deliveries).where(_deliveries.c.id.in_(delivery_ids),
+                update(_deliveries).where(_deliveries.c.id.in_(few_shapes(delivery_ids)),
                                           _deliveries.c.status == DeliveryStatus.SENDING.value)
                 .values(values)
             )

@@ -64,9 +64,13 @@ def run(
         database_unreachable,
         fail,
         freeze_start_up_objects,
+        leave_out_the_webhook_server,
         load_settings,
         use_fastest_event_loop,
     )
+
+    if webhook is None:
+        leave_out_the_webhook_server()
     from bot.log_redaction import redact_from_logs
     from bot.running import run_bot
     from messages import render

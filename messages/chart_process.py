@@ -83,6 +83,15 @@ class ChartProcess:
             raise ChartFailed(f"the {kind} chart could not be drawn: {value}")
         return value
 
+    def warm_up(self) -> None:
+        """Start the child now, if none runs, without waiting for it: a chart was asked for, and
+        the child's imports (a few seconds on a busy machine) then overlap finding the figures."""
+        if self._lock.acquire(blocking=False):  # else a chart is being drawn: the child runs
+            try:
+                self._running_child()
+            finally:
+                self._lock.release()
+
     def _running_child(self) -> subprocess.Popen[bytes]:
         if self._child is not None and self._child.poll() is None:
             return self._child
@@ -114,6 +123,11 @@ class ChartProcess:
 _charts = ChartProcess()
 
 
+def warm_up() -> None:
+    """Start the child ahead of a chart (see `ChartProcess.warm_up`); returns at once."""
+    _charts.warm_up()
+
+
 def close() -> None:
     """Ends the child now (the next chart starts another)."""
     _charts.close()
@@ -134,8 +148,10 @@ def render_waits_chart(answer: object) -> bytes:
 def serve(requests: IO[bytes], answers: IO[bytes], idle_seconds: float = IDLE_SECONDS) -> None:
     """The child's loop: draw each chart asked, end at the end of `requests` or after
     `idle_seconds` without one."""
+    import storage.iapt.answers  # noqa: F401  (the classes the requests are made of)
     from messages import charts
 
+    charts.new_figure()  # matplotlib, imported before the first request rather than during it
     drawers = {"trend": charts.render_trend_chart, "rank": charts.render_rank_chart,
                "waits": charts.render_waits_chart}
     while True:

@@ -27,6 +27,7 @@ from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
 from messages.chart_process import render_rank_chart, render_trend_chart, render_waits_chart
+from messages.chart_process import warm_up as warm_up_charts
 from storage.iapt.answers import (
     AreaAnswer,
     AreaRef,
@@ -43,10 +44,13 @@ from storage.iapt.answers import (
     YearMissingAnswer,
 )
 from storage.iapt.links import short_form_link
+from storage.iapt.report import parse_stats_request
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
+# The views answered with a chart: asking for one starts the chart process at once.
+CHART_VIEWS = frozenset({View.TREND, View.RANK, View.WAITS})
 logger = logging.getLogger(__name__)
 INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals are not cached
 
@@ -71,6 +75,8 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if len(question) > MAX_QUESTION_LENGTH:
         await reply(update, "stats_too_long.html", limit=MAX_QUESTION_LENGTH)
         return
+    if parse_stats_request(question).view in CHART_VIEWS:
+        warm_up_charts()
     answer = await stats_of(context).answer(_person(update), question)
     await send_stats_answer(update, answer)
 
@@ -80,6 +86,8 @@ async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYP
     query = update.callback_query
     await query.answer()
     pressed = StatsChoice.parse(query.data)
+    if pressed.view in CHART_VIEWS:
+        warm_up_charts()
     answer = await stats_of(context).answer_for_area(_person(update), pressed.area_id, view=pressed.view,
                                                      year=pressed.year or None)
     await send_stats_answer(update, answer, in_place=pressed.action == "pick")

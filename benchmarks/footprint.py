@@ -7,7 +7,8 @@
    the bot started on it (`campaign-bot run`) against the project's local Bot API server; three
    /stats questions are asked (the first loads the statistics index), the last a trend chart; a
    few quiet seconds after each answer the bot's RSS (VmRSS) and its peak so far (VmHWM) are read
-   from /proc. Nothing is sending. Target: <= 80 MB.
+   from /proc. Nothing is sending. Target: <= 80 MB. Charts are drawn in a child process that
+   ends after two idle minutes (messages/chart_process.py); its RSS is printed beside the bot's.
 3. Broadcast: a fresh database with --recipients chats on one list (`campaign-bot subscribers
    import`), the bot at PAID_BROADCAST=true, BROADCAST_RATE=1000 against `campaign-bot local-api
    --delay 0.05 --limits --no-history` in its own process; the broadcast is queued with
@@ -65,6 +66,13 @@ def proc_status_mb(pid: int, field: str) -> float:
     return float("nan")
 
 
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def base_env(db_path: Path, api_url: str, **more: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_SCHEMA",)}
     env.update({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": api_url, "DATABASE_URL": f"sqlite:///{db_path}",
@@ -113,13 +121,16 @@ async def idle_footprint(folder: Path) -> None:
             server.user_message(ASKER, text=question)
             await wait_for(lambda before=before: len(server.sent_to(ASKER)) > before, 120, f"an answer to {question}")
             await asyncio.sleep(QUIET_SECONDS)
-            readings.append((question, proc_status_mb(bot.pid, "VmRSS"), proc_status_mb(bot.pid, "VmHWM")))
+            readings.append((question, proc_status_mb(bot.pid, "VmRSS"), proc_status_mb(bot.pid, "VmHWM"),
+                             proc_status_mb(bot.pid, "RssAnon"), proc_status_mb(bot.pid, "RssFile"),
+                             sum(proc_status_mb(child, "VmRSS") for child in children_of(bot.pid))))
     finally:
         await asyncio.to_thread(stop_bot, bot)
         await server.stop()
-    for question, rss, peak in readings:
-        print(f"idle bot, {QUIET_SECONDS:.0f} s after answering {question!r}: RSS {rss:.1f} MB, "
-              f"peak so far {peak:.1f} MB")
+    for question, rss, peak, anon, file, children in readings:
+        print(f"idle bot, {QUIET_SECONDS:.0f} s after answering {question!r}: RSS {rss:.1f} MB "
+              f"({anon:.1f} anonymous, {file:.1f} mapped files), peak so far {peak:.1f} MB; "
+              f"its child processes (the chart process, until idle): {children:.1f} MB")
     print(f"(load average {load_average()})")
 
 
@@ -172,13 +183,19 @@ def broadcast_footprint(folder: Path, recipients: int) -> None:
         started = time.monotonic()
         deadline = started + recipients / 1000 * 3 + 300
         status, sent = broadcast_status(db_path)
+        # RSS as each tenth of the recipients is passed: a peak at the snapshot, or a slow climb.
+        timeline, next_mark = [(0, proc_status_mb(bot.pid, "VmRSS"))], recipients // 10
         while status != "done":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the broadcast did not finish in time ({sent} sent)")
             time.sleep(1)
             status, sent = broadcast_status(db_path)
+            if sent >= next_mark and status != "done":
+                timeline.append((sent, proc_status_mb(bot.pid, "VmRSS")))
+                next_mark = (sent // (recipients // 10) + 1) * (recipients // 10)
         seconds = time.monotonic() - started
         peak, rss = proc_status_mb(bot.pid, "VmHWM"), proc_status_mb(bot.pid, "VmRSS")
+        anon, file = proc_status_mb(bot.pid, "RssAnon"), proc_status_mb(bot.pid, "RssFile")
         arrived = json.loads(urllib.request.urlopen(f"{api_url}/_control/stats", timeout=30).read())
     finally:
         if bot is not None:
@@ -187,7 +204,8 @@ def broadcast_footprint(folder: Path, recipients: int) -> None:
         api.wait(timeout=30)
     print(f"broadcast to {recipients:,} at 1000/s: {sent:,} recorded sent, {arrived.get('sent_total')} arrived, "
           f"{seconds:.0f} s; bot peak RSS {peak:.1f} MB, RSS at the end {rss:.1f} MB "
-          f"(load average {load_average()})")
+          f"({anon:.1f} MB anonymous, {file:.1f} MB mapped files) (load average {load_average()})")
+    print("bot RSS along the way (sent: MB): " + ", ".join(f"{count:,}: {mb:.1f}" for count, mb in timeline))
 
 
 def main() -> None:

@@ -75,6 +75,7 @@ from bot.handlers.callback_data import (
 )
 from bot.handlers.common import Handler, Who, guard_handler
 from bot.log_redaction import redact_from_logs
+from bot.memory import return_freed_memory
 from bot.services import Services, new_process_name
 from bot.settings import Settings
 from bot.telegram_io.command_menus import set_supporter_menu, update_organiser_menus
@@ -248,6 +249,8 @@ async def on_startup(application: Application) -> None:
         # A worker answers no one, so it neither needs the figures nor should race to load them.
         services.stats.start()
     await start_scheduler_lease(application.bot_data["scheduler_lease"])
+    # Start-up made and dropped many objects (the migrations check, the menus): give that back.
+    return_freed_memory()
 
 
 async def on_shutdown(application: Application) -> None:

@@ -29,6 +29,21 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def few_shapes(values: list[int]) -> list[int]:
+    """`values` for an `IN (...)` list, the last repeated up to the next power of two.
+
+    SQLAlchemy writes one `?` for each value, and each length is another statement that the
+    database driver prepares and keeps in its per-connection cache (128 in SQLite's): a batch of
+    500 ids holds tens of kilobytes there, so batches of every length from 1 to 1,000 filled that
+    cache with some 13 MB on each connection through a large broadcast. Padded, a dozen lengths
+    cover every batch, and a repeated value changes nothing an `IN` matches. Lists longer than
+    any batch are left as they are (far below the 32,766 parameters SQLite takes, even doubled).
+    """
+    if len(values) < 2 or len(values) > 4096:
+        return values
+    return values + [values[-1]] * ((1 << (len(values) - 1).bit_length()) - len(values))
+
+
 class UTCDateTime(types.TypeDecorator[dt.datetime]):
     """Stores UTC on every backend and always hands back an aware datetime.
 

@@ -30,3 +30,13 @@ def test_matplotlib_comes_with_the_first_chart_drawn():
     loaded = loaded_after("from messages.charts import new_figure, png_bytes\n"
                           "assert png_bytes(new_figure(figsize=(1, 1))).startswith(b'\\x89PNG')")
     assert "matplotlib" in loaded
+
+
+def test_a_bot_that_polls_goes_without_the_webhook_server():
+    code = ("from bot.cli.support import leave_out_the_webhook_server\n"
+            "leave_out_the_webhook_server()\n"
+            "import bot.app\n"
+            "from telegram.ext import _updater\n"
+            "assert not _updater.WEBHOOKS_AVAILABLE and sys.modules['tornado'] is None")
+    assert "curses" not in loaded_after(code)  # which tornado brings
+    assert "tornado" in loaded_after("import bot.app")  # installed, for `run --webhook`

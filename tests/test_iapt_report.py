@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 from typer.testing import CliRunner
 
-from messages import render
+from messages import chart_process, render
 from messages.charts import render_trend_chart
 from storage.iapt.answers import (
     AreaAnswer,
@@ -186,6 +186,16 @@ async def test_the_trend_is_every_year_with_a_chart_and_a_text_alternative(desk)
     assert first.referrals.value == 883968 and first.recovery_rate.missing  # not published for 2012-13
     assert england.points[labels.index("2015-16")].recovery_rate.value == 46.3
     assert render_trend_chart(england).startswith(b"\x89PNG")
+
+
+@in_module_loop
+async def test_the_bot_draws_the_same_chart_in_its_child_process(desk):
+    answer = await desk.answer("tower hamlets trend")
+    assert chart_process.render_trend_chart(answer) == render_trend_chart(answer)
+    chart_process.close()  # as after an idle spell: the next chart starts a new child
+    assert chart_process.render_trend_chart(answer).startswith(b"\x89PNG")
+    with pytest.raises(chart_process.ChartFailed, match="could not be drawn"):
+        chart_process.render_rank_chart(answer)  # a trend is not a ranking: the child says why
 
 
 @in_module_loop

@@ -55,14 +55,22 @@ def run(
     """Run the bot. With no TELEGRAM_BOT_TOKEN set, runs the local try-out mode instead."""
     import logging
 
+    from bot.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread starts (see bot/memory.py)
+
     from bot.cli.support import (
         DATABASE_UNREACHABLE,
         database_unreachable,
         fail,
         freeze_start_up_objects,
+        leave_out_the_webhook_server,
         load_settings,
         use_fastest_event_loop,
     )
+
+    if webhook is None:
+        leave_out_the_webhook_server()
     from bot.log_redaction import redact_from_logs
     from bot.running import run_bot
     from messages import render

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -73,6 +74,15 @@ def use_fastest_event_loop() -> None:
     except ImportError:
         return
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def leave_out_the_webhook_server() -> None:
+    """For a bot that polls: python-telegram-bot imports its webhook server (tornado, with curses,
+    multiprocessing and http.cookies; 3.5 MB that stay) whenever tornado is installed, and treats
+    an ImportError there as "no webhooks". A None in sys.modules is Python's own way to make an
+    import fail. Call before telegram.ext is imported; `run --webhook` does not call it."""
+    if "telegram.ext" not in sys.modules:
+        sys.modules.setdefault("tornado", None)
 
 
 def freeze_start_up_objects() -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Hashable
 from pathlib import Path
 from typing import ClassVar
 
+from bot.memory import return_freed_memory
 from bot.telegram_io.rate_limiter import SlidingWindowLimiter
 from storage.db import Database
 from storage.iapt.answers import AreaAnswer, ChoicesAnswer, NotFoundAnswer, StatsAnswer, View
@@ -80,7 +81,7 @@ async def _answer_or_apology(making: Awaitable[StatsAnswer], *, what: str) -> Re
 class StatsService:
     def __init__(self, db: Database, *, per_user_per_minute: int, load_bundle: bool, holder: str | None = None,
                  bundle: Path = BUNDLE_PATH) -> None:
-        self.desk = StatsDesk(db)
+        self.desk = StatsDesk(db, after_loading=return_freed_memory)
         self.db = db
         self.load_bundle = load_bundle
         self.loader = BundleLoader(db, bundle, holder=holder)

@@ -2,9 +2,10 @@
 with a button, or shared from any chat in inline mode (`@bot tower hamlets`).
 
 Each handler parses what was asked, asks `StatsService` once and sends the template the answer
-names. A trend, and a rank among peers, is a chart drawn in a worker thread (matplotlib is
-CPU-bound), sent as a photo whose caption is the same figures as text. "Compare" buttons carry
-both areas (StatsCompare), so the comparison needs nothing kept between presses.
+names. A trend, and a rank among peers, is a chart drawn in a child process (`messages.chart_process`,
+so that matplotlib never weighs on the bot), waited for in a worker thread, and sent as a photo
+whose caption is the same figures as text. "Compare" buttons carry both areas (StatsCompare), so
+the comparison needs nothing kept between presses.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from bot.handlers.common import argument_text
 from bot.services import services_of
 from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
 from messages import environment, render
-from messages.charts import render_rank_chart, render_trend_chart, render_waits_chart
+from messages.chart_process import render_rank_chart, render_trend_chart, render_waits_chart
+from messages.chart_process import warm_up as warm_up_charts
 from storage.iapt.answer_parts import AreaRef
 from storage.iapt.answers import (
     AreaAnswer,
@@ -42,10 +44,13 @@ from storage.iapt.answers import (
     YearMissingAnswer,
 )
 from storage.iapt.links import short_form_link
+from storage.iapt.report import parse_stats_request
 from storage.telegram_html import MAX_CAPTION_LENGTH, MAX_TEXT_LENGTH, visible_length
 
 _FINANCIAL_YEAR = re.compile(r"^20\d\d-\d\d$")
 MAX_QUESTION_LENGTH = 120  # the longest area name is 77 characters
+# The views answered with a chart: asking for one starts the chart process at once.
+CHART_VIEWS = frozenset({View.TREND, View.RANK, View.WAITS})
 logger = logging.getLogger(__name__)
 INLINE_CACHE_SECONDS = 300  # the figures change a few times a year; refusals are not cached
 
@@ -70,6 +75,8 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if len(question) > MAX_QUESTION_LENGTH:
         await reply(update, "stats_too_long.html", limit=MAX_QUESTION_LENGTH)
         return
+    if parse_stats_request(question).view in CHART_VIEWS:
+        warm_up_charts()
     answer = await stats_of(context).answer(_person(update), question)
     await send_stats_answer(update, answer)
 
@@ -79,6 +86,8 @@ async def stats_button_pressed(update: Update, context: ContextTypes.DEFAULT_TYP
     query = update.callback_query
     await query.answer()
     pressed = StatsChoice.parse(query.data)
+    if pressed.view in CHART_VIEWS:
+        warm_up_charts()
     answer = await stats_of(context).answer_for_area(_person(update), pressed.area_id, view=pressed.view,
                                                      year=pressed.year or None)
     await send_stats_answer(update, answer, in_place=pressed.action == "pick")
@@ -175,7 +184,7 @@ async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer | WaitsAn
                       kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
     try:
-        # In a worker thread: drawing is CPU-bound, tens of milliseconds.
+        # In a worker thread: the child process takes tens of milliseconds (a second when it starts).
         chart = await asyncio.to_thread(draw, answer)
     except Exception:
         logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts.deliveries import PendingDelivery, add_to_counters
 from storage.broadcasts.tables import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
+from storage.db import few_shapes
 
 # Core tables, for statements where the ORM's bookkeeping would cost more than the SQL.
 _broadcasts = Broadcast.__table__
@@ -66,7 +67,7 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
                          (DeliveryStatus.PAUSED, [d.id for d in deliveries if d.reachable and d.paused])):
         if ids:
             result = await session.execute(
-                update(_deliveries).where(_deliveries.c.id.in_(ids),
+                update(_deliveries).where(_deliveries.c.id.in_(few_shapes(ids)),
                                           _deliveries.c.status == DeliveryStatus.PENDING.value)
                 .values(status=settled.value)
             )
@@ -76,7 +77,7 @@ async def claim_deliveries(session: AsyncSession, *, broadcast_id: int, deliveri
         return []
     # Only rows still PENDING are taken, so two processes never claim the same delivery. On
     # PostgreSQL, rows another process is claiming right now are skipped rather than waited for.
-    still_pending = select(_deliveries.c.id).where(_deliveries.c.id.in_(wanted),
+    still_pending = select(_deliveries.c.id).where(_deliveries.c.id.in_(few_shapes(wanted)),
                                                    _deliveries.c.status == DeliveryStatus.PENDING.value)
     if session.get_bind().dialect.name == "postgresql":
         still_pending = still_pending.with_for_update(skip_locked=True)

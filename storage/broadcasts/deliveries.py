@@ -27,7 +27,7 @@ from storage.broadcasts.tables import (
     get_broadcast,
 )
 from storage.broadcasts.versions import count_version_sends
-from storage.db import utcnow
+from storage.db import few_shapes, utcnow
 from storage.lists.chats import mark_chat_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
@@ -227,7 +227,7 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
             if status is DeliveryStatus.PENDING:
                 values["claimed_by"] = None
             result = await session.execute(
-                update(_deliveries).where(_deliveries.c.id.in_(delivery_ids),
+                update(_deliveries).where(_deliveries.c.id.in_(few_shapes(delivery_ids)),
                                           _deliveries.c.status == DeliveryStatus.SENDING.value)
                 .values(values)
             )

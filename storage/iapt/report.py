@@ -109,9 +109,12 @@ class StatsDesk:
     """Answers /stats queries over a Database, keeping the area index in memory."""
 
     def __init__(self, db: Database, *, recheck_seconds: float = INDEX_RECHECK_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 after_loading: Callable[[], None] | None = None) -> None:
         self.db = db
         self._index: StatsIndex | None = None
+        # Called once each time the index has been (re)loaded: loading makes and drops many rows.
+        self._after_loading = after_loading
         self._checked_at = float("-inf")
         self._recheck_seconds = recheck_seconds
         self._clock = clock
@@ -130,6 +133,8 @@ class StatsDesk:
                 return self._index  # another question loaded it while this one waited
             if self._index is None or await dataset_version(session) != self._index.version:
                 self._index = await load_stats_index(session)
+                if self._after_loading is not None:
+                    self._after_loading()
             self._checked_at = self._clock()
         return self._index
 

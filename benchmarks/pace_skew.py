@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from broadcast import ALERT, TOKEN, ApiServer
 from telegram import Bot
 
-from bot.telegram_io.sending import ARRIVAL_GUARD, Outgoing, TelegramSender, Throttle
+from bot.telegram_io.sending import Outgoing, TelegramSender
+from bot.telegram_io.throttle import ARRIVAL_GUARD, Throttle
 from bot.telegram_io.transport import AiohttpRequest
 
 FIRST_CHAT = 2_000_000_001

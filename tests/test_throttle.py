@@ -8,7 +8,7 @@ import heapq
 import itertools
 import random
 
-from bot.telegram_io.sending import ARRIVAL_GUARD, LATE_TURN, WINDOW_SPAN, Throttle
+from bot.telegram_io.throttle import ARRIVAL_GUARD, LATE_TURN, WINDOW_SPAN, Throttle
 
 
 class VirtualTime:

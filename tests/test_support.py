@@ -23,9 +23,12 @@ async def test_support_says_where_to_get_urgent_help_in_england(running_bot, sup
 
 
 async def test_support_is_in_every_command_menu(running_bot):
-    [menu] = [call.params for call in running_bot.server.calls("setMyCommands")
-              if "all_private_chats" in str(call.params.get("scope"))]
-    assert "support" in str(menu["commands"])
+    # One supporters' menu per language the bot speaks (language_code "" is the default one).
+    menus = {call.params.get("language_code", ""): call.params for call in running_bot.server.calls("setMyCommands")
+             if "all_private_chats" in str(call.params.get("scope"))}
+    assert set(menus) == {"", "bn"}
+    for menu in menus.values():
+        assert "support" in str(menu["commands"])
 
 
 async def test_alerts_carry_no_pointer_unless_the_setting_is_on(running_bot, organiser):

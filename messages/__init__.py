@@ -2,8 +2,9 @@
 and `charts.py`, which draws the /stats charts (matplotlib, imported when a chart is drawn).
 
 Every sentence is translatable: templates mark it with `{{ _("...") }}` (Jinja2's i18n extension)
-and `messages/i18n.py` picks the catalogue of the language being rendered; `formatting.py` writes
-numbers and dates for that language. docs/languages.md says how a language is added.
+and `messages/i18n.py` says which language is being rendered. Each language has its own
+Environment whose templates are compiled with the sentences translated (`translated_templates.py`);
+`formatting.py` writes numbers and dates for that language. docs/languages.md says how a language is added.
 
 `*.html` templates become Telegram messages sent with parse_mode=HTML, so they are autoescaped: a
 list title such as "Rights & <Welfare>" cannot break the markup. `*.txt` templates are plain text
@@ -21,26 +22,29 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from messages import i18n
 from messages.formatting import FILTERS
+from messages.translated_templates import TranslatedEnvironment
 
 TEMPLATE_DIR = Path(__file__).parent
 # The gettext extension and the options its extractor must share (babel.cfg repeats them).
 TEMPLATE_OPTIONS = {"trim_blocks": True, "lstrip_blocks": True, "keep_trailing_newline": False}
 
 
+def environment(language: str | None = None) -> Environment:
+    """The templates of `language`, by default the language being rendered now (messages/i18n.py)."""
+    return _environment(language if language is not None else i18n.current_language())
+
+
 @cache
-def environment() -> Environment:
-    env = Environment(
+def _environment(language: str) -> Environment:
+    # One per language, made when a text is first rendered in it: its templates are compiled with
+    # their sentences translated (messages/translated_templates.py).
+    env = TranslatedEnvironment(
+        i18n.translations(language),
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         **TEMPLATE_OPTIONS,
-    )
-    # Looked up at each call, so the language is the one being rendered now, not at start-up.
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda message: i18n.current_translations().gettext(message),
-        ngettext=lambda singular, plural, n: i18n.current_translations().ngettext(singular, plural, n),
-        newstyle=True,
     )
     env.filters.update(FILTERS)
     # A stored language code as people read it: `{{ code | language_name }}` gives "বাংলা" for bn.
@@ -66,8 +70,7 @@ def template_names() -> list[str]:
 
 def label(name: str, /, *, language: str | None = None, **context: object) -> str:
     """A button label: the macro `name` of `buttons.txt` (plain text, no HTML)."""
-    macro = getattr(environment().get_template("buttons.txt").module, name)
     if language is not None:
         with i18n.speaking(language):
-            return str(macro(**context)).strip()
-    return str(macro(**context)).strip()
+            return label(name, **context)
+    return str(getattr(environment().get_template("buttons.txt").module, name)(**context)).strip()

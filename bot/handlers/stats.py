@@ -11,6 +11,7 @@ the comparison needs nothing kept between presses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from bot.engines.statistics import Reply, SlowDown, StatsService, StatsUnavailab
 from bot.handlers.callback_data import StatsChoice, StatsCompare
 from bot.handlers.common import argument_text
 from bot.services import services_of
-from bot.telegram_io.replies import Keyboard, edit_or_reply, keyboard, reply
+from bot.telegram_io.replies import Keyboard, keyboard, reply, send_rendered
 from messages import environment, render
 from messages.chart_process import render_rank_chart, render_trend_chart, render_waits_chart
 from messages.chart_process import warm_up as warm_up_charts
@@ -114,32 +115,38 @@ async def stats_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """`@bot tower hamlets` in any chat: the answers, ready to share; an empty query is England."""
     query = update.inline_query
     answers = await stats_of(context).answer_inline(query.from_user.id, query.query[:MAX_QUESTION_LENGTH])
-    answers = [sendable(answer) for answer in answers]
-    refused = any(isinstance(a, (SlowDown, StillLoading, NoFiguresAnswer, StatsUnavailable)) for a in answers)
-    await query.answer([article for number, answer in enumerate(answers)
-                        for article in inline_articles(str(number), answer, context.bot.username)],
+    composed = [sendable(answer) for answer in answers]
+    refused = any(isinstance(c.answer, (SlowDown, StillLoading, NoFiguresAnswer, StatsUnavailable)) for c in composed)
+    await query.answer([article for number, one in enumerate(composed)
+                        for article in inline_articles(str(number), one, context.bot.username)],
                        cache_time=0 if refused else INLINE_CACHE_SECONDS, is_personal=refused)
 
 
 # ------------------------------------------------------------------ sending an answer
 
 
+@dataclasses.dataclass(frozen=True)
+class Composed:
+    """An answer as it will be sent, rendered once: checking that it can be sent means rendering it."""
+
+    answer: Reply
+    text: str
+    buttons: Keyboard
+
+
 async def send_stats_answer(update: Update, answer: Reply, *, in_place: bool = False) -> None:
     """The answer as a message (or a chart), with its buttons; `in_place` replaces the question."""
     if isinstance(answer, SlowDown) and not answer.first_refusal:
         return  # told once already: answering every message of a flood would be a flood
-    answer = sendable(answer)
-    chart = _chart_of(answer)
+    composed = sendable(answer)
+    chart = _chart_of(composed.answer)
     if chart is not None:
-        if await _send_chart(update, answer, *chart):
+        if await _send_chart(update, composed, *chart):
             return
         # The chart failed: the same figures as text, after saying so.
-        await reply(update, "stats_chart_failed.html", answer=answer)
-    buttons = stats_buttons(answer)
-    if in_place and not isinstance(answer, (SlowDown, StillLoading)):
-        await edit_or_reply(update, answer.html_template, buttons=buttons, answer=answer)
-    else:
-        await reply(update, answer.html_template, buttons=buttons, answer=answer)
+        await reply(update, "stats_chart_failed.html", answer=composed.answer)
+    in_place = in_place and not isinstance(composed.answer, (SlowDown, StillLoading))
+    await send_rendered(update, composed.text, buttons=composed.buttons, in_place=in_place)
 
 
 def _chart_of(answer: Reply) -> tuple[Callable[[Any], bytes], str] | None:
@@ -159,30 +166,33 @@ def _area_name(answer: Reply) -> str | None:
     return getattr(area, "name", None)
 
 
-def sendable(answer: Reply) -> Reply:
-    """`answer`, or an apology if what a row holds makes it impossible to send as Telegram
+def sendable(answer: Reply) -> Composed:
+    """`answer` composed, or an apology if what a row holds makes it impossible to send as Telegram
     requires (a template that fails on it, a text over Telegram's limit): logged, never silence."""
     try:
-        text = render(answer.html_template, answer=answer)
-        stats_buttons(answer)
+        composed = _compose(answer)
         for field in ("title", "description"):
             _inline_words(field, answer)
-        length = visible_length(text)
+        length = visible_length(composed.text)
     except Exception:
         logger.exception("a /stats answer (%s) could not be composed; the asker gets an apology",
                          type(answer).__name__)
-        return StatsUnavailable()
+        return _compose(StatsUnavailable())
     if length > MAX_TEXT_LENGTH:  # the limit of a message, and of an inline result's message too
         area = getattr(answer, "area", None)
         logger.warning("a /stats answer (%s, area %s) has %d characters, more than a message holds; "
                        "the asker gets an apology", type(answer).__name__, getattr(area, "id", None), length)
-        return StatsUnavailable(_area_name(answer))
-    return answer
+        return _compose(StatsUnavailable(_area_name(answer)))
+    return composed
 
 
-async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer | WaitsAnswer, draw: Callable[[Any], bytes],
-                      kind: str) -> bool:
+def _compose(answer: Reply) -> Composed:
+    return Composed(answer, render(answer.html_template, answer=answer), stats_buttons(answer))
+
+
+async def _send_chart(update: Update, composed: Composed, draw: Callable[[Any], bytes], kind: str) -> bool:
     """The chart with its figures; False, having sent nothing, if the chart could not be drawn."""
+    answer = composed.answer
     try:
         # In a worker thread: the child process takes tens of milliseconds (a second when it starts).
         chart = await asyncio.to_thread(draw, answer)
@@ -190,15 +200,14 @@ async def _send_chart(update: Update, answer: TrendAnswer | RankAnswer | WaitsAn
         logger.exception("the %s chart of area %s could not be drawn", kind, answer.area.id)
         return False
     photo = InputFile(chart, filename=f"stats-{answer.area.code}-{kind}.png")
-    text = render(answer.html_template, answer=answer)
-    buttons = keyboard(stats_buttons(answer))
+    buttons = keyboard(composed.buttons)
     chat = update.effective_chat
-    if visible_length(text) <= MAX_CAPTION_LENGTH:
-        await chat.send_photo(photo, caption=text, reply_markup=buttons)
+    if visible_length(composed.text) <= MAX_CAPTION_LENGTH:
+        await chat.send_photo(photo, caption=composed.text, reply_markup=buttons)
         return True
     # Too long for a caption: the chart, then the same figures as a message of their own.
     await chat.send_photo(photo)
-    await chat.send_message(text, reply_markup=buttons)
+    await chat.send_message(composed.text, reply_markup=buttons)
     return True
 
 
@@ -299,10 +308,11 @@ def _inline_words(name: str, answer: Reply) -> str:
     return str(macro(type(answer).__name__, answer)).strip()
 
 
-def inline_articles(result_id: str, answer: Reply, bot_username: str | None) -> list[InlineQueryResultArticle]:
+def inline_articles(result_id: str, composed: Composed, bot_username: str | None) -> list[InlineQueryResultArticle]:
     """The answer's short form first, when it has one (a headline with a link back to the full
     answer, for sharing into another chat), then the full answer."""
-    articles = [inline_article(result_id, answer)]
+    answer = composed.answer
+    articles = [inline_article(result_id, composed)]
     parameter = short_form_link(answer)
     if parameter is None or not bot_username:
         return articles
@@ -319,11 +329,10 @@ def inline_articles(result_id: str, answer: Reply, bot_username: str | None) -> 
     return [short, *articles]
 
 
-def inline_article(result_id: str, answer: Reply) -> InlineQueryResultArticle:
+def inline_article(result_id: str, composed: Composed) -> InlineQueryResultArticle:
     return InlineQueryResultArticle(
         id=result_id,
-        title=_inline_words("title", answer),
-        description=_inline_words("description", answer),
-        input_message_content=InputTextMessageContent(render(answer.html_template, answer=answer),
-                                                      parse_mode=ParseMode.HTML),
+        title=_inline_words("title", composed.answer),
+        description=_inline_words("description", composed.answer),
+        input_message_content=InputTextMessageContent(composed.text, parse_mode=ParseMode.HTML),
     )

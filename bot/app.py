@@ -337,9 +337,6 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
         .request(transport)
-        # Long polls too: PTB's default HTTPX pool costs a failed `import sniffio` on every request
-        # (httpcore), two per update answered.
-        .get_updates_request(AiohttpRequest(connections=1))
         .rate_limiter(replies)
         .concurrent_updates(update_processor)
         .post_init(on_startup)

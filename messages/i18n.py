@@ -93,10 +93,6 @@ def translations(code: str) -> NullTranslations:
     return Translations.load(LOCALE_DIR, [code], DOMAIN)
 
 
-def current_translations() -> NullTranslations:
-    return translations(_current.get())
-
-
 def current_locale() -> Locale:
     return _locale(_current.get())
 

@@ -11,26 +11,74 @@ and months, so nothing here needs changing when a language is added.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_decimal
 
-from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale, own_name
+from messages.i18n import SOURCE_LANGUAGE, current_language, current_locale, locale_of, own_name
 
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumberStyle:
+    """How a language writes figures, read once from CLDR: its separators and its own grouping
+    of whole numbers (3 then 3 in English, 3 then 2 in Bengali: 12,34,567)."""
+
+    group: str
+    decimal: str
+    first_group: int
+    other_groups: int
+
+
+@cache
+def number_style(code: str) -> NumberStyle:
+    locale = locale_of(code)
+    # Babel writes Latin digits and these symbols unless told otherwise; so do we.
+    symbols = locale.number_symbols["latn"]
+    first, other = locale.decimal_formats[None].grouping
+    return NumberStyle(symbols["group"], symbols["decimal"], first, other)
+
+
+def _grouped(digits: str, separator: str, first: int, other: int) -> str:
+    if len(digits) <= first:
+        return digits
+    head, groups = digits[:-first], [digits[-first:]]
+    while len(head) > other:
+        groups.append(head[-other:])
+        head = head[:-other]
+    groups.append(head)
+    return separator.join(reversed(groups))
+
+
+# These two run about fifty times in every /stats answer, so they do by hand what Babel's
+# format_decimal would do with the same CLDR symbols (it parses a pattern on every call), and
+# tests/test_number_formatting.py holds them to Babel's output for every language shipped.
 
 def number(value: object) -> object:
     """A whole number with the language's grouping (12,345 in English); other values unchanged."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return format_decimal(value, locale=current_locale())
+        style = number_style(current_language())
+        text = _grouped(str(abs(value)), style.group, style.first_group, style.other_groups)
+        return "-" + text if value < 0 else text
     return value
 
 
-def decimal(value: float | int, digits: int = 1) -> str:
-    """A figure rounded to `digits` places, always showing them (6.6, 59.0)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale=current_locale())
+_QUANTA = tuple(Decimal(1).scaleb(-digits) for digits in range(10))
+
+
+def decimal(value: float | int | Decimal, digits: int = 1) -> str:
+    """A figure rounded to `digits` places, always showing them (6.6, 59.0). Rounding is Babel's:
+    of the shortest decimal that reads back as the float, half to even (6.25 -> 6.2)."""
+    style = number_style(current_language())
+    exact = value if isinstance(value, Decimal) else Decimal(str(value))
+    whole, _, fraction = f"{abs(exact).quantize(_QUANTA[digits]):f}".partition(".")
+    # The pattern "#,##0.0" groups by threes in every language, as Babel reads it.
+    text = _grouped(whole, style.group, 3, 3) + (style.decimal + fraction if digits else "")
+    # A negative figure keeps its sign even when it rounds to zero ("-0.0"), as Babel writes it.
+    return "-" + text if exact.is_signed() else text
 
 
 def calendar_day(value: dt.date) -> str:

@@ -94,10 +94,10 @@ def translations(code: str) -> NullTranslations:
 
 
 def current_locale() -> Locale:
-    return _locale(_current.get())
+    return locale_of(_current.get())
 
 
 @cache
-def _locale(code: str) -> Locale:
+def locale_of(code: str) -> Locale:
     # English as written here is British English: "21 March 2018", "8.15am".
     return Locale.parse("en_GB" if code == SOURCE_LANGUAGE else code)

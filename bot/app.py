@@ -265,8 +265,9 @@ async def on_shutdown(application: Application) -> None:
     await services.stats.stop()
     await services.db.dispose()
     # When start-up failed (Telegram unreachable), python-telegram-bot never shuts its Bot down,
-    # and the transport's open session would be reported at exit. Closing twice is harmless.
-    await application.bot_data["transport"].shutdown()
+    # and the transports' open sessions would be reported at exit. Closing twice is harmless.
+    for transport in application.bot_data["transports"]:
+        await transport.shutdown()
 
 
 def build_services(settings: Settings, db: Database, clock: Clock, application: Application,
@@ -327,6 +328,9 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
     redact_from_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     transport = AiohttpRequest(connections=32, paid_sends=settings.paid_broadcast)
+    # Long polls too: PTB's default HTTPX pool costs a failed `import sniffio` (a search of
+    # sys.path, in httpcore) on every request, two per update answered.
+    long_polls = AiohttpRequest(connections=1)
     flood_guard = FloodGuard(limit=settings.flood_limit, window_seconds=settings.flood_window_seconds, clock=clock)
     replies = RepliesInTheSendingWindow()
     update_processor = PerChatUpdateProcessor(max_concurrent_updates=64, flood_guard=flood_guard)
@@ -337,6 +341,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
         .base_file_url(f"{api_url}/file/bot")
         .defaults(defaults)
         .request(transport)
+        .get_updates_request(long_polls)
         .rate_limiter(replies)
         .concurrent_updates(update_processor)
         .post_init(on_startup)
@@ -345,7 +350,7 @@ def build_application(settings: Settings, db: Database, clock: Clock, *, token: 
     )
     application.bot_data["services"] = build_services(settings, db, clock, application, replies)
     update_processor.languages = application.bot_data["services"].languages
-    application.bot_data["transport"] = transport
+    application.bot_data["transports"] = (transport, long_polls)
     register_handlers(application)
     return application
 
@@ -362,8 +367,10 @@ async def running(application: Application, *, webhook: Webhook | None = None, p
     scheduler lease, reminders.
     """
     application.bot_data["worker"] = not receive_updates
-    await application.initialize()
     try:
+        # Inside the try: when Telegram cannot be reached, initialize() fails with the
+        # transports' sessions open, and on_shutdown below closes them.
+        await application.initialize()
         await on_startup(application)
         await application.start()
         if not receive_updates:

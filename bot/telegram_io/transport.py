@@ -53,6 +53,10 @@ class AiohttpRequest(BaseRequest):
     def read_timeout(self) -> float | None:
         return self._read_timeout
 
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None and not self._session.closed
+
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=self._connections,

@@ -81,6 +81,15 @@ def decimal(value: float | int | Decimal, digits: int = 1) -> str:
     return "-" + text if exact.is_signed() else text
 
 
+def digits(value: float | int, unit: str) -> str:
+    """A published figure's digits: counts whole, rates and days to one place unless whole (what
+    storage.iapt.figures.format_number writes in English). A filter, not a macro: /stats writes
+    about fifty of these an answer."""
+    if unit == "count":
+        return number(round(value))
+    return decimal(value, 0 if value == int(value) else 1)
+
+
 def calendar_day(value: dt.date) -> str:
     """A calendar date without weekday or time zone, as the figures' periods have: "21 March 2018"."""
     return format_date(value, "d MMMM y", locale=current_locale())
@@ -149,7 +158,7 @@ def zone(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
     return format_datetime(_local(moment, tz), width, tzinfo=tz, locale=current_locale())
 
 
-FILTERS = {"number": number, "thousands": number, "decimal": decimal, "day": day, "short_day": short_day,
+FILTERS = {"number": number, "thousands": number, "decimal": decimal, "digits": digits, "day": day, "short_day": short_day,
            "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year,
            "weekday": weekday, "dated": dated, "zone": zone,
            # A language code as its own speakers name it ("bn" -> "বাংলা"), e.g. in a report's per-language counts.

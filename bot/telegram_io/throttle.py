@@ -31,6 +31,9 @@ ARRIVAL_GUARD = 0.015
 # Of the guard, the part a timer may fire late and its send still go at its turn; the rest is left
 # for the way from the turn to Telegram's arrival stamp (the write, the network).
 LATE_TURN = 0.010
+# The event loop's timer resolution (uvloop's, libuv's: one millisecond). A sleep rounded up to it
+# makes a send at most this much late, well within LATE_TURN.
+TIMER_TICK = 0.001
 # The window the throttle keeps to its rate: Telegram's one second plus the guard.
 WINDOW_SPAN = 1.0 + ARRIVAL_GUARD
 # Per-chat turns are kept this much more than the limit apart, for the same reason.
@@ -142,7 +145,9 @@ class Throttle:
             self._next_turn = planned + 1.0 / self.current_rate
             turn = planned + self._shift
             while turn > now:
-                await self._sleep(turn - now)
+                # Never less than a timer tick: uvloop counts timers in whole milliseconds, so a
+                # shorter sleep returns at once and the send would spin until its turn.
+                await self._sleep(max(turn - now, TIMER_TICK))
                 now = self._clock()
                 turn = planned + self._shift  # a stall meanwhile moved it
             if now < self._paused_until:

@@ -28,7 +28,7 @@ from storage.broadcasts.tables import (
 )
 from storage.broadcasts.versions import count_version_sends
 from storage.db import few_shapes, utcnow
-from storage.lists.chats import mark_chat_unreachable, move_chat
+from storage.lists.chats import mark_chats_unreachable, move_chat
 from storage.lists.models import Chat, Subscription
 
 # Core tables, for the statements run for every batch, where the ORM's bookkeeping would cost more than the SQL.
@@ -246,9 +246,9 @@ async def record_outcomes(session: AsyncSession, *, outcomes: list[DeliveryOutco
         if outcome.new_telegram_id is not None:
             await move_chat(session, old_telegram_id=outcome.telegram_id,
                             new_telegram_id=outcome.new_telegram_id)
-        if outcome.status in (DeliveryStatus.BLOCKED, DeliveryStatus.GONE):
-            await mark_chat_unreachable(session, telegram_id=outcome.new_telegram_id or
-                                        outcome.telegram_id, now=now)
+    await mark_chats_unreachable(session, now=now, telegram_ids=[
+        outcome.new_telegram_id or outcome.telegram_id for outcome in outcomes
+        if outcome.status in (DeliveryStatus.BLOCKED, DeliveryStatus.GONE)])
 
 
 async def messages_received(session: AsyncSession, *, chat_id: int) -> dict[str, int]:

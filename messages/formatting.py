@@ -158,8 +158,8 @@ def zone(moment: dt.datetime, tz: ZoneInfo | dt.tzinfo) -> str:
     return format_datetime(_local(moment, tz), width, tzinfo=tz, locale=current_locale())
 
 
-FILTERS = {"number": number, "thousands": number, "decimal": decimal, "digits": digits, "day": day, "short_day": short_day,
-           "clock": clock, "when": when, "stamp": stamp, "calendar_day": calendar_day, "month_year": month_year,
-           "weekday": weekday, "dated": dated, "zone": zone,
+FILTERS = {"number": number, "thousands": number, "decimal": decimal, "digits": digits,
+           "day": day, "short_day": short_day, "clock": clock, "when": when, "stamp": stamp,
+           "calendar_day": calendar_day, "month_year": month_year, "weekday": weekday, "dated": dated, "zone": zone,
            # A language code as its own speakers name it ("bn" -> "বাংলা"), e.g. in a report's per-language counts.
            "language_name": own_name}

@@ -67,8 +67,11 @@ class Throttle:
         self._recent: collections.deque[float] = collections.deque()
         self._paused_until = 0.0
         self._slowed_until = 0.0
-        # Per chat: the times of its recent sends (reserved turns), forgotten once they no longer matter.
-        self._chat_turns: dict[int, collections.deque[float]] = {}
+        # Per chat: its last turn (a person), or the turns of its last minute (a group, which may
+        # have 20), forgotten once they no longer matter. A broadcast to thousands of people keeps
+        # one float for each of the last second's, not a deque.
+        self._person_turns: dict[int, float] = {}
+        self._group_turns: dict[int, collections.deque[float]] = {}
         self._expiry: collections.deque[tuple[float, int]] = collections.deque()
 
     @property
@@ -106,28 +109,37 @@ class Throttle:
         self._next_turn = max(self._next_turn, self._paused_until - self._shift)
 
     def _forget_old_chats(self, now: float) -> None:
-        while self._expiry and self._expiry[0][0] <= now:
-            _, chat_id = self._expiry.popleft()
-            turns = self._chat_turns.get(chat_id)
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, chat_id = expiry.popleft()
+            if not is_group_chat(chat_id):
+                last = self._person_turns.get(chat_id)
+                if last is not None and last + PER_CHAT_INTERVAL <= now:
+                    del self._person_turns[chat_id]
+                continue
+            turns = self._group_turns.get(chat_id)
             if turns is not None:
-                span = 60.0 if is_group_chat(chat_id) else PER_CHAT_INTERVAL
-                while turns and turns[0] + span <= now:
+                while turns and turns[0] + 60.0 <= now:
                     turns.popleft()
                 if not turns:
-                    del self._chat_turns[chat_id]
+                    del self._group_turns[chat_id]
 
     def _reserve_chat_turn(self, chat_id: int, now: float) -> float:
         """The earliest moment this chat may get its next message, reserved for the caller."""
-        turns = self._chat_turns.setdefault(chat_id, collections.deque())
         # Every chat, a group too, gets at most one message a second; a group also 20 a minute.
+        if not is_group_chat(chat_id):
+            last = self._person_turns.get(chat_id)
+            turn = now if last is None else max(now, last + PER_CHAT_INTERVAL + WINDOW_GUARD)
+            self._person_turns[chat_id] = turn
+            self._expiry.append((turn + PER_CHAT_INTERVAL + WINDOW_GUARD, chat_id))
+            return turn
+        turns = self._group_turns.setdefault(chat_id, collections.deque())
         turn = now
         if turns:
             turn = max(turn, turns[-1] + PER_CHAT_INTERVAL + WINDOW_GUARD)
-        span = PER_CHAT_INTERVAL + WINDOW_GUARD
-        if is_group_chat(chat_id):
-            span = 60.0 + WINDOW_GUARD
-            if len(turns) >= GROUP_MESSAGES_PER_MINUTE:
-                turn = max(turn, turns[-GROUP_MESSAGES_PER_MINUTE] + span)
+        span = 60.0 + WINDOW_GUARD
+        if len(turns) >= GROUP_MESSAGES_PER_MINUTE:
+            turn = max(turn, turns[-GROUP_MESSAGES_PER_MINUTE] + span)
         turns.append(turn)
         self._expiry.append((turn + span, chat_id))
         return turn

@@ -52,13 +52,15 @@ async def mark_chats_unreachable(session: AsyncSession, *, telegram_ids: list[in
     are (a broadcast learns of blocked chats by the hundred). Returns how many were known."""
     if not telegram_ids:
         return 0
+    # Core statements on the tables, with nothing of the ORM's bookkeeping: a broadcast's recorder
+    # runs this for every batch of outcomes, and no Chat it has loaded is read after it.
+    chats, subscriptions = Chat.__table__, Subscription.__table__
     ids = few_shapes(sorted(set(telegram_ids)))
-    known = select(Chat.id).where(Chat.telegram_id.in_(ids))
-    await session.execute(delete(Subscription).where(Subscription.chat_id.in_(known)))
-    await session.execute(update(Chat).where(Chat.telegram_id.in_(ids), Chat.left_at.is_(None))
-                          .values(left_at=now or utcnow()).execution_options(synchronize_session="fetch"))
-    result = await session.execute(update(Chat).where(Chat.telegram_id.in_(ids)).values(active=False)
-                                   .execution_options(synchronize_session="fetch"))
+    known = select(chats.c.id).where(chats.c.telegram_id.in_(ids))
+    await session.execute(delete(subscriptions).where(subscriptions.c.chat_id.in_(known)))
+    await session.execute(update(chats).where(chats.c.telegram_id.in_(ids), chats.c.left_at.is_(None))
+                          .values(left_at=now or utcnow()))
+    result = await session.execute(update(chats).where(chats.c.telegram_id.in_(ids)).values(active=False))
     return result.rowcount or 0
 
 

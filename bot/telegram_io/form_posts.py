@@ -100,6 +100,9 @@ class FormPoster:
         self._heads: dict[str, tuple[tuple[str, int, bool], bytes]] = {}
         # The system's certificate authorities unless given (a test brings its own).
         self._ssl = ssl_context
+        # The loop the poster serves, kept: asyncio.get_running_loop() costs a getpid() system
+        # call each time (CPython checks for a fork), a thousand times a second here.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _head(self, url: str) -> tuple[tuple[str, int, bool], bytes]:
         """Where `url` is, and the request's first lines up to the body's length (made once per URL)."""
@@ -121,7 +124,7 @@ class FormPoster:
         address, head = self._head(url)
         async with self._slots:
             connection = await self._connection(address)
-            loop = asyncio.get_running_loop()
+            loop = self._loop
             waiter = connection.waiter = loop.create_future()
             timer = (loop.call_later(self._read_timeout, connection.time_out)
                      if self._read_timeout is not None else None)
@@ -152,7 +155,7 @@ class FormPoster:
         host, port, secure = address
         if secure and self._ssl is None:
             self._ssl = ssl.create_default_context()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(_Answer, host, port, ssl=self._ssl if secure else None),

@@ -1,8 +1,11 @@
 """The bot's memory: at rest with the statistics loaded, and at its peak through a large broadcast.
 
     .venv/bin/python benchmarks/footprint.py [--recipients 1000000] [--skip-idle] [--skip-broadcast]
+                                             [--imports]
 
 1. `import bot.app` in a fresh interpreter: its RSS, and whether matplotlib or numpy came with it.
+   With --imports, first what each library the bot is built on adds to a fresh interpreter's RSS,
+   imported one after another in the order bot.app imports them: the floor under any idle figure.
 2. Idle: a SQLite database with the bundled IAPT figures loaded (`campaign-bot stats show`, once),
    the bot started on it (`campaign-bot run`) against the project's local Bot API server; three
    /stats questions are asked (the first loads the statistics index), the last a trend chart; a
@@ -47,6 +50,36 @@ import bot.app
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
       ",".join(m for m in ("matplotlib", "numpy", "PIL") if m in sys.modules) or "-")
 """
+
+
+# The libraries under bot.app, roughly in the order it imports them; each line adds what the ones
+# before it did not already bring.
+IMPORT_STEPS = ("asyncio", "uvloop", "aiohttp", "telegram", "telegram.ext", "sqlalchemy", "sqlalchemy.ext.asyncio",
+                "sqlmodel", "aiosqlite", "pydantic_settings", "jinja2", "babel.dates", "babel.numbers", "apscheduler",
+                "rapidfuzz", "httptools", "storage", "messages", "bot.telegram_io.sending", "bot.engines.broadcaster",
+                "bot.app")
+STEPS_PROBE = """
+import importlib, sys
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+print("interpreter", rss())
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    print(name, rss())
+"""
+
+
+def import_steps() -> None:
+    out = subprocess.run([sys.executable, "-c", STEPS_PROBE, *IMPORT_STEPS], capture_output=True, text=True,
+                         check=True)
+    print(f"{'import':<28}{'adds MB':>9}{'RSS MB':>9}")
+    before = 0.0
+    for line in out.stdout.splitlines():
+        name, rss = line.rsplit(" ", 1)
+        print(f"{name:<28}{float(rss) - before:>9.1f}{float(rss):>9.1f}")
+        before = float(rss)
 
 
 def load_average() -> str:
@@ -213,8 +246,11 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-broadcast", action="store_true")
+    parser.add_argument("--imports", action="store_true", help="what each library adds to RSS at import")
     arguments = parser.parse_args()
     print(f"load average at the start: {load_average()}")
+    if arguments.imports:
+        import_steps()
     import_footprint()
     with tempfile.TemporaryDirectory() as folder:
         if not arguments.skip_idle:

@@ -31,8 +31,8 @@ ARRIVAL_GUARD = 0.015
 # Of the guard, the part a timer may fire late and its send still go at its turn; the rest is left
 # for the way from the turn to Telegram's arrival stamp (the write, the network).
 LATE_TURN = 0.010
-# The event loop's timer resolution (uvloop's, libuv's: one millisecond). A sleep rounded up to it
-# makes a send at most this much late, well within LATE_TURN.
+# The event loop's timer resolution (uvloop's, libuv's: one millisecond). A send this close to its
+# turn goes rather than sleep again, and is stamped when it goes.
 TIMER_TICK = 0.001
 # The window the throttle keeps to its rate: Telegram's one second plus the guard.
 WINDOW_SPAN = 1.0 + ARRIVAL_GUARD
@@ -176,10 +176,11 @@ class Throttle:
             planned = max(now - self._shift, self._next_turn)
             self._next_turn = planned + 1.0 / self.current_rate
             turn = planned + self._shift
-            while turn > now:
-                # Never less than a timer tick: uvloop counts timers in whole milliseconds, so a
-                # shorter sleep returns at once and the send would spin until its turn.
-                await self._sleep(max(turn - now, TIMER_TICK))
+            # Within a timer tick of its turn, a send goes: uvloop counts timers in whole
+            # milliseconds from the time its loop read at the start of the round, so a shorter
+            # sleep returns at once, and a longer one often a little early (a busy round).
+            while turn - now > TIMER_TICK:
+                await self._sleep(turn - now)
                 now = self._clock()
                 turn = planned + self._shift  # a stall meanwhile moved it
             if now < self._paused_until:
@@ -190,13 +191,16 @@ class Throttle:
                 # pace resumes from now: nothing due during the stall goes in a bunch.
                 self._shift += now - turn
                 turn = now
-            # Stamped at its turn: the guard covers the few milliseconds it may go later.
+            # Stamped at its turn, or when it goes if that is earlier (by less than a tick): the
+            # window counts no send later than it went, and the guard covers the few milliseconds
+            # a send may go after its stamp.
+            stamp = min(turn, now)
             recent = self._recent
             # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)
-            while recent and recent[0] <= turn - WINDOW_SPAN + 1e-6:
+            while recent and recent[0] <= stamp - WINDOW_SPAN + 1e-6:
                 recent.popleft()
             if len(recent) < self._window_allowance:
-                recent.append(max(turn, recent[-1]) if recent else turn)
+                recent.append(max(stamp, recent[-1]) if recent else stamp)
                 return
             # Replies took part of this window: wait until its oldest send leaves it.
             self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN - self._shift)

@@ -85,6 +85,26 @@ async def test_limits_answer_429_beyond_the_rate():
     assert api.answered_429 == 1
 
 
+async def test_sends_to_blocked_and_vanished_chats_take_their_slots_of_the_limit():
+    # Telegram counts attempts: a broadcaster that paced only its successes would be refused.
+    api = LocalBotApi(limits=Limits(per_second=3))
+    await api.start()
+    api.set_fault(1, ChatFault("blocked"))
+    api.set_fault(2, ChatFault("not_found"))
+    try:
+        async with Bot("1:x", base_url=f"{api.url}/bot") as bot:
+            with pytest.raises(Forbidden):
+                await bot.send_message(1, "alert")
+            with pytest.raises(BadRequest):
+                await bot.send_message(2, "alert")
+            await bot.send_message(3, "alert")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(4, "the fourth attempt within a second")
+    finally:
+        await api.stop()
+    assert api.answered_429 == 1
+
+
 async def test_without_history_the_server_keeps_counts_but_no_state_per_chat():
     # A benchmark's million recipients would otherwise each leave objects for the GC to walk.
     api = LocalBotApi(keep_history=False, limits=Limits(per_second=100))

@@ -236,6 +236,13 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
 
     async def _refusal_for(self, method: str, params: dict[str, Any]) -> Answer | None:
         chat_id = params.get("chat_id")
+        # The limits first: a send to a chat that blocked the bot or no longer exists takes its
+        # slot of the limit like any other (Telegram counts attempts), and over it is refused 429.
+        if self._flood is not None and method in SEND_METHODS and isinstance(chat_id, int):
+            refusal = self._flood.refusal(chat_id, paid=bool(params.get("allow_paid_broadcast")), now=time.monotonic())
+            if refusal is not None:
+                self.answered_429 += 1
+                return refusal
         fault = self.faults.get(chat_id) if isinstance(chat_id, int) else None
         if fault is not None:
             if fault.times is not None:
@@ -249,11 +256,6 @@ class LocalBotApi(CommandMenus, ApiMethods, PushedUpdates):
                 if answer[0] == 429:
                     self.answered_429 += 1
                 return answer
-        if self._flood is not None and method in SEND_METHODS and isinstance(chat_id, int):
-            refusal = self._flood.refusal(chat_id, paid=bool(params.get("allow_paid_broadcast")), now=time.monotonic())
-            if refusal is not None:
-                self.answered_429 += 1
-            return refusal
         return None
 
     async def _notify(self) -> None:

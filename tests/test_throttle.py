@@ -8,7 +8,9 @@ import heapq
 import itertools
 import random
 
-from bot.telegram_io.throttle import ARRIVAL_GUARD, LATE_TURN, WINDOW_SPAN, Throttle
+import pytest
+
+from bot.telegram_io.throttle import ARRIVAL_GUARD, LATE_TURN, WIDEST_ARRIVAL_GUARD, WINDOW_SPAN, Throttle
 
 
 class VirtualTime:
@@ -165,3 +167,20 @@ async def test_a_429_pauses_every_send_for_retry_after():
     throttle.pause_all(5.0)
     sent_at = await send_all(time, throttle, [2, 3, 4])
     assert min(sent_at) >= paused_at + 5.0
+
+
+async def test_each_pause_for_a_429_doubles_the_arrival_guard_up_to_its_widest():
+    time = VirtualTime()
+    throttle = Throttle(rate=1000, hard_cap=1000, clock=time.clock, sleep=time.sleep)
+    assert throttle.rate == pytest.approx(1000 / (1 + ARRIVAL_GUARD))
+    throttle.pause_all(1.0)
+    throttle.pause_all(1.0)  # more sends met the same 429: one widening
+    assert throttle.rate == pytest.approx(1000 / (1 + 2 * ARRIVAL_GUARD))
+    time.now += 2.0
+    for _ in range(5):
+        throttle.pause_all(1.0)
+        time.now += 2.0
+    assert throttle.rate == pytest.approx(1000 / (1 + WIDEST_ARRIVAL_GUARD))
+    # The wider window is kept as well as the slower pace: no second of arrivals overfills.
+    sent_at = await send_all(time, throttle, list(range(1, 2001)))
+    assert busiest_second(sent_at) <= 1000

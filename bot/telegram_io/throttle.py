@@ -8,7 +8,9 @@ reaches it a little later or earlier than planned (timer lateness, a GC pause or
 between the turn and the write, the network's jitter). The throttle therefore keeps every window
 of 1 s + ARRIVAL_GUARD of its own turns within the rate, so that any one second at arrival holds
 at most the rate as long as the sends' lateness varies by less than the guard. The pace that
-fills such windows exactly is rate / (1 + ARRIVAL_GUARD), 98.5% of the rate.
+fills such windows exactly is rate / (1 + ARRIVAL_GUARD), 98.5% of the rate. A 429 says the
+way to Telegram bunches sends more widely than that (a busy host, a slow network): the guard then
+doubles for the rest of the process, up to WIDEST_ARRIVAL_GUARD (94% of the rate).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ LATE_TURN = 0.010
 TIMER_TICK = 0.001
 # The window the throttle keeps to its rate: Telegram's one second plus the guard.
 WINDOW_SPAN = 1.0 + ARRIVAL_GUARD
+# A 429 says the way to Telegram bunches sends more than the guard covers (a busy host, a slow
+# network): the guard doubles, up to this, for the rest of the process.
+WIDEST_ARRIVAL_GUARD = 0.060
 # Per-chat turns are kept this much more than the limit apart, for the same reason.
 WINDOW_GUARD = 0.02
 # After a 429 the pace drops by a tenth for this long (repeated 429s lengthen Telegram's ban).
@@ -65,6 +70,7 @@ class Throttle:
         # The configured rate, never above Telegram's cap: the guard keeps it as counted on arrival.
         self.whole_rate = min(rate, hard_cap)
         self.hard_cap = hard_cap
+        self._span = WINDOW_SPAN
         self.share_with(1)
         # Turns are planned on a timeline that slides by `_shift` whenever the loop stalls, so that
         # every turn planned before the stall moves by as much (see wait_turn).
@@ -101,12 +107,12 @@ class Throttle:
     def share_with(self, processes: int) -> None:
         """Several processes send for the same bot: each keeps to its part of the rate and the cap,
         so together they stay within Telegram's limit."""
-        processes = max(1, processes)
-        # No window of WINDOW_SPAN of this process's turns holds more than its part of the rate,
+        processes = self._processes = max(1, processes)
+        # No window of _span of this process's turns holds more than its part of the rate,
         # however late the loop got round to its sends; the parts add up to at most the rate.
         self._window_allowance = max(1, math.floor(self.whole_rate / processes))
         # The steady pace that fills such a window exactly.
-        self.rate = self._window_allowance / WINDOW_SPAN
+        self.rate = self._window_allowance / self._span
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (a newcomer waits until the others have made room for it)."""
@@ -121,8 +127,12 @@ class Throttle:
         self._recent.append(self._clock())
 
     def pause_all(self, seconds: float) -> None:
-        """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while."""
+        """Telegram said 429: nothing is sent for `seconds`, then the pace is lower for a while,
+        and the arrival guard is wider from then on."""
         now = self._clock()
+        if now >= self._paused_until:  # once for each pause, however many sends met the 429
+            self._span = 1.0 + min(WIDEST_ARRIVAL_GUARD, 2 * (self._span - 1.0))
+            self.share_with(self._processes)
         self._paused_until = max(self._paused_until, now + seconds)
         self._slowed_until = self._paused_until + SLOWDOWN_SECONDS
         # Turns reserved before the pause are void; everyone queues again after it.
@@ -197,10 +207,10 @@ class Throttle:
             stamp = min(turn, now)
             recent = self._recent
             # (A microsecond's tolerance: turns 1/rate apart add up with rounding errors.)
-            while recent and recent[0] <= stamp - WINDOW_SPAN + 1e-6:
+            while recent and recent[0] <= stamp - self._span + 1e-6:
                 recent.popleft()
             if len(recent) < self._window_allowance:
                 recent.append(max(stamp, recent[-1]) if recent else stamp)
                 return
             # Replies took part of this window: wait until its oldest send leaves it.
-            self._next_turn = max(self._next_turn, recent[0] + WINDOW_SPAN - self._shift)
+            self._next_turn = max(self._next_turn, recent[0] + self._span - self._shift)

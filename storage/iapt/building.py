@@ -196,7 +196,7 @@ async def build_ethnicity_answer(session: AsyncSession, index: StatsIndex, area_
         breakdown_ids=[b for b in index.breakdowns if b != index.total_id],
         measure_ids=[index.measures[key].id for key in ETHNICITY_MEASURES if key in index.measures])
     build = _Builder(index, figures)
-    present = sorted({b for a, b, _p, _m in figures if a == area_id and b != index.total_id},
+    present = sorted({b for a, b, _p, _m in figures if a == area_id},
                      key=lambda b: _ethnic_order(index.breakdowns[b]))
     rows = []
     for breakdown_id in present:
